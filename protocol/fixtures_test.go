@@ -1,0 +1,91 @@
+package protocol
+
+import "encoding/hex"
+
+// vector is one operation's sample exchange. The samples feed the round
+// trip, golden, fuzz-seed and benchmark tests, so they are fixed values.
+type vector struct {
+	name string // golden file stem
+	op   Op
+	id   uint32
+	req  any
+	resp any
+}
+
+func mustHex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// A real P-256 SubjectPublicKeyInfo and an ECDSA signature over "hello".
+const (
+	sampleSPKI = "3059301306072a8648ce3d020106082a8648ce3d030107034200048becf69f09511c9c741d91dd19622e92aea02020c7f10e2228475c694e51b41efe8e4c1cbee63d5dc62144ac6f72e4bf93bfe33b29d2f00262ed5c71b4755489"
+	sampleSig  = "304502203d54919bd3cc3bf6ae3f4e5bc427b7f65982826048561da46e55a73b7c1b611e022100b83e3fd6543db54b62f11318c25dc9cef2f237e1a8839eddff90059c6e1d8306"
+	// sha256("hello")
+	sampleDigest = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+)
+
+func sampleKey() KeyInfo {
+	return KeyInfo{
+		Alias:     "web",
+		KeyID:     mustHex("00112233445566778899aabbccddeeff"),
+		OwnerUID:  1000,
+		Algorithm: AlgECP256,
+		Purposes:  []string{PurposeSign},
+		Created:   1767225600, // 2026-01-01T00:00:00Z
+		PublicKey: mustHex(sampleSPKI),
+	}
+}
+
+func sampleSealed() KeyInfo {
+	return KeyInfo{
+		Alias:     "db-password",
+		KeyID:     mustHex("ffeeddccbbaa99887766554433221100"),
+		OwnerUID:  1000,
+		Algorithm: AlgSealed,
+		Purposes:  []string{},
+		HasPIN:    true,
+		PCRs:      []uint{7},
+		Created:   1767225600,
+	}
+}
+
+func uid(u uint32) *uint32 { return &u }
+
+func vectors() []vector {
+	return []vector{
+		{"hello", OpHello, 1, &HelloRequest{Versions: []uint{1}, Client: "tpmkey/1.0"}, &HelloResponse{
+			Version: 1, AgentVersion: "1.0.0", TPMManufacturer: "IBM", TPMFirmware: "20191023.164445",
+			Algorithms:   []string{AlgECP256, AlgECP384, AlgRSA2048, AlgRSA3072, AlgSealed},
+			Operations:   []string{"Hello", "GenerateKey", "GetKey", "ListKeys", "DeleteKey", "Sign", "Verify", "Decrypt", "Encrypt", "ECDH", "Seal", "Unseal", "GetRandom", "Status"},
+			MaxFrameSize: DefaultMaxFrameSize,
+		}},
+		{"generate-key", OpGenerateKey, 2, &GenerateKeyRequest{Alias: "web", Algorithm: AlgECP256, Purposes: []string{PurposeSign}},
+			&GenerateKeyResponse{Key: sampleKey()}},
+		{"get-key", OpGetKey, 3, &GetKeyRequest{Alias: "web"}, &GetKeyResponse{Key: sampleKey()}},
+		{"list-keys", OpListKeys, 4, &ListKeysRequest{Limit: 2, UID: uid(1000)},
+			&ListKeysResponse{Keys: []KeyInfo{sampleKey(), sampleSealed()}, NextCursor: "db-password"}},
+		{"delete-key", OpDeleteKey, 5, &DeleteKeyRequest{Alias: "web"}, &DeleteKeyResponse{}},
+		{"sign", OpSign, 6, &SignRequest{Alias: "web", Digest: mustHex(sampleDigest), Hash: HashSHA256},
+			&SignResponse{Signature: mustHex(sampleSig)}},
+		{"verify", OpVerify, 7, &VerifyRequest{Alias: "web", Message: []byte("hello"), Hash: HashSHA256, Signature: mustHex(sampleSig)},
+			&VerifyResponse{Valid: true}},
+		{"decrypt", OpDecrypt, 8, &DecryptRequest{Alias: "rsa", Ciphertext: mustHex("8a3f5c0e"), Padding: PaddingOAEPSHA256, PIN: []byte("1234")},
+			&DecryptResponse{Plaintext: []byte("secret")}},
+		{"encrypt", OpEncrypt, 9, &EncryptRequest{Alias: "rsa", Plaintext: []byte("secret"), Padding: PaddingPKCS1v15},
+			&EncryptResponse{Ciphertext: mustHex("8a3f5c0e")}},
+		{"ecdh", OpECDH, 10, &ECDHRequest{Alias: "agree", PeerPublicKey: mustHex(sampleSPKI)},
+			&ECDHResponse{SharedSecret: mustHex(sampleDigest)}},
+		{"seal", OpSeal, 11, &SealRequest{Alias: "db-password", Secret: []byte("hunter2"), PIN: []byte("1234"), PCRs: []uint{7}},
+			&SealResponse{Key: sampleSealed()}},
+		{"unseal", OpUnseal, 12, &UnsealRequest{Alias: "db-password", PIN: []byte("1234")}, &UnsealResponse{Secret: []byte("hunter2")}},
+		{"get-random", OpGetRandom, 13, &GetRandomRequest{N: 16}, &GetRandomResponse{Bytes: mustHex("000102030405060708090a0b0c0d0e0f")}},
+		{"status", OpStatus, 14, &StatusRequest{}, &StatusResponse{
+			AgentVersion: "1.0.0", TPMManufacturer: "IBM", TPMFirmware: "20191023.164445",
+			UptimeSeconds: 3600, Keys: 2, Connections: 1, KeysPerUID: map[uint32]uint64{0: 1, 1000: 2},
+		}},
+	}
+}
