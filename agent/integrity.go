@@ -1,0 +1,138 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/tpmkeyd/tpmkeyd/tpm"
+)
+
+// IntegrityKeySize is the length of the store's MAC key.
+const IntegrityKeySize = 32
+
+// integrityFileName is the sealed MAC key, directly under the state dir.
+const integrityFileName = "integrity.key"
+
+const (
+	integrityVersion     = 1
+	maxIntegrityFileSize = 16 << 10
+)
+
+var errSecretMarshal = errors.New("agent: refusing to marshal a secret")
+
+// integrityFile is the CBOR content of DIR/integrity.key: a TPM sealed data
+// object holding the MAC key, useless without this machine's TPM.
+type integrityFile struct {
+	Version    uint   `cbor:"version"`
+	TPMPublic  []byte `cbor:"tpm_public"`
+	TPMPrivate []byte `cbor:"tpm_private"`
+	SRKName    []byte `cbor:"srk_name"`
+}
+
+// LoadIntegrityKey unseals the 32-byte store MAC key from DIR/integrity.key,
+// creating and sealing a new one on first start. The key lives only in
+// memory; the caller should wipe the returned slice once OpenStore has
+// copied it. A TPM that was cleared or replaced gives tpm.ErrTPMChanged.
+func LoadIntegrityKey(ctx context.Context, t *tpm.TPM, dir string) ([]byte, error) {
+	c, err := newRecordCodec()
+	if err != nil {
+		return nil, err
+	}
+	if err := mkdirPrivate(dir); err != nil {
+		return nil, fmt.Errorf("LoadIntegrityKey: %w", err)
+	}
+	path := filepath.Join(dir, integrityFileName)
+	data, err := readSmallFile(path, maxIntegrityFileSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		var key []byte
+		key, err = createIntegrityKey(ctx, t, c, dir)
+		if !errors.Is(err, fs.ErrExist) {
+			return key, err
+		}
+		// Another process created it first: use theirs.
+		data, err = readSmallFile(path, maxIntegrityFileSize)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("LoadIntegrityKey: read %s: %w", path, err)
+	}
+	return unsealIntegrityKey(ctx, t, c, path, data)
+}
+
+func createIntegrityKey(ctx context.Context, t *tpm.TPM, c recordCodec, dir string) ([]byte, error) {
+	key := make([]byte, IntegrityKeySize)
+	if _, err := io.ReadFull(rand.Reader, key); err != nil {
+		return nil, fmt.Errorf("LoadIntegrityKey: rand.Read: %w", err)
+	}
+	blob, err := t.Seal(ctx, key, tpm.KeySpec{Algorithm: tpm.Sealed})
+	if err != nil {
+		clear(key)
+		return nil, fmt.Errorf("LoadIntegrityKey: tpm.Seal: %w", err)
+	}
+	data, err := c.enc.Marshal(&integrityFile{
+		Version:    integrityVersion,
+		TPMPublic:  blob.Public,
+		TPMPrivate: blob.Private,
+		SRKName:    blob.ParentName,
+	})
+	if err == nil {
+		err = writeNewFile(dir, integrityFileName, data)
+	}
+	if err != nil {
+		clear(key)
+		return nil, fmt.Errorf("LoadIntegrityKey: write %s: %w", integrityFileName, err)
+	}
+	return key, nil
+}
+
+func unsealIntegrityKey(ctx context.Context, t *tpm.TPM, c recordCodec, path string, data []byte) ([]byte, error) {
+	var f integrityFile
+	if err := c.dec.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("LoadIntegrityKey: %s is damaged: cbor.Unmarshal: %w", path, err)
+	}
+	if f.Version != integrityVersion {
+		return nil, fmt.Errorf("LoadIntegrityKey: %s: version %d, want %d", path, f.Version, integrityVersion)
+	}
+	if !bytes.Equal(f.SRKName, t.SRKName()) {
+		return nil, fmt.Errorf("LoadIntegrityKey: %s was sealed under another SRK: %w", path, tpm.ErrTPMChanged)
+	}
+	blob := &tpm.Blob{Public: f.TPMPublic, Private: f.TPMPrivate, ParentName: f.SRKName}
+	key, err := t.Unseal(ctx, blob, tpm.Auth{})
+	if err != nil {
+		return nil, fmt.Errorf("LoadIntegrityKey: tpm.Unseal %s: %w", path, err)
+	}
+	if len(key) != IntegrityKeySize {
+		clear(key)
+		return nil, fmt.Errorf("LoadIntegrityKey: %s holds %d bytes, want %d", path, len(key), IntegrityKeySize)
+	}
+	return key, nil
+}
+
+// secretKey holds the store integrity key. Every way of printing or
+// marshalling it is refused, so it cannot reach a log by accident.
+type secretKey struct{ b []byte }
+
+func newSecretKey(b []byte) (*secretKey, error) {
+	if len(b) != IntegrityKeySize {
+		return nil, fmt.Errorf("integrity key of %d bytes, want %d", len(b), IntegrityKeySize)
+	}
+	return &secretKey{b: bytes.Clone(b)}, nil
+}
+
+// wipe zeroes the key; it is unusable afterwards.
+func (k *secretKey) wipe() { clear(k.b) }
+
+func (secretKey) String() string                 { return "[secret]" }
+func (secretKey) GoString() string               { return "[secret]" }
+func (secretKey) Format(f fmt.State, _ rune)     { io.WriteString(f, "[secret]") }
+func (secretKey) LogValue() slog.Value           { return slog.StringValue("[secret]") }
+func (secretKey) MarshalJSON() ([]byte, error)   { return nil, errSecretMarshal }
+func (secretKey) MarshalText() ([]byte, error)   { return nil, errSecretMarshal }
+func (secretKey) MarshalBinary() ([]byte, error) { return nil, errSecretMarshal }
+func (secretKey) MarshalCBOR() ([]byte, error)   { return nil, errSecretMarshal }

@@ -1,0 +1,348 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// recordSuffix ends every record's file name.
+const recordSuffix = ".key"
+
+// Store keeps one MAC-protected record per key in DIR/keys/<uid>/<alias>.key.
+// Safe for concurrent use. Records are read on first use, then cached; a
+// record returned by Get is shared and must not be modified.
+//
+// The store assumes it is the only writer of DIR/keys while it runs (the
+// daemon holds a lock on the state directory). After records were changed
+// behind its back, call DropCaches.
+type Store struct {
+	keysDir string
+	key     *secretKey
+	log     *slog.Logger
+	codec   recordCodec
+	cache   *recordCache
+
+	mu   sync.Mutex
+	uids map[uint32]*uidDir
+}
+
+// uidDir is the in-memory view of one uid's directory.
+type uidDir struct {
+	// mu is held for writing by Create and Delete, which makes the quota
+	// check and the create atomic, and for reading while Get fills the
+	// cache, so that a concurrent Delete cannot leave a stale cache entry.
+	mu     sync.RWMutex
+	loaded bool
+	names  []string // sorted aliases on disk, valid once loaded
+}
+
+// OpenStore opens (creating if needed, 0700) the store under dir. It does
+// not read the records: start-up time must not grow with the key count.
+// It copies macKey; the caller should wipe its own copy.
+func OpenStore(dir string, macKey []byte, log *slog.Logger) (*Store, error) {
+	key, err := newSecretKey(macKey)
+	if err != nil {
+		return nil, fmt.Errorf("OpenStore: %w", err)
+	}
+	codec, err := newRecordCodec()
+	if err != nil {
+		return nil, fmt.Errorf("OpenStore: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		keysDir: filepath.Join(dir, "keys"),
+		key:     key,
+		log:     log,
+		codec:   codec,
+		cache:   newRecordCache(defaultCachedRecords),
+		uids:    make(map[uint32]*uidDir),
+	}
+	for _, d := range []string{dir, s.keysDir} {
+		if err := mkdirPrivate(d); err != nil {
+			return nil, fmt.Errorf("OpenStore: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Close wipes the integrity key held in memory. The store must not be used
+// afterwards.
+func (s *Store) Close() error {
+	s.key.wipe()
+	s.cache.clear()
+	return nil
+}
+
+// Get returns the record, from cache or disk. ErrInvalidAlias,
+// ErrKeyNotFound, ErrKeyInvalidated.
+func (s *Store) Get(uid uint32, alias string) (*Record, error) {
+	if !ValidAlias(alias) {
+		return nil, ErrInvalidAlias
+	}
+	k := recordKey{uid, alias}
+	if r := s.cache.get(k); r != nil {
+		return r, nil
+	}
+	d := s.dir(uid)
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	r, err := s.read(uid, alias)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(k, r)
+	return r, nil
+}
+
+// Create writes a new record atomically. ErrInvalidAlias; ErrKeyExists;
+// ErrQuotaExceeded when the owner already has maxKeys (0 = unlimited). The
+// quota check and the create are atomic per uid. Created is stored with
+// one-second precision.
+func (s *Store) Create(r *Record, maxKeys int) error {
+	if !ValidAlias(r.Alias) {
+		return ErrInvalidAlias
+	}
+	rec := r.clone()
+	rec.Created = time.Unix(r.Created.Unix(), 0).UTC()
+	data, err := s.codec.encode(s.key, rec)
+	if err != nil {
+		return fmt.Errorf("store.Create: %w", err)
+	}
+	d := s.dir(rec.OwnerUID)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := s.loadLocked(rec.OwnerUID, d); err != nil {
+		return err
+	}
+	i, found := slices.BinarySearch(d.names, rec.Alias)
+	if found {
+		return ErrKeyExists
+	}
+	if maxKeys > 0 && len(d.names) >= maxKeys {
+		return ErrQuotaExceeded
+	}
+	udir := s.uidPath(rec.OwnerUID)
+	if err := mkdirPrivate(udir); err != nil {
+		return fmt.Errorf("store.Create: %w", err)
+	}
+	err = writeNewFile(udir, rec.Alias+recordSuffix, data)
+	if errors.Is(err, fs.ErrExist) {
+		d.names = slices.Insert(d.names, i, rec.Alias) // created behind our back
+		return ErrKeyExists
+	}
+	if err != nil {
+		return fmt.Errorf("store.Create: %w", err)
+	}
+	d.names = slices.Insert(d.names, i, rec.Alias)
+	s.cache.put(recordKey{rec.OwnerUID, rec.Alias}, rec)
+	return nil
+}
+
+// Delete removes the record and returns it (so the caller can flush it).
+// A record that fails its integrity check is removed too; then the returned
+// Record holds only Alias and OwnerUID, and an empty Blob.
+func (s *Store) Delete(uid uint32, alias string) (*Record, error) {
+	if !ValidAlias(alias) {
+		return nil, ErrInvalidAlias
+	}
+	d := s.dir(uid)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := recordKey{uid, alias}
+	r := s.cache.get(k)
+	if r == nil {
+		var err error
+		r, err = s.read(uid, alias)
+		switch {
+		case errors.Is(err, ErrKeyInvalidated):
+			r = &Record{Alias: alias, OwnerUID: uid}
+		case err != nil:
+			return nil, err
+		}
+	}
+	err := removeFile(s.path(uid, alias))
+	s.cache.remove(k)
+	if i, ok := slices.BinarySearch(d.names, alias); ok {
+		d.names = slices.Delete(d.names, i, i+1)
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, ErrKeyNotFound
+	case err != nil:
+		d.loaded, d.names = false, nil // the file may or may not be gone
+		return nil, fmt.Errorf("store.Delete: %w", err)
+	}
+	return r, nil
+}
+
+// Count is the number of keys uid has. The first call per uid reads its
+// directory; later ones are kept up to date by Create and Delete.
+func (s *Store) Count(uid uint32) (int, error) {
+	d, err := s.loadedDir(uid)
+	if err != nil {
+		return 0, err
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return len(d.names), nil
+}
+
+// CountAll is the number of keys per uid, for admins. Uids without keys are
+// left out.
+func (s *Store) CountAll() (map[uint32]int, error) {
+	entries, err := readDirNames(s.keysDir)
+	if err != nil {
+		return nil, fmt.Errorf("store.CountAll: %w", err)
+	}
+	counts := make(map[uint32]int)
+	for _, name := range entries {
+		uid, err := strconv.ParseUint(name, 10, 32)
+		if err != nil || strconv.FormatUint(uid, 10) != name {
+			continue
+		}
+		n, err := s.Count(uint32(uid))
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			counts[uint32(uid)] = n
+		}
+	}
+	return counts, nil
+}
+
+// DropCaches forgets every cached record and directory listing, so that the
+// next calls see what is on disk.
+func (s *Store) DropCaches() {
+	s.cache.clear()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.uids {
+		d.mu.Lock()
+		d.loaded, d.names = false, nil
+		d.mu.Unlock()
+	}
+}
+
+// read reads and verifies one record from disk. A record that fails any
+// check is logged at warning level and reported as ErrKeyInvalidated only:
+// the details stay in the log.
+func (s *Store) read(uid uint32, alias string) (*Record, error) {
+	path := s.path(uid, alias)
+	data, err := readSmallFile(path, maxRecordSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		return nil, ErrKeyNotFound
+	case errors.Is(err, errFileTooLarge), errors.Is(err, errNotRegular), errors.Is(err, syscall.ELOOP):
+		return nil, s.refuse(uid, alias, path, err)
+	case err != nil:
+		return nil, fmt.Errorf("store: read record: %w", err)
+	}
+	r, err := s.codec.decode(s.key, uid, alias, data)
+	if err != nil {
+		return nil, s.refuse(uid, alias, path, err)
+	}
+	return r, nil
+}
+
+func (s *Store) refuse(uid uint32, alias, path string, cause error) error {
+	s.log.Warn("key record refused: failed its integrity check",
+		"uid", uid, "alias", alias, "path", path, "err", cause)
+	return ErrKeyInvalidated
+}
+
+func (s *Store) dir(uid uint32) *uidDir {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.uids[uid]
+	if d == nil {
+		d = &uidDir{}
+		s.uids[uid] = d
+	}
+	return d
+}
+
+// loadedDir returns uid's directory view with its listing loaded.
+func (s *Store) loadedDir(uid uint32) (*uidDir, error) {
+	d := s.dir(uid)
+	d.mu.RLock()
+	ok := d.loaded
+	d.mu.RUnlock()
+	if ok {
+		return d, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d, s.loadLocked(uid, d)
+}
+
+// staleTempAge is how old a temporary file must be before loadLocked takes
+// it for a crash's leftover. Younger ones may belong to a write in flight in
+// another process (an admin tool, or a test's second store).
+const staleTempAge = time.Hour
+
+// loadLocked reads uid's directory into d.names once, and removes temporary
+// files a crash left behind.
+func (s *Store) loadLocked(uid uint32, d *uidDir) error {
+	if d.loaded {
+		return nil
+	}
+	udir := s.uidPath(uid)
+	entries, err := readDirNames(udir)
+	if err != nil {
+		return fmt.Errorf("store: list %s: %w", udir, err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if strings.HasPrefix(e, tempPrefix) {
+			removeStaleTemp(filepath.Join(udir, e))
+			continue
+		}
+		if alias, ok := strings.CutSuffix(e, recordSuffix); ok && ValidAlias(alias) {
+			names = append(names, alias)
+		}
+	}
+	slices.Sort(names)
+	d.names, d.loaded = names, true
+	return nil
+}
+
+func removeStaleTemp(path string) {
+	if st, err := os.Lstat(path); err == nil && time.Since(st.ModTime()) > staleTempAge {
+		os.Remove(path)
+	}
+}
+
+// readDirNames lists dir; a missing dir is empty.
+func readDirNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+func (s *Store) uidPath(uid uint32) string {
+	return filepath.Join(s.keysDir, strconv.FormatUint(uint64(uid), 10))
+}
+
+// path is the record's file. Only call it with a valid alias.
+func (s *Store) path(uid uint32, alias string) string {
+	return filepath.Join(s.uidPath(uid), alias+recordSuffix)
+}
