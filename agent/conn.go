@@ -1,0 +1,219 @@
+package agent
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/tpmkeyd/tpmkeyd/protocol"
+)
+
+// maxPooledBuf caps the response buffers kept for reuse, so one large
+// response does not pin its memory for ever.
+const maxPooledBuf = 64 << 10
+
+// conn is one client connection. One reader goroutine (serve) decodes
+// frames and starts a goroutine per request, at most MaxInflightPerConn at
+// once; responses are written as they complete, in any order, each as one
+// write under wmu.
+type conn struct {
+	s       *server
+	nc      *net.UnixConn
+	br      *bufio.Reader
+	caller  Caller
+	limiter *rate.Limiter
+	sem     chan struct{}
+	hello   bool // only the reader goroutine touches it
+
+	inflight  sync.WaitGroup
+	inflightN atomic.Int32
+	stopping  atomic.Bool
+	wmu       sync.Mutex
+}
+
+func newConn(s *server, nc *net.UnixConn, caller Caller, st *settings) *conn {
+	return &conn{
+		s: s, nc: nc, br: bufio.NewReaderSize(nc, 4096), caller: caller,
+		limiter: s.rates.forUID(caller.UID, st.cfg.Limits),
+		sem:     make(chan struct{}, max(1, st.cfg.Limits.MaxInflightPerConn)),
+	}
+}
+
+// serve reads frames until the peer leaves, a frame is bad, or the daemon
+// stops; then it waits for the connection's requests and closes it.
+func (c *conn) serve() {
+	defer c.finish()
+	for {
+		payload, err := c.readFrame(c.s.settings.Load().cfg.Limits)
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		// Loaded again: a reload while the reader waited applies to this frame.
+		if !c.handleFrame(c.s.settings.Load(), payload) {
+			return
+		}
+	}
+}
+
+func (c *conn) finish() {
+	c.inflight.Wait()
+	c.nc.Close()
+}
+
+// readFrame waits up to IdleTimeout for a frame to start (longer while
+// requests are in flight), then gives the whole frame ReadTimeout.
+func (c *conn) readFrame(lim Limits) ([]byte, error) {
+	for {
+		c.nc.SetReadDeadline(deadline(lim.IdleTimeout.Duration))
+		if c.stopping.Load() {
+			return nil, errStopping
+		}
+		_, err := c.br.Peek(1)
+		if err == nil {
+			break
+		}
+		if isTimeout(err) && !c.stopping.Load() && c.inflightN.Load() > 0 {
+			continue
+		}
+		return nil, err
+	}
+	c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
+	return protocol.ReadFrame(c.br, lim.MaxFrameSize)
+}
+
+// readFailed answers a frame that cannot be read (zero or oversized
+// length) where the peer can still be told why; the connection then closes.
+func (c *conn) readFailed(err error) {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		c.respond(protocol.RequestHeader{}, pe.Status, &protocol.ErrorBody{Message: pe.Message}, false)
+	}
+	if !errors.Is(err, io.EOF) && !errors.Is(err, errStopping) {
+		c.s.log.Debug("connection closed", "uid", c.caller.UID, "pid", c.caller.PID, "reason", err)
+	}
+}
+
+// handleFrame starts the request in payload; it reports false when the
+// connection must close. Hello, and anything before it, runs inline so
+// that the next frame sees the negotiated state.
+func (c *conn) handleFrame(st *settings, payload []byte) bool {
+	h, body, err := protocol.ParseRequest(payload)
+	if len(payload) < protocol.RequestHeaderSize {
+		c.respond(h, protocol.StatusBadRequest, &protocol.ErrorBody{Message: "frame shorter than a header"}, false)
+		return false
+	}
+	if err != nil || !c.hello || h.Op == protocol.OpHello {
+		// A well-framed request with a bad header (unknown op, version)
+		// gets its answer; the connection stays.
+		c.run(h, body, payload, st, err)
+		return true
+	}
+	c.sem <- struct{}{} // blocks reading while the connection is full
+	c.inflight.Add(1)
+	c.inflightN.Add(1)
+	c.s.handlers.Add(1)
+	go func() {
+		defer func() {
+			<-c.sem
+			c.inflightN.Add(-1)
+			c.inflight.Done()
+			c.s.handlers.Done()
+		}()
+		c.run(h, body, payload, st, nil)
+	}()
+	return true
+}
+
+// run executes one request and writes its response and audit record.
+// headerErr is ParseRequest's verdict on the header, answered as is.
+func (c *conn) run(h protocol.RequestHeader, body, payload []byte, st *settings, headerErr error) {
+	start := time.Now()
+	r := &request{conn: c, caller: &c.caller, st: st, op: h.Op}
+	var resp any
+	err := headerErr
+	if err == nil {
+		resp, err = c.s.dispatch(c.s.reqCtx, r, body)
+	}
+	status := protocol.StatusOK
+	if err != nil {
+		var msg string
+		status, msg = c.s.statusOf(r, err)
+		resp = &protocol.ErrorBody{Message: msg}
+	}
+	if r.helloOK {
+		c.hello = true
+	}
+	c.respond(h, status, resp, r.sensitive)
+	r.wipeAll()
+	clear(payload) // the frame may hold a PIN or a plaintext
+	st.audit.record(&auditRecord{Op: h.Op, Caller: &c.caller, Alias: r.alias, KeyID: r.keyID,
+		Status: status, Dur: time.Since(start)})
+}
+
+// respond encodes outside any lock, then writes the frame in one call.
+func (c *conn) respond(h protocol.RequestHeader, status protocol.Status, body any, sensitive bool) {
+	bp := c.s.bufs.Get().(*[]byte)
+	rh := protocol.ResponseHeader{Version: protocol.Version1, Op: h.Op, ID: h.ID, Status: status}
+	out, err := protocol.AppendResponse((*bp)[:0], rh, body)
+	if err != nil {
+		c.s.log.Error("encoding response", "op", h.Op, "err", err)
+		clear(out)
+		rh.Status = protocol.StatusInternal
+		out, err = protocol.AppendResponse(out[:0], rh, &protocol.ErrorBody{Message: "internal error"})
+	}
+	if err == nil {
+		c.write(out)
+	}
+	if sensitive {
+		clear(out)
+	}
+	if cap(out) <= maxPooledBuf {
+		*bp = out[:0]
+		c.s.bufs.Put(bp)
+	}
+}
+
+func (c *conn) write(frame []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nc.SetWriteDeadline(deadline(c.s.settings.Load().cfg.Limits.ReadTimeout.Duration))
+	if _, err := c.nc.Write(frame); err != nil {
+		// A peer that does not read its responses loses its connection.
+		c.nc.Close()
+	}
+}
+
+// refuse answers a connection that may not be served, then closes it.
+func (c *conn) refuse(status protocol.Status, msg string) {
+	c.s.log.Warn("connection refused", "uid", c.caller.UID, "pid", c.caller.PID,
+		"comm", c.caller.Comm, "status", status.String())
+	c.respond(protocol.RequestHeader{}, status, &protocol.ErrorBody{Message: msg}, false)
+	c.nc.Close()
+}
+
+// stopReading makes the reader return at once; requests in flight finish.
+// stopping is set before the deadline, and the reader checks it after
+// setting its own, so the reader cannot miss it.
+func (c *conn) stopReading() {
+	c.stopping.Store(true)
+	c.nc.SetReadDeadline(time.Unix(1, 0))
+}
+
+func deadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,86 @@
+package agent
+
+import (
+	"sync"
+
+	"golang.org/x/time/rate"
+)
+
+// connCounter counts open connections in total and per uid, so that one
+// uid holding many connections cannot take every slot from the others.
+type connCounter struct {
+	mu     sync.Mutex
+	total  int
+	perUID map[uint32]int
+}
+
+func newConnCounter() *connCounter {
+	return &connCounter{perUID: map[uint32]int{}}
+}
+
+// acquire takes a slot for uid, or reports false when a limit is reached.
+func (c *connCounter) acquire(uid uint32, lim Limits) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.total >= lim.MaxConnections || c.perUID[uid] >= lim.MaxConnectionsPerUID {
+		return false
+	}
+	c.total++
+	c.perUID[uid]++
+	return true
+}
+
+func (c *connCounter) release(uid uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total--
+	if c.perUID[uid]--; c.perUID[uid] <= 0 {
+		delete(c.perUID, uid)
+	}
+}
+
+func (c *connCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total
+}
+
+// rateLimiters holds one token bucket per uid, shared by all of that uid's
+// connections. A reload changes the rate of existing buckets in place.
+type rateLimiters struct {
+	mu sync.Mutex
+	m  map[uint32]*rate.Limiter
+}
+
+func newRateLimiters() *rateLimiters {
+	return &rateLimiters{m: map[uint32]*rate.Limiter{}}
+}
+
+// forUID returns uid's bucket; a connection fetches it once.
+func (r *rateLimiters) forUID(uid uint32, lim Limits) *rate.Limiter {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.m[uid]
+	if !ok {
+		l = rate.NewLimiter(rateOf(lim), lim.Burst)
+		r.m[uid] = l
+	}
+	return l
+}
+
+// allowRequest takes one token, after bringing the bucket to the current
+// configured rate.
+func allowRequest(l *rate.Limiter, lim Limits) bool {
+	if want := rateOf(lim); l.Limit() != want || l.Burst() != lim.Burst {
+		l.SetLimit(want)
+		l.SetBurst(lim.Burst)
+	}
+	return l.Allow()
+}
+
+func rateOf(lim Limits) rate.Limit {
+	if lim.RequestsPerSecond <= 0 {
+		return rate.Inf
+	}
+	return rate.Limit(lim.RequestsPerSecond)
+}

@@ -1,0 +1,187 @@
+package agent
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"fmt"
+
+	"github.com/tpmkeyd/tpmkeyd/protocol"
+	"github.com/tpmkeyd/tpmkeyd/tpm"
+)
+
+func (s *server) sign(ctx context.Context, r *request, m *protocol.SignRequest) (any, error) {
+	r.wipe(m.PIN)
+	rec, err := s.lookup(r, m.Alias)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPurpose(rec, protocol.PurposeSign); err != nil {
+		return nil, err
+	}
+	h, err := hashFromWire(m.Hash)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := digestOf(h, m.Digest, m.Message)
+	if err != nil {
+		return nil, err
+	}
+	if alg, _ := algFromWire(rec.Algorithm); m.PSS && !isRSA(alg) {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "pss applies to RSA keys only")
+	}
+	sig, err := s.tpm.Sign(ctx, &rec.Blob, authFor(rec, m.PIN), digest, h, m.PSS)
+	if err != nil {
+		return nil, tpmErr("Sign", err)
+	}
+	return &protocol.SignResponse{Signature: sig}, nil
+}
+
+// verify checks a signature in software, against the stored public key.
+func (s *server) verify(r *request, m *protocol.VerifyRequest) (any, error) {
+	rec, err := s.lookup(r, m.Alias)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPurpose(rec, protocol.PurposeSign); err != nil {
+		return nil, err
+	}
+	h, err := hashFromWire(m.Hash)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := digestOf(h, m.Digest, m.Message)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := publicKey(rec)
+	if err != nil {
+		return nil, err
+	}
+	var valid bool
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		valid = ecdsa.VerifyASN1(k, digest, m.Signature)
+	case *rsa.PublicKey:
+		if m.PSS {
+			valid = rsa.VerifyPSS(k, h, digest, m.Signature, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}) == nil
+		} else {
+			valid = rsa.VerifyPKCS1v15(k, h, digest, m.Signature) == nil
+		}
+	}
+	return &protocol.VerifyResponse{Valid: valid}, nil
+}
+
+func decryptScheme(padding string) (tpm.DecryptScheme, error) {
+	switch padding {
+	case protocol.PaddingOAEPSHA256, "":
+		return tpm.OAEPSHA256, nil
+	case protocol.PaddingPKCS1v15:
+		return tpm.PKCS1v15, nil
+	}
+	return 0, protocol.Errorf(protocol.StatusBadRequest, "unknown padding %q", padding)
+}
+
+func (s *server) decrypt(ctx context.Context, r *request, m *protocol.DecryptRequest) (any, error) {
+	r.wipe(m.PIN)
+	rec, err := s.lookup(r, m.Alias)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPurpose(rec, protocol.PurposeDecrypt); err != nil {
+		return nil, err
+	}
+	scheme, err := decryptScheme(m.Padding)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := s.tpm.Decrypt(ctx, &rec.Blob, authFor(rec, m.PIN), m.Ciphertext, scheme)
+	if err != nil {
+		return nil, tpmErr("Decrypt", err)
+	}
+	r.sensitive = true
+	r.wipe(pt)
+	return &protocol.DecryptResponse{Plaintext: pt}, nil
+}
+
+// encrypt encrypts in software to the stored public key.
+func (s *server) encrypt(r *request, m *protocol.EncryptRequest) (any, error) {
+	r.wipe(m.Plaintext)
+	rec, err := s.lookup(r, m.Alias)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPurpose(rec, protocol.PurposeDecrypt); err != nil {
+		return nil, err
+	}
+	scheme, err := decryptScheme(m.Padding)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := publicKey(rec)
+	if err != nil {
+		return nil, err
+	}
+	k, ok := pub.(*rsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("encrypt to %q: %w", rec.Alias, ErrIncompatiblePurpose)
+	}
+	var ct []byte
+	if scheme == tpm.PKCS1v15 {
+		ct, err = rsa.EncryptPKCS1v15(rand.Reader, k, m.Plaintext)
+	} else {
+		ct, err = rsa.EncryptOAEP(sha256.New(), rand.Reader, k, m.Plaintext, nil)
+	}
+	if err != nil {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "plaintext too long for this key")
+	}
+	return &protocol.EncryptResponse{Ciphertext: ct}, nil
+}
+
+func (s *server) ecdh(ctx context.Context, r *request, m *protocol.ECDHRequest) (any, error) {
+	r.wipe(m.PIN)
+	rec, err := s.lookup(r, m.Alias)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPurpose(rec, protocol.PurposeAgree); err != nil {
+		return nil, err
+	}
+	peer, err := peerKey(rec, m.PeerPublicKey)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := s.tpm.ECDH(ctx, &rec.Blob, authFor(rec, m.PIN), peer)
+	if err != nil {
+		return nil, tpmErr("ECDH", err)
+	}
+	r.sensitive = true
+	r.wipe(secret)
+	return &protocol.ECDHResponse{SharedSecret: secret}, nil
+}
+
+// peerKey parses the peer's SubjectPublicKeyInfo (which checks the point
+// is on its curve) and requires the curve of rec's key.
+func peerKey(rec *Record, der []byte) (crypto.PublicKey, error) {
+	own, err := publicKey(rec)
+	if err != nil {
+		return nil, err
+	}
+	ownEC, ok := own.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("ECDH with %q: %w", rec.Alias, ErrIncompatiblePurpose)
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "peer_public_key is not a valid SubjectPublicKeyInfo")
+	}
+	peer, ok := pub.(*ecdsa.PublicKey)
+	if !ok || peer.Curve != ownEC.Curve {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "peer_public_key must be on %s", ownEC.Curve.Params().Name)
+	}
+	return peer, nil
+}

@@ -1,0 +1,83 @@
+package client
+
+import (
+	"context"
+	"iter"
+
+	"github.com/tpmkeyd/tpmkeyd/protocol"
+)
+
+// GenerateKey creates a key in the TPM and stores it under alias. It reads
+// WithPurposes (default sign), WithPIN and WithPCRs.
+func (c *Client) GenerateKey(ctx context.Context, alias string, alg Algorithm, opts ...CallOption) (*Key, error) {
+	o := collect(opts)
+	req := protocol.GenerateKeyRequest{
+		Alias: alias, Algorithm: string(alg), Purposes: o.purposes, PIN: o.pin, PCRs: o.pcrs,
+	}
+	var resp protocol.GenerateKeyResponse
+	if err := c.roundTrip(ctx, protocol.OpGenerateKey, &req, &resp); err != nil {
+		return nil, err
+	}
+	return keyFromWire(&resp.Key)
+}
+
+// Key returns the description and public key of alias. It reads ForUID.
+func (c *Client) Key(ctx context.Context, alias string, opts ...CallOption) (*Key, error) {
+	req := protocol.GetKeyRequest{Alias: alias, UID: collect(opts).uid}
+	var resp protocol.GetKeyResponse
+	if err := c.roundTrip(ctx, protocol.OpGetKey, &req, &resp); err != nil {
+		return nil, err
+	}
+	return keyFromWire(&resp.Key)
+}
+
+// KeysPage returns one page of keys, starting at cursor ("" for the first
+// page), of at most limit keys (0: the server's default), and the cursor of
+// the next page ("" after the last). It reads ForUID.
+func (c *Client) KeysPage(ctx context.Context, cursor string, limit uint, opts ...CallOption) ([]*Key, string, error) {
+	req := protocol.ListKeysRequest{Cursor: cursor, Limit: limit, UID: collect(opts).uid}
+	var resp protocol.ListKeysResponse
+	if err := c.roundTrip(ctx, protocol.OpListKeys, &req, &resp); err != nil {
+		return nil, "", err
+	}
+	keys := make([]*Key, 0, len(resp.Keys))
+	for i := range resp.Keys {
+		k, err := keyFromWire(&resp.Keys[i])
+		if err != nil {
+			return nil, "", err
+		}
+		keys = append(keys, k)
+	}
+	return keys, resp.NextCursor, nil
+}
+
+// Keys iterates over all the caller's keys (or, with ForUID, another uid's),
+// fetching them page by page. It stops at the first error, which it yields
+// with a nil key.
+func (c *Client) Keys(ctx context.Context, opts ...CallOption) iter.Seq2[*Key, error] {
+	return func(yield func(*Key, error) bool) {
+		cursor := ""
+		for {
+			page, next, err := c.KeysPage(ctx, cursor, 0, opts...)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, k := range page {
+				if !yield(k, nil) {
+					return
+				}
+			}
+			if next == "" {
+				return
+			}
+			cursor = next
+		}
+	}
+}
+
+// DeleteKey removes alias. It reads ForUID.
+func (c *Client) DeleteKey(ctx context.Context, alias string, opts ...CallOption) error {
+	req := protocol.DeleteKeyRequest{Alias: alias, UID: collect(opts).uid}
+	return c.roundTrip(ctx, protocol.OpDeleteKey, &req, &protocol.DeleteKeyResponse{})
+}

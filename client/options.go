@@ -1,0 +1,132 @@
+package client
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+)
+
+// DefaultSocket is the socket Dial uses when it is given no path and
+// $TPMKEY_SOCKET is empty.
+const DefaultSocket = "/run/tpmkeyd/tpmkeyd.sock"
+
+// SocketEnv names the environment variable that overrides DefaultSocket.
+const SocketEnv = "TPMKEY_SOCKET"
+
+// Option configures Dial.
+type Option func(*dialOptions) error
+
+type dialOptions struct {
+	trustedUIDs []uint32
+	clientName  string
+}
+
+// WithServerUID accepts a server running as uid, besides root. Use it when
+// tpmkeyd runs as a dedicated service user.
+func WithServerUID(uid uint32) Option {
+	return func(o *dialOptions) error {
+		o.trustedUIDs = append(o.trustedUIDs, uid)
+		return nil
+	}
+}
+
+// WithServerUser is WithServerUID for a user name (or a numeric uid), looked
+// up when Dial runs.
+func WithServerUser(name string) Option {
+	return func(o *dialOptions) error {
+		uid, err := LookupUID(name)
+		if err != nil {
+			return err
+		}
+		o.trustedUIDs = append(o.trustedUIDs, uid)
+		return nil
+	}
+}
+
+// WithTrustSameUser accepts a server running as the caller's own uid. It is
+// meant for development (tpmkeyd --dev run by the same user): any process of
+// that uid can already act as the caller, so trusting it adds no new attacker,
+// but it is off by default so that a production client only ever talks to a
+// system service.
+func WithTrustSameUser() Option {
+	return func(o *dialOptions) error {
+		o.trustedUIDs = append(o.trustedUIDs, uint32(os.Getuid()))
+		return nil
+	}
+}
+
+// WithClientName sets the client name sent in Hello, which the agent may log.
+func WithClientName(name string) Option {
+	return func(o *dialOptions) error {
+		o.clientName = name
+		return nil
+	}
+}
+
+// LookupUID resolves a user name, or a decimal uid, to a uid.
+func LookupUID(name string) (uint32, error) {
+	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, fmt.Errorf("user.Lookup: %w", err)
+	}
+	n, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("user %q has uid %q: %w", name, u.Uid, err)
+	}
+	return uint32(n), nil
+}
+
+// CallOption adjusts one call. Each method documents the options it reads;
+// the others are ignored.
+type CallOption func(*callOptions)
+
+type callOptions struct {
+	pin      []byte
+	pss      bool
+	pkcs1    bool
+	uid      *uint32
+	purposes []string
+	pcrs     []uint
+}
+
+func collect(opts []CallOption) callOptions {
+	var o callOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// WithPIN authorises the use of a key created with a PIN (GenerateKey, Seal,
+// Sign, Decrypt, ECDH, Unseal, Signer, Decrypter).
+func WithPIN(pin []byte) CallOption { return func(o *callOptions) { o.pin = pin } }
+
+// WithPSS selects RSASSA-PSS, with a salt as long as the hash, instead of
+// PKCS #1 v1.5 (Sign, Verify).
+func WithPSS() CallOption { return func(o *callOptions) { o.pss = true } }
+
+// WithPKCS1v15 selects PKCS #1 v1.5 padding instead of the default OAEP with
+// SHA-256 (Decrypt, Encrypt).
+func WithPKCS1v15() CallOption { return func(o *callOptions) { o.pkcs1 = true } }
+
+// ForUID names another uid's namespace. Only root or the agent's admin group
+// may use it (Key, Keys, KeysPage, DeleteKey).
+func ForUID(uid uint32) CallOption { return func(o *callOptions) { o.uid = &uid } }
+
+// WithPurposes sets a new key's purposes; the default is sign (GenerateKey).
+func WithPurposes(p ...Purpose) CallOption {
+	return func(o *callOptions) {
+		o.purposes = o.purposes[:0]
+		for _, s := range p {
+			o.purposes = append(o.purposes, string(s))
+		}
+	}
+}
+
+// WithPCRs binds a new key or sealed secret to the current values of these
+// SHA-256 PCRs (GenerateKey, Seal).
+func WithPCRs(pcrs ...uint) CallOption { return func(o *callOptions) { o.pcrs = pcrs } }

@@ -1,0 +1,107 @@
+package client
+
+import (
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/tpmkeyd/tpmkeyd/protocol"
+)
+
+// Algorithm names a key type, as on the wire.
+type Algorithm string
+
+// Key algorithms. AlgSealed is the type of a secret stored with Seal.
+const (
+	AlgECP256  Algorithm = protocol.AlgECP256
+	AlgECP384  Algorithm = protocol.AlgECP384
+	AlgRSA2048 Algorithm = protocol.AlgRSA2048
+	AlgRSA3072 Algorithm = protocol.AlgRSA3072
+	AlgSealed  Algorithm = protocol.AlgSealed
+)
+
+// Purpose names what a key may be used for.
+type Purpose string
+
+// Key purposes, enforced by the agent before it asks the TPM.
+const (
+	PurposeSign    Purpose = protocol.PurposeSign
+	PurposeDecrypt Purpose = protocol.PurposeDecrypt
+	PurposeAgree   Purpose = protocol.PurposeAgree
+)
+
+// Key describes a stored key or sealed secret. It never holds secrets.
+type Key struct {
+	Alias     string
+	ID        []byte // 16 random bytes, stable for the key's life
+	OwnerUID  uint32
+	Algorithm Algorithm
+	Purposes  []Purpose
+	HasPIN    bool
+	PCRs      []uint // SHA-256 PCRs the key is bound to
+	Created   time.Time
+	// PublicKey is *ecdsa.PublicKey or *rsa.PublicKey; nil for sealed data.
+	PublicKey crypto.PublicKey
+	// PublicKeyDER is PublicKey as DER SubjectPublicKeyInfo.
+	PublicKeyDER []byte
+}
+
+// HasPurpose reports whether k may be used for p.
+func (k *Key) HasPurpose(p Purpose) bool {
+	for _, q := range k.Purposes {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+func keyFromWire(ki *protocol.KeyInfo) (*Key, error) {
+	k := &Key{
+		Alias:        ki.Alias,
+		ID:           ki.KeyID,
+		OwnerUID:     ki.OwnerUID,
+		Algorithm:    Algorithm(ki.Algorithm),
+		HasPIN:       ki.HasPIN,
+		PCRs:         ki.PCRs,
+		Created:      time.Unix(ki.Created, 0),
+		PublicKeyDER: ki.PublicKey,
+	}
+	for _, p := range ki.Purposes {
+		k.Purposes = append(k.Purposes, Purpose(p))
+	}
+	if len(ki.PublicKey) > 0 {
+		pub, err := x509.ParsePKIXPublicKey(ki.PublicKey)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: x509.ParsePKIXPublicKey: %w", ki.Alias, err)
+		}
+		k.PublicKey = pub
+	}
+	return k, nil
+}
+
+// ServerInfo is what the agent said about itself in Hello.
+type ServerInfo struct {
+	Version         uint
+	AgentVersion    string
+	TPMManufacturer string
+	TPMFirmware     string
+	Algorithms      []string
+	Operations      []string
+	MaxFrameSize    uint32
+	// UID and PID are the server's peer credentials, as checked by Dial.
+	UID uint32
+	PID int32
+}
+
+// Status is the agent's state as seen by the caller.
+type Status struct {
+	AgentVersion    string
+	TPMManufacturer string
+	TPMFirmware     string
+	Uptime          time.Duration
+	Keys            uint64            // the caller's own keys
+	Connections     uint64            // open connections, all uids
+	KeysPerUID      map[uint32]uint64 // admins only
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tpmkeyd/tpmkeyd/client"
+)
+
+// keyJSON is a key in --json output. Its field names are stable (docs/CLI.md).
+type keyJSON struct {
+	Alias     string   `json:"alias"`
+	KeyID     string   `json:"key_id"` // hex
+	OwnerUID  uint32   `json:"owner_uid"`
+	Algorithm string   `json:"algorithm"`
+	Purposes  []string `json:"purposes"`
+	HasPIN    bool     `json:"has_pin"`
+	PCRs      []uint   `json:"pcrs"`
+	Created   string   `json:"created"`              // RFC 3339, UTC
+	PublicKey string   `json:"public_key,omitempty"` // PEM SubjectPublicKeyInfo
+}
+
+func toKeyJSON(k *client.Key) keyJSON {
+	j := keyJSON{
+		Alias: k.Alias, KeyID: hex.EncodeToString(k.ID), OwnerUID: k.OwnerUID,
+		Algorithm: string(k.Algorithm), Purposes: []string{}, HasPIN: k.HasPIN, PCRs: []uint{},
+		Created: k.Created.UTC().Format(time.RFC3339), PublicKey: publicPEM(k),
+	}
+	for _, p := range k.Purposes {
+		j.Purposes = append(j.Purposes, string(p))
+	}
+	j.PCRs = append(j.PCRs, k.PCRs...)
+	return j
+}
+
+// publicPEM is k's public key as PEM, or "" for sealed data.
+func publicPEM(k *client.Key) string {
+	if len(k.PublicKeyDER) == 0 {
+		return ""
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: k.PublicKeyDER}))
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// writeKeyText prints one key as "field: value" lines.
+func writeKeyText(w io.Writer, k *client.Key) {
+	j := toKeyJSON(k)
+	fmt.Fprintf(w, "alias:     %s\n", j.Alias)
+	fmt.Fprintf(w, "key id:    %s\n", j.KeyID)
+	fmt.Fprintf(w, "owner uid: %d\n", j.OwnerUID)
+	fmt.Fprintf(w, "algorithm: %s\n", j.Algorithm)
+	fmt.Fprintf(w, "purposes:  %s\n", strings.Join(j.Purposes, ","))
+	fmt.Fprintf(w, "pin:       %s\n", yesNo(j.HasPIN))
+	fmt.Fprintf(w, "pcrs:      %s\n", pcrList(j.PCRs))
+	fmt.Fprintf(w, "created:   %s\n", j.Created)
+	if j.PublicKey != "" {
+		fmt.Fprint(w, j.PublicKey)
+	}
+}
+
+// writeKeyTable prints keys as a table, one per line.
+func writeKeyTable(w io.Writer, keys []*client.Key, withOwner bool) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if withOwner {
+		fmt.Fprint(tw, "UID\t")
+	}
+	fmt.Fprintln(tw, "ALIAS\tALGORITHM\tPURPOSES\tPIN\tPCRS\tCREATED")
+	for _, k := range keys {
+		j := toKeyJSON(k)
+		if withOwner {
+			fmt.Fprintf(tw, "%d\t", j.OwnerUID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.Alias, j.Algorithm,
+			strings.Join(j.Purposes, ","), yesNo(j.HasPIN), pcrList(j.PCRs), j.Created)
+	}
+	return tw.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func pcrList(pcrs []uint) string {
+	if len(pcrs) == 0 {
+		return "-"
+	}
+	s := make([]string, len(pcrs))
+	for i, p := range pcrs {
+		s[i] = strconv.FormatUint(uint64(p), 10)
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,179 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// mainCases runs the raw floor on swtpm #1 and every agent case on swtpm
+// #2, alternating raw and agent phases for each case, round after round.
+func (r *run) mainCases(ctx context.Context, rep *Report) error {
+	tr, err := r.tpms[0].Open()
+	if err != nil {
+		return fmt.Errorf("bench: open swtpm #1: %w", err)
+	}
+	defer tr.Close()
+	rw, err := openRaw(ctx, tr)
+	if err != nil {
+		return fmt.Errorf("bench: raw setup: %w", err)
+	}
+	err = r.againstDaemon(ctx, rw, rep)
+	if cerr := rw.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (r *run) againstDaemon(ctx context.Context, rw *raw, rep *Report) error {
+	if err := r.writeConfig(); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	var args []string
+	if r.cfg.CPUProfile != "" {
+		p, err := filepath.Abs(r.cfg.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		args = append(args, "--cpuprofile", p)
+	}
+	d, err := r.startDaemon(ctx, filepath.Join(r.dir, "state"), args...)
+	if err != nil {
+		return err
+	}
+	r.log.Info("tpmkeyd ready", "ready", d.ready)
+	env, err := setupAgent(ctx, d.cfg.socket, 64)
+	if err == nil {
+		err = r.rounds(ctx, rw, env, d, rep)
+		env.close()
+	}
+	if serr := d.stop(); err == nil {
+		err = serr
+	}
+	return err
+}
+
+// rounds runs the alternating phases and fills rep.Cases and rep.Raw.
+func (r *run) rounds(ctx context.Context, rw *raw, env *agentEnv, d *daemonProc, rep *Report) error {
+	cases := env.cases()
+	if err := warmUp(ctx, cases, rw); err != nil {
+		return err
+	}
+	var err error
+	if rep.Memory.Idle, err = d.memory(); err != nil {
+		return err
+	}
+	agentS := make([]Sample, len(cases))
+	rawS := make([]Sample, len(cases))
+	ratios := make([][]float64, len(cases))
+	pooled := map[Reference]*Sample{}
+	sampler := newMemSampler(d)
+	defer func() { rep.Memory.UnderLoad = sampler.stop() }()
+	for round := range r.cfg.Rounds {
+		for i, c := range cases {
+			rs, err := rw.floor(ctx, c.ref, func(fn op) (Sample, error) { return drive(ctx, 1, r.cfg.Phase, fn) })
+			if err != nil {
+				return fmt.Errorf("bench: %s round %d: %w", c.ref, round+1, err)
+			}
+			as, err := drive(ctx, c.workers, r.cfg.Phase, c.op)
+			if err != nil {
+				return fmt.Errorf("bench: %s round %d: %w", c.name, round+1, err)
+			}
+			r.log.Info("phase", "round", round+1, "case", c.name, "agent_ops_s", int(as.Rate()), "raw_ops_s", int(rs.Rate()))
+			rawS[i].add(rs)
+			agentS[i].add(as)
+			ratios[i] = append(ratios[i], as.Rate()/rs.Rate())
+			if pooled[c.ref] == nil {
+				pooled[c.ref] = &Sample{}
+			}
+			pooled[c.ref].add(rs)
+		}
+	}
+	for i, c := range cases {
+		rep.Cases = append(rep.Cases, caseResult(c, agentS[i], rawS[i], ratios[i]))
+	}
+	for _, ref := range []Reference{RawECCSign, RawRSASign, RawECCCreate} {
+		if s := pooled[ref]; s != nil {
+			rep.Raw = append(rep.Raw, RawResult{Name: ref, Stats: s.stats()})
+		}
+	}
+	return nil
+}
+
+func caseResult(c agentCase, a, rw Sample, ratios []float64) CaseResult {
+	res := CaseResult{Name: c.name, Description: c.desc, Workers: c.workers, Reference: c.ref,
+		Agent: a.stats(), Raw: rw.stats(), RoundRatios: ratios, Target: c.target}
+	res.Ratio = a.Rate() / rw.Rate()
+	if c.workers == 1 {
+		added := res.Agent.P50us - res.Raw.P50us
+		res.AddedP50us = &added
+	}
+	return res
+}
+
+// warmUp runs a few untimed operations of every case and floor, so that the
+// first phase does not pay for a cold cache or a first Load.
+func warmUp(ctx context.Context, cases []agentCase, rw *raw) error {
+	for _, ref := range []Reference{RawECCSign, RawRSASign, RawECCCreate} {
+		_, err := rw.floor(ctx, ref, func(fn op) (Sample, error) {
+			for n := range 3 {
+				if err := fn(ctx, 0, n); err != nil {
+					return Sample{}, err
+				}
+			}
+			return Sample{}, nil
+		})
+		if err != nil {
+			return fmt.Errorf("bench: warm-up %s: %w", ref, err)
+		}
+	}
+	for _, c := range cases {
+		for n := range 3 {
+			if err := c.op(ctx, 0, n); err != nil {
+				return fmt.Errorf("bench: warm-up %s: %w", c.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// memSampler polls the daemon's VmRSS while phases run and keeps the peak.
+type memSampler struct {
+	d    *daemonProc
+	quit chan struct{}
+	wg   sync.WaitGroup
+	peak Memory
+}
+
+func newMemSampler(d *daemonProc) *memSampler {
+	m := &memSampler{d: d, quit: make(chan struct{})}
+	m.wg.Go(func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-m.quit:
+				return
+			case <-t.C:
+				m.sample()
+			}
+		}
+	})
+	return m
+}
+
+func (m *memSampler) sample() {
+	if mem, err := m.d.memory(); err == nil {
+		m.peak.RSSKiB = max(m.peak.RSSKiB, mem.RSSKiB)
+		m.peak.HWMKiB = max(m.peak.HWMKiB, mem.HWMKiB)
+	}
+}
+
+func (m *memSampler) stop() Memory {
+	close(m.quit)
+	m.wg.Wait()
+	m.sample()
+	return m.peak
+}

@@ -1,0 +1,12 @@
+package bench
+
+import "errors"
+
+var (
+	// ErrNoReady means the daemon exited or timed out before it sent READY=1.
+	ErrNoReady = errors.New("bench: tpmkeyd did not report READY=1")
+	// ErrBadCount means a listing returned a different number of keys than stored.
+	ErrBadCount = errors.New("bench: wrong key count")
+	// ErrNoOps means a measured phase completed no operation at all.
+	ErrNoOps = errors.New("bench: phase completed no operation")
+)

@@ -1,0 +1,185 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ErrDaemonExited means tpmkeyd exited when it should have been running.
+var ErrDaemonExited = errors.New("e2e: tpmkeyd exited")
+
+// DaemonConfig says how to run tpmkeyd.
+type DaemonConfig struct {
+	Bin      string // path of the tpmkeyd binary
+	TPM      string // --tpm spec, such as swtpmtest's Spec()
+	StateDir string // --state-dir; created 0700 if missing
+	Socket   string // --socket
+	Args     []string
+	// Log, if set, also receives the daemon's stderr.
+	Log io.Writer
+}
+
+// Daemon is a running tpmkeyd.
+type Daemon struct {
+	cfg     DaemonConfig
+	cmd     *exec.Cmd
+	done    chan struct{}
+	waitErr error
+	log     lockedBuffer
+}
+
+// StartDaemon starts tpmkeyd and returns once its socket accepts a
+// connection, or with an error holding the daemon's log when it exits first
+// or ctx ends.
+func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("e2e: %w", err)
+	}
+	args := append([]string{"--tpm", cfg.TPM, "--state-dir", cfg.StateDir,
+		"--socket", cfg.Socket, "--log-level", "debug"}, cfg.Args...)
+	d := &Daemon{cfg: cfg, done: make(chan struct{})}
+	d.cmd = exec.Command(cfg.Bin, args...)
+	var stderr io.Writer = &d.log
+	if cfg.Log != nil {
+		stderr = io.MultiWriter(&d.log, cfg.Log)
+	}
+	d.cmd.Stdout, d.cmd.Stderr = stderr, stderr
+	// Die with the test, so that an aborted run leaves no daemon behind.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := d.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("e2e: start tpmkeyd: %w", err)
+	}
+	go func() { d.waitErr = d.cmd.Wait(); close(d.done) }()
+	if err := d.waitReady(ctx); err != nil {
+		d.Kill()
+		return nil, err
+	}
+	return d, nil
+}
+
+// waitReady polls the socket with a growing interval until it accepts.
+func (d *Daemon) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	delay := time.Millisecond
+	for {
+		if c, err := net.Dial("unix", d.cfg.Socket); err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-d.done:
+			return fmt.Errorf("%w before it was ready (%v); log:\n%s", ErrDaemonExited, d.waitErr, d.Log())
+		case <-ctx.Done():
+			return fmt.Errorf("e2e: tpmkeyd not ready: %w; log:\n%s", ctx.Err(), d.Log())
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 50*time.Millisecond)
+	}
+}
+
+// PID is the daemon's process id.
+func (d *Daemon) PID() int { return d.cmd.Process.Pid }
+
+// Socket is the daemon's socket path.
+func (d *Daemon) Socket() string { return d.cfg.Socket }
+
+// Config returns the configuration the daemon was started with.
+func (d *Daemon) Config() DaemonConfig { return d.cfg }
+
+// Log returns what the daemon wrote to stderr so far.
+func (d *Daemon) Log() string { return d.log.String() }
+
+// Stop sends SIGTERM and waits for a clean exit, at most timeout.
+func (d *Daemon) Stop(timeout time.Duration) error {
+	select {
+	case <-d.done:
+		return fmt.Errorf("%w early: %v", ErrDaemonExited, d.waitErr)
+	default:
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("e2e: SIGTERM: %w", err)
+	}
+	select {
+	case <-d.done:
+		if d.waitErr != nil {
+			return fmt.Errorf("e2e: tpmkeyd after SIGTERM: %w", d.waitErr)
+		}
+		return nil
+	case <-time.After(timeout):
+		d.Kill()
+		return fmt.Errorf("e2e: tpmkeyd still running %v after SIGTERM", timeout)
+	}
+}
+
+// Kill ends the daemon with SIGKILL, if it still runs, and waits for it.
+func (d *Daemon) Kill() {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	d.cmd.Process.Kill()
+	<-d.done
+}
+
+// Running reports whether the daemon process is still alive.
+func (d *Daemon) Running() bool {
+	select {
+	case <-d.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// RSS returns the daemon's resident set size in bytes, from /proc.
+func (d *Daemon) RSS() (int64, error) { return RSS(d.PID()) }
+
+// RSS returns a process's VmRSS in bytes, from /proc/PID/status.
+func RSS(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("e2e: %w", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest) // "1234 kB"
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("e2e: VmRSS %q: %w", rest, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("e2e: no VmRSS in /proc/%d/status", pid)
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

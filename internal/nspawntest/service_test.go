@@ -1,0 +1,229 @@
+package nspawntest_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tpmkeyd/tpmkeyd/internal/nspawntest"
+)
+
+// swtpmUnit runs a swtpm inside the container as the tpmkeyd user, on a
+// Unix socket: the service has PrivateNetwork=yes and AF_UNIX only, so TCP
+// is not an option.
+const swtpmUnit = `[Unit]
+Description=swtpm for the tpmkeyd boot test
+Before=tpmkeyd.service
+
+[Service]
+User=tpmkeyd
+RuntimeDirectory=swtpm-ci
+StateDirectory=swtpm-ci
+ExecStart=/usr/bin/swtpm socket --tpm2 --tpmstate dir=/var/lib/swtpm-ci --server type=unixio,path=/run/swtpm-ci/tpm.sock --ctrl type=unixio,path=/run/swtpm-ci/ctrl.sock --flags not-need-init,startup-clear
+`
+
+// tpmDropIn is how an admin points the packaged service at another TPM.
+const tpmDropIn = `[Unit]
+Wants=swtpm-ci.service
+After=swtpm-ci.service
+
+[Service]
+ExecStart=
+ExecStart=/usr/bin/tpmkeyd --config /etc/tpmkeyd/tpmkeyd.toml --tpm swtpm:unix:///run/swtpm-ci/tpm.sock
+`
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func requireHost(t *testing.T) {
+	t.Helper()
+	if !nspawntest.Enabled() {
+		t.Skip("real-systemd boot test: set TPMKEYD_NSPAWN_TESTS=1 (CI=true runs it)")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("the real-systemd boot test needs root (systemd-nspawn, debootstrap)")
+	}
+	for _, tool := range []string{"systemd-nspawn", "debootstrap", "nsenter", "dpkg-deb", "dpkg-parsechangelog"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not installed: %v", tool, err)
+		}
+	}
+}
+
+// step runs one numbered step of the scenario and logs its duration, so a
+// failure says which step broke and the log shows where the time went.
+type stepper struct {
+	t     *testing.T
+	start time.Time
+}
+
+func (s *stepper) step(name string, f func() error) {
+	s.t.Helper()
+	begin := time.Now()
+	err := f()
+	s.t.Logf("%-40s %6.1fs", name, time.Since(begin).Seconds())
+	if err != nil {
+		s.t.Fatalf("step %q failed: %v", name, err)
+	}
+}
+
+func TestPackagedServiceUnderSystemd(t *testing.T) {
+	requireHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	root := repoRoot(t)
+	dist := t.TempDir()
+	tree := os.Getenv("TPMKEYD_NSPAWN_TREE")
+	if tree == "" {
+		tree = nspawntest.DefaultTreeDir
+	}
+	s := &stepper{t: t, start: time.Now()}
+	defer func() { t.Logf("%-40s %6.1fs", "total", time.Since(s.start).Seconds()) }()
+
+	s.step("build .deb", func() error { return buildDeb(ctx, root, dist) })
+	s.step("debootstrap tree (cached)", func() error { return nspawntest.EnsureTree(ctx, root, tree) })
+
+	var m *nspawntest.Machine
+	s.step("boot systemd", func() error {
+		m = nspawntest.Boot(ctx, t, nspawntest.Options{Tree: tree, Name: fmt.Sprintf("tpmkeyd-ci-%d", os.Getpid()),
+			Bind: []string{dist + ":/ci"}})
+		return nil
+	})
+	run := func(script string) (string, error) {
+		out, err := m.Shell(ctx, script)
+		if err != nil {
+			return string(out), fmt.Errorf("%s: %w\n%s", script, err, out)
+		}
+		return string(out), nil
+	}
+	expect := func(script, want string) error {
+		out, err := run(script)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(out, want) {
+			return fmt.Errorf("%s = %q, want it to contain %q", script, out, want)
+		}
+		return nil
+	}
+
+	s.step("dpkg -i", func() error { _, err := run("dpkg -i /ci/tpmkeyd_*.deb"); return err })
+	s.step("postinst: user, socket enabled and active", func() error {
+		for script, want := range map[string]string{
+			"id -nG tpmkeyd":                               "tss",
+			"getent passwd tpmkeyd":                        ":/var/lib/tpmkeyd:/usr/sbin/nologin",
+			"systemctl is-enabled tpmkeyd.socket":          "enabled",
+			"systemctl is-active tpmkeyd.socket":           "active",
+			"stat -c '%U %G %a' /run/tpmkeyd/tpmkeyd.sock": "root root 666",
+			"stat -c '%U %G %a' /etc/tpmkeyd/tpmkeyd.toml": "root root 644",
+			"dpkg-query -W -f '${Conffiles}' tpmkeyd":      "/etc/tpmkeyd/tpmkeyd.toml",
+		} {
+			if err := expect(script, want); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s.step("swtpm unit and TPM drop-in", func() error {
+		if err := m.WriteFile("/etc/systemd/system/swtpm-ci.service", []byte(swtpmUnit), 0o644); err != nil {
+			return err
+		}
+		if err := m.WriteFile("/etc/systemd/system/tpmkeyd.service.d/tpm.conf", []byte(tpmDropIn), 0o644); err != nil {
+			return err
+		}
+		_, err := run("systemctl daemon-reload && systemctl start swtpm-ci.service && " +
+			"for i in $(seq 100); do [ -S /run/swtpm-ci/tpm.sock ] && exit 0; sleep 0.1; done; exit 1")
+		return err
+	})
+	s.step("systemctl enable --now tpmkeyd.socket", func() error {
+		if _, err := run("systemctl enable --now tpmkeyd.socket"); err != nil {
+			return err
+		}
+		return expect("systemctl is-active tpmkeyd.service || true", "inactive")
+	})
+	s.step("first connection starts the service", func() error {
+		if _, err := run("tpmkey keygen ci-key --alg ec-p256"); err != nil {
+			journal, _ := run("journalctl -u tpmkeyd --no-pager -n 50")
+			return fmt.Errorf("%w\njournal:\n%s", err, journal)
+		}
+		return expect("systemctl is-active tpmkeyd.service", "active")
+	})
+	s.step("state directory owner and mode", func() error {
+		return expect("stat -c '%U %G %a' /var/lib/tpmkeyd", "tpmkeyd tpmkeyd 700")
+	})
+	s.step("sign, openssl verifies", func() error {
+		return expect("cd /tmp && echo hello > msg && tpmkey sign ci-key --in msg --out sig && "+
+			"tpmkey pubkey ci-key > pub.pem && openssl dgst -sha256 -verify pub.pem -signature sig msg", "Verified OK")
+	})
+	s.step("systemctl reload tpmkeyd", func() error {
+		if _, err := run("systemctl reload tpmkeyd"); err != nil {
+			return err
+		}
+		if err := expect("systemctl is-active tpmkeyd.service", "active"); err != nil {
+			return err
+		}
+		return expect("tpmkey list", "ci-key")
+	})
+	s.step("systemctl status shows STATUS", func() error {
+		out, _ := run("systemctl status tpmkeyd --no-pager")
+		if !regexp.MustCompile(`(?m)^\s+Status: ".+"`).MatchString(out) {
+			return fmt.Errorf("systemctl status tpmkeyd has no Status line:\n%s", out)
+		}
+		return nil
+	})
+	s.step("hardening in effect", func() error {
+		return expect("grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/$(systemctl show -P MainPID tpmkeyd)/status",
+			"NoNewPrivs:\t1")
+	})
+	s.step("systemctl stop is clean", func() error {
+		if _, err := run("systemctl stop tpmkeyd.service"); err != nil {
+			return err
+		}
+		return expect("systemctl show -p Result -p ExecMainStatus tpmkeyd.service", "Result=success\nExecMainStatus=0")
+	})
+	s.step("journal holds audit records", func() error {
+		out, err := run("journalctl -u tpmkeyd -o json --no-pager")
+		if err != nil {
+			return err
+		}
+		for _, field := range []string{`"OP":`, `"UID":"0"`, `"STATUS":`, `"ALIAS":"ci-key"`} {
+			if !strings.Contains(out, field) {
+				return fmt.Errorf("journalctl -u tpmkeyd -o json has no %s:\n%s", field, lastLines(out, 20))
+			}
+		}
+		return nil
+	})
+	s.step("socket restarts the service after stop", func() error {
+		return expect("tpmkey list", "ci-key")
+	})
+}
+
+func buildDeb(ctx context.Context, root, dist string) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "build-deb.sh"))
+	cmd.Env = append(os.Environ(), "DIST="+dist)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("build-deb.sh: %w\n%s", err, out)
+	}
+	return nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,5 @@
+//go:build !simulator
+
+package tpm
+
+const simulatorBuilt = false
