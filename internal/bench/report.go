@@ -92,9 +92,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nscale (records share one TPM blob):")
-	fmt.Fprintln(tw, "keys\tREADY ms\tdial ms\tfirst sign ms\tlist ms\tpages\tRSS idle MiB\tRSS after list MiB\tHWM MiB\t")
+	fmt.Fprintln(tw, "keys\tpopulate s\tREADY ms\tdial ms\tfirst sign ms\tlist ms\tpages\tRSS idle MiB\tRSS after list MiB\tHWM MiB\t")
 	for _, s := range r.Scale {
-		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t%.1f\t%.0f\t%d\t%.1f\t%.1f\t%.1f\t\n", s.Keys, s.ReadyMs, s.DialMs,
+		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%d\t%.1f\t%.1f\t%.1f\t\n", s.Keys, s.PopulateSec, s.ReadyMs, s.DialMs,
 			s.FirstSignMs, s.ListMs, s.ListPages, mib(s.MemIdle.RSSKiB), mib(s.MemAfterList.RSSKiB), mib(s.MemAfterList.HWMKiB))
 	}
 	tw.Flush()
