@@ -64,11 +64,18 @@ func parseBlob(b *Blob) (*parsedBlob, error) {
 	if err := p.classify(); err != nil {
 		return nil, err
 	}
+	p.id = blobID(b)
+	return p, nil
+}
+
+// blobID identifies a blob in the caches.
+func blobID(b *Blob) [32]byte {
 	h := sha256.New()
 	h.Write(b.Public)
 	h.Write(b.Private)
-	copy(p.id[:], h.Sum(nil))
-	return p, nil
+	var id [32]byte
+	copy(id[:], h.Sum(nil))
+	return id
 }
 
 // sized2B checks a marshalled TPM2B: a u16 size matching the rest, non-empty.

@@ -2,6 +2,7 @@ package tpm
 
 import (
 	"container/list"
+	"sync"
 
 	"github.com/google/go-tpm/tpm2"
 )
@@ -71,4 +72,44 @@ func (c *keyCache) drain() []*loadedKey {
 		all = append(all, k)
 	}
 	return all
+}
+
+// parsedCache remembers validated blobs, so a hot Sign skips decoding
+// (about 75 µs and 700 allocations per blob). Entries are immutable. It
+// has its own lock: parsing happens outside the TPM section.
+type parsedCache struct {
+	mu sync.Mutex
+	m  map[[32]byte]*parsedBlob
+}
+
+const maxParsed = 1024
+
+func (c *parsedCache) parse(b *Blob) (*parsedBlob, error) {
+	if b == nil {
+		return parseBlob(b)
+	}
+	id := blobID(b)
+	c.mu.Lock()
+	p, ok := c.m[id]
+	c.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := parseBlob(b)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxParsed {
+		c.m = map[[32]byte]*parsedBlob{} // crude bound: start over
+	}
+	c.m[id] = p
+	c.mu.Unlock()
+	return p, nil
+}
+
+func (c *parsedCache) forget(id [32]byte) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
 }

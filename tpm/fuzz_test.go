@@ -27,7 +27,7 @@ func FuzzParseBlob(f *testing.F) {
 		if p.alg == 0 || (p.alg != Sealed && p.purposes == 0) {
 			t.Fatalf("parseBlob() accepted a blob with alg %v purposes %#x", p.alg, p.purposes)
 		}
-		if _, err := use(b, Auth{PIN: []byte("x"), PCRs: []int{1}}, PurposeSign); err != nil &&
+		if _, err := checkUse(p, Auth{PIN: []byte("x"), PCRs: []int{1}}, PurposeSign); err != nil &&
 			!errors.Is(err, ErrPurpose) {
 			t.Fatalf("use() = %v, want nil or ErrPurpose", err)
 		}

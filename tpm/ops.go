@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/sha256"
 	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
@@ -13,11 +12,15 @@ import (
 
 // use parses b and checks, before the TPM is asked, that it may serve
 // purpose need (0: unseal) with the auth presented.
-func use(b *Blob, a Auth, need Purpose) (*parsedBlob, error) {
-	p, err := parseBlob(b)
+func (t *TPM) use(b *Blob, a Auth, need Purpose) (*parsedBlob, error) {
+	p, err := t.parsed.parse(b)
 	if err != nil {
 		return nil, err
 	}
+	return checkUse(p, a, need)
+}
+
+func checkUse(p *parsedBlob, a Auth, need Purpose) (*parsedBlob, error) {
 	switch {
 	case need == 0 && p.alg != Sealed:
 		return nil, fmt.Errorf("%w: %v key is not sealed data", ErrPurpose, p.alg)
@@ -105,7 +108,7 @@ func (t *TPM) withKey(ctx context.Context, op string, p *parsedBlob, a Auth, enc
 
 // Unseal returns the secret of a sealed data object.
 func (t *TPM) Unseal(ctx context.Context, b *Blob, a Auth) ([]byte, error) {
-	p, err := use(b, a, 0)
+	p, err := t.use(b, a, 0)
 	if err != nil {
 		return nil, fmt.Errorf("tpm.Unseal: %w", err)
 	}
@@ -125,11 +128,8 @@ func (t *TPM) Forget(b *Blob) {
 	if b == nil {
 		return
 	}
-	h := sha256.New()
-	h.Write(b.Public)
-	h.Write(b.Private)
-	var id [32]byte
-	copy(id[:], h.Sum(nil))
+	id := blobID(b)
+	t.parsed.forget(id)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if k, ok := t.cache.remove(id); ok {

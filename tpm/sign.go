@@ -17,7 +17,7 @@ import (
 // returns PKCS#1 v1.5 or, with pss, PSS (salt length = hash length).
 // A cached key without PIN or policy costs exactly one TPM2_Sign.
 func (t *TPM) Sign(ctx context.Context, b *Blob, a Auth, digest []byte, h crypto.Hash, pss bool) ([]byte, error) {
-	p, err := use(b, a, PurposeSign)
+	p, err := t.use(b, a, PurposeSign)
 	if err != nil {
 		return nil, fmt.Errorf("tpm.Sign: %w", err)
 	}
@@ -101,7 +101,7 @@ func encodeSignature(sig *tpm2.TPMTSignature) ([]byte, error) {
 // Decrypt decrypts an RSA ciphertext. The plaintext comes back encrypted
 // by the salted session.
 func (t *TPM) Decrypt(ctx context.Context, b *Blob, a Auth, ciphertext []byte, s DecryptScheme) ([]byte, error) {
-	p, err := use(b, a, PurposeDecrypt)
+	p, err := t.use(b, a, PurposeDecrypt)
 	if err != nil {
 		return nil, fmt.Errorf("tpm.Decrypt: %w", err)
 	}
@@ -136,7 +136,7 @@ func (t *TPM) Decrypt(ctx context.Context, b *Blob, a Auth, ciphertext []byte, s
 
 // ECDH returns the x coordinate of d*peer; peer is *ecdsa.PublicKey or *ecdh.PublicKey.
 func (t *TPM) ECDH(ctx context.Context, b *Blob, a Auth, peer crypto.PublicKey) ([]byte, error) {
-	p, err := use(b, a, PurposeAgree)
+	p, err := t.use(b, a, PurposeAgree)
 	if err != nil {
 		return nil, fmt.Errorf("tpm.ECDH: %w", err)
 	}

@@ -23,6 +23,7 @@ type TPM struct {
 	info    Info
 	algs    map[Algorithm]bool
 	hashes  map[crypto.Hash]bool
+	parsed  parsedCache // validated blobs; own lock
 
 	mu     sync.Mutex // serialises TPM commands and guards what follows
 	wire   *wire

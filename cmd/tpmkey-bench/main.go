@@ -72,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg bench.Config, asJSON, quie
 	page := fs.Uint("page-size", 0, "keys per list page (0: the daemon's default)")
 	tpmkeyd := fs.String("tpmkeyd", "", "tpmkeyd binary (default: go build ./cmd/tpmkeyd into a temp dir)")
 	cpuprofile := fs.String("cpuprofile", "", "have the daemon of the main cases write a CPU profile here (tpmkeyd --cpuprofile)")
+	only := fs.String("cases", "", "run only these agent cases, comma-separated (e.g. hot-1-client,rsa-2048-pss)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -99,6 +100,9 @@ func parseFlags(args []string, stderr io.Writer) (cfg bench.Config, asJSON, quie
 			fmt.Fprintf(stderr, "tpmkey-bench: --scale %q: %v\n", *scale, err)
 			return cfg, false, false, errUsage
 		}
+	}
+	if *only != "" {
+		cfg.Cases = strings.Split(*only, ",")
 	}
 	cfg.PageSize, cfg.Tpmkeyd, cfg.CPUProfile = *page, *tpmkeyd, *cpuprofile
 	return cfg, asJSON, quiet, nil

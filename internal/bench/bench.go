@@ -21,6 +21,7 @@ type Config struct {
 	PageSize    uint          // keys per list page; 0: the daemon's default
 	Tpmkeyd     string        // tpmkeyd binary; "": build ./cmd/tpmkeyd
 	CPUProfile  string        // if set, the daemon of the main cases writes its CPU profile here
+	Cases       []string      // run only these agent cases (and their floors); empty: all
 	Smoke       bool          // recorded in the report
 	Log         *slog.Logger  // progress; nil: discard
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
@@ -55,50 +56,77 @@ func (r *run) againstDaemon(ctx context.Context, rw *raw, rep *Report) error {
 	return err
 }
 
+// tally accumulates one case over the rounds.
+type tally struct {
+	agent, raw Sample
+	ratios     []float64
+	cpu        time.Duration // daemon CPU during the agent phases
+}
+
 // rounds runs the alternating phases and fills rep.Cases and rep.Raw.
 func (r *run) rounds(ctx context.Context, rw *raw, env *agentEnv, d *daemonProc, rep *Report) error {
-	cases := env.cases()
+	cases, err := selectCases(env.cases(), r.cfg.Cases)
+	if err != nil {
+		return err
+	}
 	if err := warmUp(ctx, cases, rw); err != nil {
 		return err
 	}
-	var err error
 	if rep.Memory.Idle, err = d.memory(); err != nil {
 		return err
 	}
-	agentS := make([]Sample, len(cases))
-	rawS := make([]Sample, len(cases))
-	ratios := make([][]float64, len(cases))
+	tallies := make([]tally, len(cases))
 	pooled := map[Reference]*Sample{}
 	sampler := newMemSampler(d)
 	defer func() { rep.Memory.UnderLoad = sampler.stop() }()
 	for round := range r.cfg.Rounds {
 		for i, c := range cases {
-			rs, err := rw.floor(ctx, c.ref, func(fn op) (Sample, error) { return drive(ctx, 1, r.cfg.Phase, fn) })
-			if err != nil {
-				return fmt.Errorf("bench: %s round %d: %w", c.ref, round+1, err)
+			if err := r.pair(ctx, rw, d, c, &tallies[i]); err != nil {
+				return fmt.Errorf("bench: round %d: %w", round+1, err)
 			}
-			as, err := drive(ctx, c.workers, r.cfg.Phase, c.op)
-			if err != nil {
-				return fmt.Errorf("bench: %s round %d: %w", c.name, round+1, err)
-			}
-			r.log.Info("phase", "round", round+1, "case", c.name, "agent_ops_s", int(as.Rate()), "raw_ops_s", int(rs.Rate()))
-			rawS[i].add(rs)
-			agentS[i].add(as)
-			ratios[i] = append(ratios[i], as.Rate()/rs.Rate())
-			if pooled[c.ref] == nil {
-				pooled[c.ref] = &Sample{}
-			}
-			pooled[c.ref].add(rs)
+			r.log.Info("phase", "round", round+1, "case", c.name, "ratio", tallies[i].ratios[round])
 		}
 	}
 	for i, c := range cases {
-		rep.Cases = append(rep.Cases, caseResult(c, agentS[i], rawS[i], ratios[i]))
+		t := &tallies[i]
+		res := caseResult(c, t.agent, t.raw, t.ratios)
+		res.DaemonCPUus = micros(t.cpu) / float64(t.agent.Ops)
+		rep.Cases = append(rep.Cases, res)
+		if pooled[c.ref] == nil {
+			pooled[c.ref] = &Sample{}
+		}
+		pooled[c.ref].add(t.raw)
 	}
 	for _, ref := range []Reference{RawECCSign, RawRSASign, RawECCCreate} {
 		if s := pooled[ref]; s != nil {
 			rep.Raw = append(rep.Raw, RawResult{Name: ref, Stats: s.stats()})
 		}
 	}
+	return nil
+}
+
+// pair runs one raw phase of c's floor, then one agent phase of c.
+func (r *run) pair(ctx context.Context, rw *raw, d *daemonProc, c agentCase, t *tally) error {
+	rs, err := rw.floor(ctx, c.ref, func(fn op) (Sample, error) { return drive(ctx, 1, r.cfg.Phase, fn) })
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.ref, err)
+	}
+	cpu0, err := d.cpuTime()
+	if err != nil {
+		return err
+	}
+	as, err := drive(ctx, c.workers, r.cfg.Phase, c.op)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.name, err)
+	}
+	cpu1, err := d.cpuTime()
+	if err != nil {
+		return err
+	}
+	t.cpu += cpu1 - cpu0
+	t.raw.add(rs)
+	t.agent.add(as)
+	t.ratios = append(t.ratios, as.Rate()/rs.Rate())
 	return nil
 }
 
@@ -176,4 +204,21 @@ func (m *memSampler) stop() Memory {
 	m.wg.Wait()
 	m.sample()
 	return m.peak
+}
+
+// selectCases keeps the named cases, in their usual order; no names: all.
+func selectCases(all []agentCase, names []string) ([]agentCase, error) {
+	if len(names) == 0 {
+		return all, nil
+	}
+	var out []agentCase
+	for _, c := range all {
+		if slices.Contains(names, c.name) {
+			out = append(out, c)
+		}
+	}
+	if len(out) != len(names) {
+		return nil, fmt.Errorf("%w: %v", ErrUnknownCase, names)
+	}
+	return out, nil
 }

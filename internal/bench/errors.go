@@ -7,6 +7,8 @@ var (
 	ErrNoReady = errors.New("bench: tpmkeyd did not report READY=1")
 	// ErrBadCount means a listing returned a different number of keys than stored.
 	ErrBadCount = errors.New("bench: wrong key count")
+	// ErrUnknownCase means Config.Cases names a case that does not exist.
+	ErrUnknownCase = errors.New("bench: unknown case")
 	// ErrNoOps means a measured phase completed no operation at all.
 	ErrNoOps = errors.New("bench: phase completed no operation")
 )

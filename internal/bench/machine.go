@@ -36,7 +36,7 @@ const (
 
 // misses lists the targets this run missed, with by how much.
 func misses(rep *Report) []string {
-	var out []string
+	out := []string{}
 	for _, c := range rep.Cases {
 		if c.Target > 0 && c.Ratio < c.Target {
 			out = append(out, fmt.Sprintf("%s: ratio %.2f, target ≥%.2f (%.0f%% short)",

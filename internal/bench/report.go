@@ -55,6 +55,9 @@ type CaseResult struct {
 	// RoundRatios are the same ratio per round, to show the noise.
 	RoundRatios []float64 `json:"round_ratios"`
 	Target      float64   `json:"target_ratio,omitempty"`
+	// DaemonCPUus is tpmkeyd's CPU time (user+system, all threads) per
+	// operation, from /proc/PID/stat; resolution 10 ms per phase.
+	DaemonCPUus float64 `json:"daemon_cpu_us_per_op"`
 	// AddedP50us is agent p50 minus raw p50 (serial cases only).
 	AddedP50us *float64 `json:"added_p50_us,omitempty"`
 }
@@ -78,11 +81,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "machine: %d CPUs, %s, %s, %s, load average at start %s\n",
 		r.Machine.CPUs, r.Machine.Kernel, r.Machine.GoVersion, r.Machine.Swtpm, r.Machine.LoadAvg)
 	fmt.Fprintf(w, "%d rounds of %gs phases, raw and agent alternating\n\n", r.Settings.Rounds, r.Settings.PhaseSec)
-	fmt.Fprintln(tw, "case\tworkers\tagent ops/s\tp50 µs\tp99 µs\traw ops/s\traw p50 µs\tratio\ttarget\tadded p50 µs\t")
+	fmt.Fprintln(tw, "case\tworkers\tagent ops/s\tp50 µs\tp99 µs\traw ops/s\traw p50 µs\tratio\ttarget\tadded p50 µs\tdaemon CPU µs/op\t")
 	for _, c := range r.Cases {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.2f\t%s\t%s\t\n", c.Name, c.Workers,
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.2f\t%s\t%s\t%.0f\t\n", c.Name, c.Workers,
 			c.Agent.OpsPerSec, c.Agent.P50us, c.Agent.P99us, c.Raw.OpsPerSec, c.Raw.P50us, c.Ratio,
-			orDash(c.Target, "≥%.2f"), orDashPtr(c.AddedP50us))
+			orDash(c.Target, "≥%.2f"), orDashPtr(c.AddedP50us), c.DaemonCPUus)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nraw floor, pooled over all its phases:")
@@ -91,13 +94,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t\n", f.Name, f.Ops, f.OpsPerSec, f.P50us, f.P99us)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nscale (records share one TPM blob):")
-	fmt.Fprintln(tw, "keys\tpopulate s\tREADY ms\tdial ms\tfirst sign ms\tlist ms\tpages\tRSS idle MiB\tRSS after list MiB\tHWM MiB\t")
-	for _, s := range r.Scale {
-		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%d\t%.1f\t%.1f\t%.1f\t\n", s.Keys, s.PopulateSec, s.ReadyMs, s.DialMs,
-			s.FirstSignMs, s.ListMs, s.ListPages, mib(s.MemIdle.RSSKiB), mib(s.MemAfterList.RSSKiB), mib(s.MemAfterList.HWMKiB))
-	}
-	tw.Flush()
+	writeScale(w, tw, r.Scale)
 	fmt.Fprintf(w, "\ndaemon memory (main cases): idle RSS %.1f MiB, under load max RSS %.1f MiB, HWM %.1f MiB\n",
 		mib(r.Memory.Idle.RSSKiB), mib(r.Memory.UnderLoad.RSSKiB), mib(r.Memory.UnderLoad.HWMKiB))
 	if r.Profile != "" {
@@ -129,3 +126,16 @@ func orDashPtr(v *float64) string {
 }
 
 func mib(kib int64) float64 { return float64(kib) / 1024 }
+
+func writeScale(w io.Writer, tw *tabwriter.Writer, scale []ScaleResult) {
+	if len(scale) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nscale (records share one TPM blob):")
+	fmt.Fprintln(tw, "keys\tpopulate s\tREADY ms\tdial ms\tfirst sign ms\tlist ms\tpages\tRSS idle MiB\tRSS after list MiB\tHWM MiB\t")
+	for _, s := range scale {
+		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%d\t%.1f\t%.1f\t%.1f\t\n", s.Keys, s.PopulateSec, s.ReadyMs, s.DialMs,
+			s.FirstSignMs, s.ListMs, s.ListPages, mib(s.MemIdle.RSSKiB), mib(s.MemAfterList.RSSKiB), mib(s.MemAfterList.HWMKiB))
+	}
+	tw.Flush()
+}

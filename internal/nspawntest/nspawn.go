@@ -94,6 +94,9 @@ func boot(ctx context.Context, opts Options, tmp string) (*Machine, error) {
 	m.cmd = exec.Command("sh", "-c", join.String()+`exec "$@"`, "sh")
 	m.cmd.Args = append(m.cmd.Args, args...)
 	m.cmd.Stdout, m.cmd.Stderr = console, console
+	// If the test binary dies (a -timeout panic skips t.Cleanup), nspawn
+	// gets SIGTERM and shuts the container down instead of orphaning it.
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := m.cmd.Start(); err != nil {
 		m.removeCgroups()
 		return nil, fmt.Errorf("systemd-nspawn: %w", err)

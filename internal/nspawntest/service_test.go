@@ -66,12 +66,22 @@ func requireHost(t *testing.T) {
 // failure says which step broke and the log shows where the time went.
 type stepper struct {
 	t     *testing.T
+	ctx   context.Context
+	cur   context.Context // the running step's context
 	start time.Time
 }
+
+const stepTimeout = 3 * time.Minute
 
 func (s *stepper) step(name string, f func() error) {
 	s.t.Helper()
 	begin := time.Now()
+	// Each step has its own deadline, so a hung client (a daemon that never
+	// starts leaves socket-activated connections waiting) fails the step
+	// clearly instead of reaching go test's -timeout, which skips cleanups.
+	ctx, cancel := context.WithTimeout(s.ctx, stepTimeout)
+	defer cancel()
+	s.cur = ctx
 	err := f()
 	s.t.Logf("%-40s %6.1fs", name, time.Since(begin).Seconds())
 	if err != nil {
@@ -81,7 +91,7 @@ func (s *stepper) step(name string, f func() error) {
 
 func TestPackagedServiceUnderSystemd(t *testing.T) {
 	requireHost(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
 	root := repoRoot(t)
 	dist := t.TempDir()
@@ -89,11 +99,11 @@ func TestPackagedServiceUnderSystemd(t *testing.T) {
 	if tree == "" {
 		tree = nspawntest.DefaultTreeDir
 	}
-	s := &stepper{t: t, start: time.Now()}
+	s := &stepper{t: t, ctx: ctx, cur: ctx, start: time.Now()}
 	defer func() { t.Logf("%-40s %6.1fs", "total", time.Since(s.start).Seconds()) }()
 
-	s.step("build .deb", func() error { return buildDeb(ctx, root, dist) })
-	s.step("debootstrap tree (cached)", func() error { return nspawntest.EnsureTree(ctx, root, tree) })
+	s.step("build .deb", func() error { return buildDeb(s.cur, root, dist) })
+	s.step("debootstrap tree (cached)", func() error { return nspawntest.EnsureTree(s.cur, root, tree) })
 
 	var m *nspawntest.Machine
 	s.step("boot systemd", func() error {
@@ -102,7 +112,7 @@ func TestPackagedServiceUnderSystemd(t *testing.T) {
 		return nil
 	})
 	run := func(script string) (string, error) {
-		out, err := m.Shell(ctx, script)
+		out, err := m.Shell(s.cur, script)
 		if err != nil {
 			return string(out), fmt.Errorf("%s: %w\n%s", script, err, out)
 		}
@@ -178,9 +188,11 @@ func TestPackagedServiceUnderSystemd(t *testing.T) {
 	})
 	s.step("systemctl status shows STATUS", func() error {
 		out, _ := run("systemctl status tpmkeyd --no-pager")
-		if !regexp.MustCompile(`(?m)^\s+Status: ".+"`).MatchString(out) {
+		line := regexp.MustCompile(`(?m)^\s+Status: ".+"`).FindString(out)
+		if line == "" {
 			return fmt.Errorf("systemctl status tpmkeyd has no Status line:\n%s", out)
 		}
+		t.Logf("systemctl status: %s", strings.TrimSpace(line))
 		return nil
 	})
 	s.step("hardening in effect", func() error {
@@ -203,6 +215,8 @@ func TestPackagedServiceUnderSystemd(t *testing.T) {
 				return fmt.Errorf("journalctl -u tpmkeyd -o json has no %s:\n%s", field, lastLines(out, 20))
 			}
 		}
+		rec, _ := run(`journalctl -u tpmkeyd -o json-pretty --no-pager OP=sign | grep -E '"(OP|UID|GID|PID|COMM|ALIAS|KEY_ID|STATUS|DUR)"' | head -n 9`)
+		t.Logf("audit record (sign):\n%s", rec)
 		return nil
 	})
 	s.step("socket restarts the service after stop", func() error {
