@@ -151,6 +151,8 @@ func mapError(err error) (protocol.Status, string) {
 		{tpm.ErrClosed, protocol.StatusTPMUnavailable},
 		{tpm.ErrUnsupported, protocol.StatusUnsupportedAlgorithm},
 		{tpm.ErrPurpose, protocol.StatusIncompatiblePurpose},
+		{tpm.ErrInvalid, protocol.StatusBadRequest},
+		{tpm.ErrBadBlob, protocol.StatusKeyInvalidated},
 		{errStopping, protocol.StatusTPMUnavailable},
 		{context.Canceled, protocol.StatusTPMUnavailable},
 		{context.DeadlineExceeded, protocol.StatusTPMUnavailable},

@@ -173,8 +173,8 @@ func checkDecrypt(t *testing.T, tp *TPM, b *Blob, a Auth, pub *rsa.PublicKey) {
 	}
 	bad := bytes.Clone(oaep)
 	bad[len(bad)-1] ^= 1
-	if _, err := tp.Decrypt(ctx(), b, a, bad, OAEPSHA256); err == nil {
-		t.Errorf("Decrypt(corrupted OAEP) = nil error, want an error")
+	if _, err := tp.Decrypt(ctx(), b, a, bad, OAEPSHA256); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Decrypt(corrupted OAEP) = %v, want ErrInvalid", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"math/big"
 
@@ -131,6 +132,14 @@ func (t *TPM) Decrypt(ctx context.Context, b *Blob, a Auth, ciphertext []byte, s
 		}
 		return err
 	})
+	// A ciphertext whose padding does not check out is bad input, not a TPM
+	// fault: TPM_RC_VALUE on the parameter per Part 3, which libtpms
+	// (swtpm) reports as TPM_RC_FAILURE while staying healthy.
+	var f1 tpm2.TPMFmt1Error
+	isParamValue := errors.As(err, &f1) && errors.Is(err, tpm2.TPMRCValue)
+	if isParamValue || errors.Is(err, tpm2.TPMRCFailure) {
+		return nil, fmt.Errorf("tpm.Decrypt: %w: ciphertext does not decrypt: %w", ErrInvalid, err)
+	}
 	return out, err
 }
 
