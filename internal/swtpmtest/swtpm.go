@@ -190,3 +190,9 @@ func freePortPair() (int, error) {
 	}
 	return 0, errors.New("swtpmtest: no free port pair")
 }
+
+// OpenSpecTCP opens a go-tpm transport to a swtpm (or a Tap) on port and
+// port+1 of 127.0.0.1.
+func OpenSpecTCP(port int) (transport.TPMCloser, error) {
+	return (&Process{Port: port}).Open()
+}
