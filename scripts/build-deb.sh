@@ -60,7 +60,8 @@ if [ "$goarch" != "$(go env GOHOSTARCH)" ]; then
 	manbin=$work/tpmkey-host
 	CGO_ENABLED=0 go build -trimpath -buildvcs=false -buildmode=pie -ldflags "$ldflags" -o "$manbin" "$tpmkey_pkg"
 fi
-go run ./packaging/mangen -bin "$manbin" -name tpmkey -section 1 -out "$root/usr/share/man/man1/tpmkey.1"
+go run ./packaging/mangen -bin "$manbin" -name tpmkey -section 1 \
+	-summary "use keys held by tpmkeyd, the TPM-backed keystore" -out "$root/usr/share/man/man1/tpmkey.1"
 gzip -9n "$root/usr/share/man/man8/tpmkeyd.8" "$root/usr/share/man/man1/tpmkey.1"
 
 # --- control ------------------------------------------------------------------

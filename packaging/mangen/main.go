@@ -22,14 +22,15 @@ func main() {
 	section := flag.String("section", "1", "manual section")
 	out := flag.String("out", "", "output file (default: stdout)")
 	date := flag.String("date", "", "page date, YYYY-MM-DD (default: from SOURCE_DATE_EPOCH)")
+	summary := flag.String("summary", "", "the NAME line's text (default: the first sentence of the help)")
 	flag.Parse()
-	if err := run(context.Background(), *bin, *name, *section, *out, *date); err != nil {
+	if err := run(context.Background(), *bin, *name, *section, *out, *date, *summary); err != nil {
 		fmt.Fprintln(os.Stderr, "mangen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, bin, name, section, out, date string) error {
+func run(ctx context.Context, bin, name, section, out, date, summary string) error {
 	if bin == "" {
 		return fmt.Errorf("-bin is required")
 	}
@@ -43,6 +44,7 @@ func run(ctx context.Context, bin, name, section, out, date string) error {
 	if err != nil {
 		return err
 	}
+	root.summary = summary
 	var buf bytes.Buffer
 	writePage(&buf, name, section, date, root)
 	if out == "" {
@@ -63,6 +65,7 @@ func pageDate(epoch string) string {
 // command is one parsed --help screen and its subcommands.
 type command struct {
 	path        []string // e.g. ["keygen"]
+	summary     string   // for the NAME section; empty: the first sentence
 	description string
 	sections    []section // Usage, Aliases, Examples, Flags, Global Flags ...
 	subcommands []*command

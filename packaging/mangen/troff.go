@@ -9,7 +9,10 @@ import (
 // writePage renders root and its subcommands as one man(7) page.
 func writePage(w *bytes.Buffer, name, section, date string, root *command) {
 	fmt.Fprintf(w, ".TH %s %s %q %q %q\n", strings.ToUpper(name), section, date, name, "User Commands")
-	short := firstLine(root.description)
+	short := root.summary
+	if short == "" {
+		short = firstSentence(root.description)
+	}
 	fmt.Fprintf(w, ".SH NAME\n%s \\- %s\n", escape(name), escape(strings.TrimSuffix(lowerFirst(short), ".")))
 	if s := root.section("Usage"); s != nil {
 		w.WriteString(".SH SYNOPSIS\n")
@@ -87,9 +90,13 @@ func (c *command) section(title string) *section {
 	return nil
 }
 
-func firstLine(d string) string {
-	line, _, _ := strings.Cut(d, "\n")
-	return strings.TrimSpace(line)
+func firstSentence(d string) string {
+	para, _, _ := strings.Cut(d, "\n\n")
+	para = strings.Join(strings.Fields(para), " ")
+	if i := strings.Index(para, ". "); i >= 0 {
+		return para[:i]
+	}
+	return para
 }
 
 func lowerFirst(s string) string {
