@@ -19,6 +19,8 @@ const (
 	// trustUIDEnv names a user or uid to trust as the server, like
 	// --trust-server-uid.
 	trustUIDEnv = "TPMKEY_TRUST_SERVER_UID"
+	// serviceUser is the user the .deb runs tpmkeyd as; trusted when it exists.
+	serviceUser = "tpmkeyd"
 	// devDirName is the directory tpmkeyd --dev keeps its socket in; a
 	// socket under it is trusted when served by the caller's own uid.
 	devDirName = ".tpmkeyd-dev"
@@ -57,8 +59,8 @@ func (c *cli) rootCommand() *cobra.Command {
 the TPM; each local user sees only their own keys.
 
 The socket is --socket, else $TPMKEY_SOCKET, else /run/tpmkeyd/tpmkeyd.sock.
-The agent must run as root, or as the user named by --trust-server-uid
-(or $TPMKEY_TRUST_SERVER_UID); a socket under a .tpmkeyd-dev directory
+The agent must run as root, as the system user tpmkeyd (where it exists),
+or as the user named by --trust-server-uid (or $TPMKEY_TRUST_SERVER_UID); a socket under a .tpmkeyd-dev directory
 may also be served by your own uid (tpmkeyd --dev).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -116,6 +118,9 @@ func (c *cli) dial(ctx context.Context) (*client.Client, error) {
 		opts = append(opts, client.WithServerUser(u))
 	} else if u := c.getenv(trustUIDEnv); u != "" {
 		opts = append(opts, client.WithServerUser(u))
+	} else if uid, err := client.LookupUID(serviceUser); err == nil {
+		// The packaged service's own user, where the package created it.
+		opts = append(opts, client.WithServerUID(uid))
 	}
 	if isDevSocket(path) {
 		opts = append(opts, client.WithTrustSameUser())
