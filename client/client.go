@@ -33,10 +33,17 @@ type Client struct {
 	pending map[uint32]chan response // nil once the connection is dead
 	err     error                    // why the connection is dead; wraps ErrConnectionClosed
 
+	// There is no reader goroutine: a waiting call that takes rtok reads
+	// responses, handing other calls theirs, until its own arrives. A
+	// lone call thus reads its own response, with no goroutine to wake
+	// (on a 2-core machine that wake-up cost ~30 µs per call).
+	rtok chan struct{} // holding the one token: allowed to read br
+	br   *bufio.Reader
+	rd   readState
+
 	closeOnce sync.Once
-	done      chan struct{} // closed when the reader has exited
-	frames    sync.Pool     // *[]byte request buffers
-	replies   sync.Pool     // chan response, buffered 1, known empty
+	frames    sync.Pool // *[]byte request buffers
+	replies   sync.Pool // chan response, buffered 1, known empty
 }
 
 // response is what the reader hands to a waiting call.
@@ -78,7 +85,6 @@ func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, erro
 	}
 	c := newClient(conn)
 	c.info.UID, c.info.PID = uid, pid
-	go c.readLoop()
 	if err := c.hello(ctx, o.clientName); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("client.Dial: %w", err)
@@ -91,7 +97,8 @@ func newClient(conn *net.UnixConn) *Client {
 		conn:    conn,
 		bw:      bufio.NewWriterSize(conn, 64<<10),
 		pending: make(map[uint32]chan response),
-		done:    make(chan struct{}),
+		rtok:    make(chan struct{}, 1),
+		br:      bufio.NewReaderSize(conn, 64<<10),
 	}
 	c.maxFrame.Store(protocol.DefaultMaxFrameSize)
 	c.frames.New = func() any { b := make([]byte, 0, 512); return &b }
@@ -135,35 +142,9 @@ func (c *Client) Close() error {
 		}
 		c.pmu.Unlock()
 		err = c.conn.Close()
-		<-c.done
+		c.fail(net.ErrClosed) // keeps the error set above
 	})
 	return err
-}
-
-// readLoop hands each response to the call waiting for its id. Responses to
-// calls that gave up (cancelled) are dropped.
-func (c *Client) readLoop() {
-	defer close(c.done)
-	br := bufio.NewReaderSize(c.conn, 64<<10)
-	for {
-		payload, err := protocol.ReadFrame(br, c.maxFrame.Load())
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		hdr, body, err := protocol.ParseResponse(payload)
-		if err != nil {
-			c.fail(fmt.Errorf("protocol.ParseResponse: %w", err))
-			return
-		}
-		c.pmu.Lock()
-		ch, ok := c.pending[hdr.ID]
-		delete(c.pending, hdr.ID)
-		c.pmu.Unlock()
-		if ok {
-			ch <- response{hdr: hdr, body: body}
-		}
-	}
 }
 
 // fail marks the connection dead and fails every pending call.

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
@@ -201,10 +203,8 @@ func TestDialRefusesUntrustedServer(t *testing.T) {
 		return
 	}
 	// As root: a socket served by nobody (65534) must be refused.
-	socat, err := exec.LookPath("socat")
-	if err != nil {
-		t.Skip("socat not installed")
-	}
+	swtpmtest.RequireTool(t, "socat")
+	socat, _ := exec.LookPath("socat")
 	dir, err := os.MkdirTemp("", "tpmkey-nobody")
 	if err != nil {
 		t.Fatal(err)
@@ -218,12 +218,14 @@ func TestDialRefusesUntrustedServer(t *testing.T) {
 		t.Fatalf("start socat as nobody: %v", err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// Poll by dialing: socat creates the file before it listens.
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		if _, err := os.Stat(path); err == nil {
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("socat never created its socket")
+			t.Fatal("socat never listened on its socket")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

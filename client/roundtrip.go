@@ -1,9 +1,13 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"sync"
+	"time"
 
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
@@ -34,18 +38,141 @@ func (c *Client) roundTrip(ctx context.Context, op protocol.Op, req, resp any) e
 		}
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	select {
-	case r := <-ch:
-		c.replies.Put(ch)
-		return finish(op, r, resp)
-	case <-ctx.Done():
-		// If the reader already took ch, a reply may still land in it: let
+	r, err := c.await(ctx, ch)
+	if err != nil {
+		// If a reader already took ch, a reply may still land in it: let
 		// the channel go rather than pool it.
 		if c.forget(id) {
 			c.replies.Put(ch)
 		}
-		return ctx.Err()
+		return err
 	}
+	c.replies.Put(ch)
+	return finish(op, r, resp)
+}
+
+// await waits for the response in ch, reading the connection itself
+// whenever no other call is.
+func (c *Client) await(ctx context.Context, ch chan response) (response, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			select {
+			case r := <-ch:
+				return r, nil
+			default:
+				return response{}, err
+			}
+		}
+		select {
+		case r := <-ch:
+			return r, nil
+		case <-ctx.Done():
+			return response{}, ctx.Err()
+		case c.rtok <- struct{}{}:
+			r, ok := c.readUntil(ctx, ch)
+			<-c.rtok // a waiting call takes over, if any
+			if ok {
+				return r, nil
+			}
+		}
+	}
+}
+
+// readUntil reads responses and hands them to their calls until ch has
+// one (ok) or ctx ends (not ok). A broken connection fails every call,
+// ch's included.
+func (c *Client) readUntil(ctx context.Context, ch chan response) (response, bool) {
+	gen := c.rd.begin(c.conn)
+	stop := context.AfterFunc(ctx, func() { c.rd.interrupt(c.conn, gen) })
+	defer stop()
+	for {
+		select {
+		case r := <-ch:
+			return r, true
+		default:
+		}
+		payload, err := c.rd.readFrame(c.br, c.maxFrame.Load())
+		if errors.Is(err, errInterrupted) {
+			return response{}, false
+		}
+		if err != nil {
+			c.fail(err)
+			continue // ch has its error now
+		}
+		hdr, body, err := protocol.ParseResponse(payload)
+		if err != nil {
+			c.fail(fmt.Errorf("protocol.ParseResponse: %w", err))
+			continue
+		}
+		c.pmu.Lock()
+		dst, ok := c.pending[hdr.ID]
+		delete(c.pending, hdr.ID)
+		c.pmu.Unlock()
+		if ok { // else the call gave up (cancelled): drop the response
+			dst <- response{hdr: hdr, body: body}
+		}
+	}
+}
+
+// errInterrupted: the reading call's context ended between frames; the
+// stream is intact and another call may read on.
+var errInterrupted = errors.New("read interrupted")
+
+// readState lets a reading call's cancellation cut the wait for the next
+// frame without ever cutting a frame in half.
+type readState struct {
+	mu          sync.Mutex
+	gen         uint64 // which reading session is current
+	interrupted bool   // the current session's context ended
+	inFrame     bool   // a frame has started arriving
+	deadlineSet bool   // an interrupt set a read deadline in the past
+}
+
+// begin starts a reading session and returns its number.
+func (s *readState) begin(conn *net.UnixConn) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	s.interrupted, s.inFrame = false, false
+	if s.deadlineSet {
+		conn.SetReadDeadline(time.Time{})
+		s.deadlineSet = false
+	}
+	return s.gen
+}
+
+// interrupt wakes session gen's read, unless a frame is under way (the
+// session then notices at the next frame).
+func (s *readState) interrupt(conn *net.UnixConn, gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen != s.gen {
+		return
+	}
+	s.interrupted = true
+	if !s.inFrame {
+		conn.SetReadDeadline(time.Unix(1, 0))
+		s.deadlineSet = true
+	}
+}
+
+func (s *readState) readFrame(br *bufio.Reader, maxFrame uint32) ([]byte, error) {
+	_, err := br.Peek(1) // consumes nothing: safe to abandon
+	s.mu.Lock()
+	if s.interrupted {
+		s.mu.Unlock()
+		return nil, errInterrupted
+	}
+	s.inFrame = err == nil
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	payload, err := protocol.ReadFrame(br, maxFrame)
+	s.mu.Lock()
+	s.inFrame = false
+	s.mu.Unlock()
+	return payload, err
 }
 
 // forget removes id from the pending calls; it reports whether it was there.

@@ -28,6 +28,7 @@ type parsedBlob struct {
 	public     tpm2.TPMTPublic
 	public2B   tpm2.TPM2BPublic
 	private    tpm2.TPM2BPrivate
+	loadParms  []byte // marshalled TPM2B_PRIVATE || TPM2B_PUBLIC, for TPM2_Load
 	parentName []byte
 	alg        Algorithm
 	purposes   Purpose
@@ -59,6 +60,7 @@ func parseBlob(b *Blob) (*parsedBlob, error) {
 		public:     *pub,
 		public2B:   tpm2.BytesAs2B[tpm2.TPMTPublic](pubBytes),
 		private:    tpm2.TPM2BPrivate{Buffer: privBytes},
+		loadParms:  append(append(make([]byte, 0, len(b.Private)+len(b.Public)), b.Private...), b.Public...),
 		parentName: b.ParentName,
 	}
 	if err := p.classify(); err != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
 	"github.com/google/go-tpm/tpm2/transport/linuxudstpm"
-	"github.com/google/go-tpm/tpm2/transport/tcp"
 )
 
 // DefaultSpec is the kernel's resource-managed TPM device.
@@ -84,9 +83,9 @@ func openTransport(ctx context.Context, spec string, opts Options, log *slog.Log
 		}
 		// No PowerOn: swtpm's control port does not speak the Microsoft
 		// simulator's platform protocol; swtpm runs already powered on.
-		tr, err := tcp.Open(tcp.Config{CommandAddress: cmdAddr, PlatformAddress: platAddr})
+		tr, err := openSwtpmTCP(cmdAddr, platAddr)
 		if err != nil {
-			return nil, false, wrapOpen("tcp.Open", err)
+			return nil, false, wrapOpen("openSwtpmTCP", err)
 		}
 		return tr, true, nil
 	case strings.HasPrefix(spec, "swtpm:unix://"):

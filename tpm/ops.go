@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
@@ -52,11 +53,18 @@ func (t *TPM) loadLocked(tr transport.TPM, p *parsedBlob) (*loadedKey, error) {
 	for t.cache.full() {
 		t.evictOldestLocked()
 	}
-	rsp, err := tpm2.Load{ParentHandle: t.srk.named(), InPrivate: p.private, InPublic: p.public2B}.Execute(tr)
+	hs, parms, err := sendRaw(tr, appendLoadCmd(make([]byte, 0, 64+len(p.loadParms)), t.srk.handle, p.loadParms), 1)
 	if err != nil {
 		return nil, fmt.Errorf("tpm2.Load: %w", err)
 	}
-	k := &loadedKey{id: p.id, handle: rsp.ObjectHandle, name: rsp.Name}
+	h, name, err := parseLoadRsp(hs, parms)
+	if err != nil {
+		if len(hs) == 4 {
+			t.flushLocked(tpm2.TPMHandle(binary.BigEndian.Uint32(hs)))
+		}
+		return nil, fmt.Errorf("tpm2.Load: %w", err)
+	}
+	k := &loadedKey{id: p.id, handle: h, name: tpm2.TPM2BName{Buffer: name}}
 	t.cache.put(k)
 	return k, nil
 }

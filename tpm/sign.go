@@ -29,6 +29,9 @@ func (t *TPM) Sign(ctx context.Context, b *Blob, a Auth, digest []byte, h crypto
 	if len(digest) != h.Size() {
 		return nil, fmt.Errorf("tpm.Sign: %w: digest of %d bytes for %v", ErrInvalid, len(digest), h)
 	}
+	if !p.hasPIN && !p.hasPolicy {
+		return t.signPassword(ctx, p, appendSignCmd(make([]byte, 0, 64+len(digest)), digest, scheme.Scheme, hashAlg(h)))
+	}
 	var sig tpm2.TPMTSignature
 	err = t.withKey(ctx, "tpm2.Sign", p, a, false, false, func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error {
 		rsp, err := tpm2.Sign{
@@ -46,6 +49,30 @@ func (t *TPM) Sign(ctx context.Context, b *Blob, a Auth, digest []byte, h crypto
 		return nil, err
 	}
 	return encodeSignature(&sig)
+}
+
+// signPassword is the hot path: a key authorized by the empty password,
+// signed with a command encoded before the TPM lock is taken; the lock
+// covers only the (cached) load and the exchange with the TPM.
+func (t *TPM) signPassword(ctx context.Context, p *parsedBlob, cmd []byte) ([]byte, error) {
+	var params []byte
+	err := t.do(ctx, "tpm2.Sign", func(tr transport.TPM) error {
+		k, err := t.loadLocked(tr, p)
+		if err != nil {
+			return err
+		}
+		setSignKey(cmd, k.handle)
+		_, params, err = sendRaw(tr, cmd, 0)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	sig, err := parseSignRsp(params)
+	if err != nil {
+		return nil, fmt.Errorf("tpm.Sign: %w", err)
+	}
+	return encodeRawSignature(sig), nil
 }
 
 func (t *TPM) sigScheme(p *parsedBlob, h crypto.Hash, pss bool) (tpm2.TPMTSigScheme, error) {

@@ -54,20 +54,43 @@ func (w *wire) Send(cmd []byte) ([]byte, error) {
 	return rsp, nil
 }
 
+// swtpm answers RETRY to about 1 sign in 200 and is ready again at once:
+// the first retry comes soon, later ones back off to maxBackoff.
 const (
 	maxAttempts  = 8
-	firstBackoff = 2 * time.Millisecond
+	firstBackoff = 100 * time.Microsecond
 	maxBackoff   = 200 * time.Millisecond
 )
 
+// retryLater carries a TPM warning (RETRY, YIELDED, TESTING) out of the
+// locked section, so that the backoff sleeps without holding TPM.mu.
+type retryLater struct{ err error }
+
+func (r *retryLater) Error() string { return r.err.Error() }
+func (r *retryLater) Unwrap() error { return r.err }
+
 // do runs f under the TPM lock, reconnecting first if the last call broke
 // the transport. It retries RETRY/YIELDED/TESTING with a bounded backoff,
-// evicts a cached key on OBJECT_MEMORY, restarts a dropped session, and
-// reconnects once if the transport breaks during f.
+// sleeping unlocked; it evicts a cached key on OBJECT_MEMORY, restarts a
+// dropped session, and reconnects once if the transport breaks during f.
 func (t *TPM) do(ctx context.Context, op string, f func(tr transport.TPM) error) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.doLocked(ctx, op, f)
+	backoff := firstBackoff
+	for attempt := 1; ; attempt++ {
+		t.mu.Lock()
+		err := t.doLocked(ctx, op, f)
+		t.mu.Unlock()
+		var rl *retryLater
+		if !errors.As(err, &rl) {
+			return err
+		}
+		if attempt >= maxAttempts {
+			return classify(op, rl.err)
+		}
+		if serr := sleepCtx(ctx, backoff); serr != nil {
+			return fmt.Errorf("%s: %w", op, serr)
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
 }
 
 func (t *TPM) doLocked(ctx context.Context, op string, f func(tr transport.TPM) error) error {
@@ -81,7 +104,6 @@ func (t *TPM) doLocked(ctx context.Context, op string, f func(tr transport.TPM) 
 		}
 		reconnected = true
 	}
-	backoff := firstBackoff
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("%s: %w", op, err)
@@ -103,10 +125,7 @@ func (t *TPM) doLocked(ctx context.Context, op string, f func(tr transport.TPM) 
 			}
 			reconnected = true
 		case isRetryable(err):
-			if serr := sleepCtx(ctx, backoff); serr != nil {
-				return fmt.Errorf("%s: %w", op, serr)
-			}
-			backoff = min(2*backoff, maxBackoff)
+			return &retryLater{err}
 		case errors.Is(err, tpm2.TPMRCObjectMemory):
 			if !t.evictOldestLocked() {
 				return classify(op, err)
@@ -263,7 +282,7 @@ func (t *TPM) flushLocked(h tpm2.TPMHandle) {
 	if t.wire.failed != nil {
 		return
 	}
-	if _, err := (tpm2.FlushContext{FlushHandle: h}).Execute(t.wire); err != nil {
+	if err := sendFlush(t.wire, h); err != nil {
 		t.log.Debug("FlushContext failed", "op", "flush", "handle", uint32(h), "err", err)
 	}
 }
