@@ -203,8 +203,10 @@ func (b *batchWriter) Write(p []byte) (int, error) {
 	b.writing = true
 	var err error
 	for len(b.buf) > 0 {
+		// spare is handed over, not shared: while out is written, buf must
+		// never alias it, even when out is too big to be kept as spare.
 		out := b.buf
-		b.buf = b.spare[:0]
+		b.buf, b.spare = b.spare[:0], nil
 		b.mu.Unlock()
 		if werr := writeRecords(b.w, out); werr != nil {
 			err = werr
