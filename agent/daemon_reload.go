@@ -38,6 +38,8 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		d.log.Warn("reload: a new TPM spec takes effect only at restart", "tpm", spec, "in_use", rn.spec)
 	}
 	rn.srv.settings.Store(st)
+	// Admins may have restored or removed records with file tools.
+	rn.store.DropCaches()
 	lim := st.cfg.Limits
 	d.log.Info("configuration reloaded", "config", d.opts.ConfigPath,
 		"max_connections", lim.MaxConnections, "max_connections_per_uid", lim.MaxConnectionsPerUID,

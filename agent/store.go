@@ -22,9 +22,10 @@ const recordSuffix = ".key"
 // Safe for concurrent use. Records are read on first use, then cached; a
 // record returned by Get is shared and must not be modified.
 //
-// The store assumes it is the only writer of DIR/keys while it runs (the
-// daemon holds a lock on the state directory). After records were changed
-// behind its back, call DropCaches.
+// Records changed behind the store's back (an admin's rm, cp or restore)
+// are noticed at their next use: a cached record is checked against its
+// file with one lstat. Counts and listings follow a removed record at once,
+// a restored one at its next use or at DropCaches (done at every reload).
 type Store struct {
 	keysDir string
 	key     *secretKey
@@ -92,18 +93,60 @@ func (s *Store) Get(uid uint32, alias string) (*Record, error) {
 		return nil, ErrInvalidAlias
 	}
 	k := recordKey{uid, alias}
-	if r := s.cache.get(k); r != nil {
+	r, vanished := s.cached(k)
+	if r != nil {
 		return r, nil
 	}
-	d := s.dir(uid)
+	if vanished {
+		s.relist(uid)
+	}
+	r, restored, err := s.load(k)
+	if restored {
+		s.relist(uid) // a record restored behind our back: list it
+	}
+	return r, err
+}
+
+// load reads k's record from disk into the cache, under the uid's read
+// lock so that a concurrent Delete cannot leave a stale entry. restored
+// reports a record missing from the uid's loaded listing.
+func (s *Store) load(k recordKey) (r *Record, restored bool, err error) {
+	d := s.dir(k.uid)
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	r, err := s.read(uid, alias)
+	r, id, err := s.read(k.uid, k.alias)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	s.cache.put(k, r)
-	return r, nil
+	s.cache.put(k, r, id)
+	_, listed := slices.BinarySearch(d.names, k.alias)
+	return r, d.loaded && !listed, nil
+}
+
+// cached returns k's record from the cache if its file is still the one
+// that was read: one lstat, so that an admin's rm or cp takes effect at
+// once. A stale entry is dropped; vanished reports that the file is gone,
+// so the caller makes the uid's listing be read again (see relist).
+func (s *Store) cached(k recordKey) (r *Record, vanished bool) {
+	e, ok := s.cache.get(k)
+	if !ok {
+		return nil, false
+	}
+	fi, err := os.Lstat(s.path(k.uid, k.alias))
+	if err == nil && fileIDOf(fi) == e.id {
+		return e.r, false
+	}
+	s.cache.remove(k)
+	return nil, errors.Is(err, fs.ErrNotExist)
+}
+
+// relist makes uid's sorted listing be read from disk again, after a
+// record vanished behind the store's back.
+func (s *Store) relist(uid uint32) {
+	d := s.dir(uid)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.loaded, d.names = false, nil
 }
 
 // Create writes a new record atomically. ErrInvalidAlias; ErrKeyExists;
@@ -146,7 +189,9 @@ func (s *Store) Create(r *Record, maxKeys int) error {
 		return fmt.Errorf("store.Create: %w", err)
 	}
 	d.names = slices.Insert(d.names, i, rec.Alias)
-	s.cache.put(recordKey{rec.OwnerUID, rec.Alias}, rec)
+	if fi, err := os.Lstat(s.path(rec.OwnerUID, rec.Alias)); err == nil {
+		s.cache.put(recordKey{rec.OwnerUID, rec.Alias}, rec, fileIDOf(fi))
+	}
 	return nil
 }
 
@@ -161,10 +206,13 @@ func (s *Store) Delete(uid uint32, alias string) (*Record, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	k := recordKey{uid, alias}
-	r := s.cache.get(k)
+	r, vanished := s.cached(k)
+	if vanished {
+		d.loaded, d.names = false, nil
+	}
 	if r == nil {
 		var err error
-		r, err = s.read(uid, alias)
+		r, _, err = s.read(uid, alias)
 		switch {
 		case errors.Is(err, ErrKeyInvalidated):
 			r = &Record{Alias: alias, OwnerUID: uid}
@@ -239,22 +287,22 @@ func (s *Store) DropCaches() {
 // read reads and verifies one record from disk. A record that fails any
 // check is logged at warning level and reported as ErrKeyInvalidated only:
 // the details stay in the log.
-func (s *Store) read(uid uint32, alias string) (*Record, error) {
+func (s *Store) read(uid uint32, alias string) (*Record, fileID, error) {
 	path := s.path(uid, alias)
-	data, err := readSmallFile(path, maxRecordSize)
+	data, fi, err := readSmallFileStat(path, maxRecordSize)
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
-		return nil, ErrKeyNotFound
+		return nil, fileID{}, ErrKeyNotFound
 	case errors.Is(err, errFileTooLarge), errors.Is(err, errNotRegular), errors.Is(err, syscall.ELOOP):
-		return nil, s.refuse(uid, alias, path, err)
+		return nil, fileID{}, s.refuse(uid, alias, path, err)
 	case err != nil:
-		return nil, fmt.Errorf("store: read record: %w", err)
+		return nil, fileID{}, fmt.Errorf("store: read record: %w", err)
 	}
 	r, err := s.codec.decode(s.key, uid, alias, data)
 	if err != nil {
-		return nil, s.refuse(uid, alias, path, err)
+		return nil, fileID{}, s.refuse(uid, alias, path, err)
 	}
-	return r, nil
+	return r, fileIDOf(fi), nil
 }
 
 func (s *Store) refuse(uid uint32, alias, path string, cause error) error {

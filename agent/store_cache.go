@@ -1,6 +1,10 @@
 package agent
 
-import "sync"
+import (
+	"os"
+	"sync"
+	"syscall"
+)
 
 // defaultCachedRecords bounds the record cache. A record takes about 1–2 KiB
 // in memory, so this is a few tens of MiB at most, well inside the 150 MB
@@ -12,25 +16,46 @@ type recordKey struct {
 	alias string
 }
 
+// fileID identifies the version of a record file that was read: an admin
+// who removes or replaces a record with file tools changes it.
+type fileID struct {
+	ino, ctime uint64
+	size       int64
+}
+
+func fileIDOf(fi os.FileInfo) fileID {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{size: fi.Size()}
+	}
+	return fileID{ino: st.Ino, ctime: uint64(st.Ctim.Nano()), size: st.Size}
+}
+
+type cacheEntry struct {
+	r  *Record
+	id fileID
+}
+
 // recordCache holds verified records by (uid, alias). When full, it evicts
 // an arbitrary entry: cheap, and a miss costs only one small file read.
 type recordCache struct {
 	mu  sync.RWMutex
 	max int
-	m   map[recordKey]*Record
+	m   map[recordKey]cacheEntry
 }
 
 func newRecordCache(max int) *recordCache {
-	return &recordCache{max: max, m: make(map[recordKey]*Record)}
+	return &recordCache{max: max, m: make(map[recordKey]cacheEntry)}
 }
 
-func (c *recordCache) get(k recordKey) *Record {
+func (c *recordCache) get(k recordKey) (cacheEntry, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.m[k]
+	e, ok := c.m[k]
+	return e, ok
 }
 
-func (c *recordCache) put(k recordKey, r *Record) {
+func (c *recordCache) put(k recordKey, r *Record, id fileID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[k]; !ok && len(c.m) >= c.max {
@@ -39,7 +64,7 @@ func (c *recordCache) put(k recordKey, r *Record) {
 			break
 		}
 	}
-	c.m[k] = r
+	c.m[k] = cacheEntry{r, id}
 }
 
 func (c *recordCache) remove(k recordKey) {

@@ -29,29 +29,36 @@ var (
 // readSmallFile reads a regular file of at most max bytes. It does not follow
 // a symlink in the last path element, and checks the size before reading.
 func readSmallFile(path string, max int64) ([]byte, error) {
+	b, _, err := readSmallFileStat(path, max)
+	return b, err
+}
+
+// readSmallFileStat is readSmallFile that also returns the file's stat,
+// taken before reading.
+func readSmallFileStat(path string, max int64) ([]byte, os.FileInfo, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w", path, errNotRegular)
+		return nil, nil, fmt.Errorf("%s: %w", path, errNotRegular)
 	}
 	if st.Size() > max {
-		return nil, fmt.Errorf("%s: %d bytes: %w", path, st.Size(), errFileTooLarge)
+		return nil, nil, fmt.Errorf("%s: %d bytes: %w", path, st.Size(), errFileTooLarge)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: grew past %d bytes: %w", path, max, errFileTooLarge)
+		return nil, nil, fmt.Errorf("%s: grew past %d bytes: %w", path, max, errFileTooLarge)
 	}
-	return b, nil
+	return b, st, nil
 }
 
 // writeNewFile atomically creates dir/name holding data, mode 0600, and fails

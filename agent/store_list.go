@@ -76,10 +76,15 @@ func (s *Store) listNames(uid uint32, after string, limit int) ([]string, bool, 
 
 // peek is Get without filling the cache.
 func (s *Store) peek(uid uint32, alias string) (*Record, error) {
-	if r := s.cache.get(recordKey{uid, alias}); r != nil {
+	r, vanished := s.cached(recordKey{uid, alias})
+	if r != nil {
 		return r, nil
 	}
-	return s.read(uid, alias)
+	if vanished {
+		s.relist(uid)
+	}
+	r, _, err := s.read(uid, alias)
+	return r, err
 }
 
 // A cursor is the last alias of the previous page, base64url-encoded so that
