@@ -16,18 +16,7 @@ import (
 
 func (s *server) sign(ctx context.Context, r *request, m *protocol.SignRequest) (any, error) {
 	r.wipe(m.PIN)
-	rec, err := s.lookup(r, m.Alias)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkPurpose(rec, protocol.PurposeSign); err != nil {
-		return nil, err
-	}
-	h, err := hashFromWire(m.Hash)
-	if err != nil {
-		return nil, err
-	}
-	digest, err := digestOf(h, m.Digest, m.Message)
+	rec, h, digest, err := s.signInput(r, m.Alias, m.Hash, m.Digest, m.Message)
 	if err != nil {
 		return nil, err
 	}
@@ -43,18 +32,7 @@ func (s *server) sign(ctx context.Context, r *request, m *protocol.SignRequest) 
 
 // verify checks a signature in software, against the stored public key.
 func (s *server) verify(r *request, m *protocol.VerifyRequest) (any, error) {
-	rec, err := s.lookup(r, m.Alias)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkPurpose(rec, protocol.PurposeSign); err != nil {
-		return nil, err
-	}
-	h, err := hashFromWire(m.Hash)
-	if err != nil {
-		return nil, err
-	}
-	digest, err := digestOf(h, m.Digest, m.Message)
+	rec, h, digest, err := s.signInput(r, m.Alias, m.Hash, m.Digest, m.Message)
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +52,28 @@ func (s *server) verify(r *request, m *protocol.VerifyRequest) (any, error) {
 		}
 	}
 	return &protocol.VerifyResponse{Valid: valid}, nil
+}
+
+// signInput is what Sign and Verify share: the caller's key, which must
+// have the sign purpose, and the digest, hashed here from a message if
+// need be (outside any TPM lock).
+func (s *server) signInput(r *request, alias, hash string, digest, message []byte) (*Record, crypto.Hash, []byte, error) {
+	rec, err := s.lookup(r, alias)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if err := checkPurpose(rec, protocol.PurposeSign); err != nil {
+		return nil, 0, nil, err
+	}
+	h, err := hashFromWire(hash)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	d, err := digestOf(h, digest, message)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return rec, h, d, nil
 }
 
 func decryptScheme(padding string) (tpm.DecryptScheme, error) {
