@@ -44,12 +44,16 @@ type agentEnv struct {
 	gen    atomic.Int64 // keygen alias sequence
 }
 
+// The hot ECC key and the RSA key are the raw floor's keys, imported into
+// the agent's store before the daemon starts (importRawKeys).
 const (
 	hotAlias = "bench-hot"
 	rsaAlias = "bench-rsa"
 )
 
-// setupAgent dials the clients and generates the keys of every case.
+// setupAgent dials the clients, checks that the floor's keys are there, and
+// generates the round-robin keys. These are the agent's own: the
+// round-robin case is compared with the floor's hot key, not with them.
 func setupAgent(ctx context.Context, socket string, conns int) (*agentEnv, error) {
 	d := sha256.Sum256([]byte("tpmkey-bench"))
 	e := &agentEnv{digest: d[:]}
@@ -65,13 +69,11 @@ func setupAgent(ctx context.Context, socket string, conns int) (*agentEnv, error
 		}
 		e.conns = append(e.conns, c)
 	}
-	if _, err := e.shared.GenerateKey(ctx, hotAlias, client.AlgECP256); err != nil {
-		e.close()
-		return nil, fmt.Errorf("GenerateKey %s: %w", hotAlias, err)
-	}
-	if _, err := e.shared.GenerateKey(ctx, rsaAlias, client.AlgRSA2048); err != nil {
-		e.close()
-		return nil, fmt.Errorf("GenerateKey %s: %w", rsaAlias, err)
+	for _, alias := range []string{hotAlias, rsaAlias} {
+		if _, err := e.shared.Key(ctx, alias); err != nil {
+			e.close()
+			return nil, fmt.Errorf("Key %s (imported from the floor): %w", alias, err)
+		}
 	}
 	for i := range rrKeys {
 		alias := "bench-rr-" + strconv.Itoa(i)

@@ -77,7 +77,8 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	return rep, nil
 }
 
-// setup builds tpmkeyd if needed and launches the two swtpm instances.
+// setup builds tpmkeyd if needed and launches the two swtpm instances, with
+// identical TPM state.
 func (r *run) setup(ctx context.Context) error {
 	r.bin = r.cfg.Tpmkeyd
 	if r.bin == "" {
@@ -88,14 +89,9 @@ func (r *run) setup(ctx context.Context) error {
 		}
 		r.bin = bins[0]
 	}
-	for i := range r.tpms {
-		p, err := swtpmtest.Launch(ctx, swtpmtest.Config{StateDir: filepath.Join(r.dir, fmt.Sprintf("swtpm%d", i+1))})
-		if err != nil {
-			return fmt.Errorf("bench: swtpm #%d: %w", i+1, err)
-		}
-		r.tpms[i] = p
-	}
-	return nil
+	var err error
+	r.tpms, err = launchTwins(ctx, [2]string{filepath.Join(r.dir, "swtpm1"), filepath.Join(r.dir, "swtpm2")})
+	return err
 }
 
 func (r *run) close() {
@@ -106,6 +102,9 @@ func (r *run) close() {
 	}
 	os.RemoveAll(r.dir)
 }
+
+// statePath is the daemon's state directory for the main cases.
+func (r *run) statePath() string { return filepath.Join(r.dir, "state") }
 
 // startDaemon runs tpmkeyd on swtpm #2 with the bench config.
 func (r *run) startDaemon(ctx context.Context, stateDir string, args ...string) (*daemonProc, error) {

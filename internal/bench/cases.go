@@ -11,6 +11,7 @@ import (
 
 // mainCases runs the raw floor on swtpm #1 and every agent case on swtpm
 // #2, alternating raw and agent phases for each case, round after round.
+// The agent's hot ECC key and RSA key are the floor's own keys.
 func (r *run) mainCases(ctx context.Context, rep *Report) error {
 	tr, err := r.tpms[0].Open()
 	if err != nil {
@@ -21,7 +22,10 @@ func (r *run) mainCases(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("bench: raw setup: %w", err)
 	}
-	err = r.againstDaemon(ctx, rw, rep)
+	err = importRawKeys(ctx, r.tpms[1].Spec(), r.statePath(), rw, r.log)
+	if err == nil {
+		err = r.againstDaemon(ctx, rw, rep)
+	}
 	if cerr := rw.Close(); err == nil {
 		err = cerr
 	}
@@ -40,7 +44,7 @@ func (r *run) againstDaemon(ctx context.Context, rw *raw, rep *Report) error {
 		}
 		args = append(args, "--cpuprofile", p)
 	}
-	d, err := r.startDaemon(ctx, filepath.Join(r.dir, "state"), args...)
+	d, err := r.startDaemon(ctx, r.statePath(), args...)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,9 @@ var (
 	ErrBadCount = errors.New("bench: wrong key count")
 	// ErrUnknownCase means Config.Cases names a case that does not exist.
 	ErrUnknownCase = errors.New("bench: unknown case")
+	// ErrSRKMismatch means the two swtpm instances do not have the same SRK,
+	// so the agent cannot use the floor's keys.
+	ErrSRKMismatch = errors.New("bench: swtpm #1 and #2 have different SRKs")
 	// ErrNoOps means a measured phase completed no operation at all.
 	ErrNoOps = errors.New("bench: phase completed no operation")
 )

@@ -13,11 +13,14 @@ import (
 
 // raw is the floor: go-tpm straight to swtpm #1, no agent. The SRK and the
 // ECC key stay loaded; the RSA key is loaded only around RSA phases, since
-// TPM2_Create needs a free object slot and the TPM guarantees only 3.
+// TPM2_Create needs a free object slot and the TPM guarantees only 3. The
+// blobs of both keys are kept: the agent gets the same keys (samekeys.go).
 type raw struct {
 	tr     transport.TPMCloser
 	srk    tpm2.NamedHandle
 	ecc    tpm2.NamedHandle
+	eccPub tpm2.TPM2BPublic
+	eccPri tpm2.TPM2BPrivate
 	rsa    tpm2.NamedHandle // loaded between loadRSA and flushRSA
 	rsaPub tpm2.TPM2BPublic
 	rsaPri tpm2.TPM2BPrivate
@@ -38,12 +41,17 @@ func openRaw(ctx context.Context, tr transport.TPMCloser) (*raw, error) {
 		return nil, fmt.Errorf("tpm2.CreatePrimary: %w", err)
 	}
 	r.srk = tpm2.NamedHandle{Handle: cp.ObjectHandle, Name: cp.Name}
-	if r.ecc, err = r.createLoaded(ctx, eccTemplate()); err != nil {
+	cr, err := r.create(ctx, eccTemplate())
+	if err != nil {
 		r.Close()
 		return nil, err
 	}
-	cr, err := r.create(ctx, rsaTemplate())
-	if err != nil {
+	r.eccPub, r.eccPri = cr.OutPublic, cr.OutPrivate
+	if r.ecc, err = r.load(ctx, r.eccPub, r.eccPri); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if cr, err = r.create(ctx, rsaTemplate()); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -64,14 +72,6 @@ func (r *raw) flushRSA() error {
 		return fmt.Errorf("tpm2.FlushContext: %w", err)
 	}
 	return nil
-}
-
-func (r *raw) createLoaded(ctx context.Context, tmpl tpm2.TPMTPublic) (tpm2.NamedHandle, error) {
-	cr, err := r.create(ctx, tmpl)
-	if err != nil {
-		return tpm2.NamedHandle{}, err
-	}
-	return r.load(ctx, cr.OutPublic, cr.OutPrivate)
 }
 
 func (r *raw) load(ctx context.Context, pub tpm2.TPM2BPublic, pri tpm2.TPM2BPrivate) (tpm2.NamedHandle, error) {
