@@ -58,11 +58,8 @@ func (s *server) verify(r *request, m *protocol.VerifyRequest) (any, error) {
 // have the sign purpose, and the digest, hashed here from a message if
 // need be (outside any TPM lock).
 func (s *server) signInput(r *request, alias, hash string, digest, message []byte) (*Record, crypto.Hash, []byte, error) {
-	rec, err := s.lookup(r, alias)
+	rec, err := s.lookupFor(r, alias, protocol.PurposeSign)
 	if err != nil {
-		return nil, 0, nil, err
-	}
-	if err := checkPurpose(rec, protocol.PurposeSign); err != nil {
 		return nil, 0, nil, err
 	}
 	h, err := hashFromWire(hash)
@@ -88,11 +85,8 @@ func decryptScheme(padding string) (tpm.DecryptScheme, error) {
 
 func (s *server) decrypt(ctx context.Context, r *request, m *protocol.DecryptRequest) (any, error) {
 	r.wipe(m.PIN)
-	rec, err := s.lookup(r, m.Alias)
+	rec, err := s.lookupFor(r, m.Alias, protocol.PurposeDecrypt)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkPurpose(rec, protocol.PurposeDecrypt); err != nil {
 		return nil, err
 	}
 	scheme, err := decryptScheme(m.Padding)
@@ -111,11 +105,8 @@ func (s *server) decrypt(ctx context.Context, r *request, m *protocol.DecryptReq
 // encrypt encrypts in software to the stored public key.
 func (s *server) encrypt(r *request, m *protocol.EncryptRequest) (any, error) {
 	r.wipe(m.Plaintext)
-	rec, err := s.lookup(r, m.Alias)
+	rec, err := s.lookupFor(r, m.Alias, protocol.PurposeDecrypt)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkPurpose(rec, protocol.PurposeDecrypt); err != nil {
 		return nil, err
 	}
 	scheme, err := decryptScheme(m.Padding)
@@ -144,11 +135,8 @@ func (s *server) encrypt(r *request, m *protocol.EncryptRequest) (any, error) {
 
 func (s *server) ecdh(ctx context.Context, r *request, m *protocol.ECDHRequest) (any, error) {
 	r.wipe(m.PIN)
-	rec, err := s.lookup(r, m.Alias)
+	rec, err := s.lookupFor(r, m.Alias, protocol.PurposeAgree)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkPurpose(rec, protocol.PurposeAgree); err != nil {
 		return nil, err
 	}
 	peer, err := peerKey(rec, m.PeerPublicKey)

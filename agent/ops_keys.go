@@ -123,6 +123,19 @@ func (s *server) createRecord(r *request, rec *Record) error {
 	return nil
 }
 
+// lookupFor finds a key in the caller's own namespace and checks that its
+// purposes allow the operation, before anything reaches the TPM.
+func (s *server) lookupFor(r *request, alias, purpose string) (*Record, error) {
+	rec, err := s.lookup(r, alias)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPurpose(rec, purpose); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
 // lookup finds a key in the caller's own namespace.
 func (s *server) lookup(r *request, alias string) (*Record, error) {
 	r.alias = alias
@@ -187,7 +200,9 @@ func (s *server) deleteKey(r *request, m *protocol.DeleteKeyRequest) (any, error
 	if err != nil {
 		return nil, fmt.Errorf("Store.Delete: %w", err)
 	}
-	r.keyID = rec.KeyID[:]
+	if rec.KeyID != ([16]byte{}) { // a refused record has no trustworthy id
+		r.keyID = rec.KeyID[:]
+	}
 	s.tpm.Forget(&rec.Blob)
 	return &protocol.DeleteKeyResponse{}, nil
 }
