@@ -138,11 +138,17 @@ func (s *server) lookupFor(r *request, alias, purpose string) (*Record, error) {
 
 // lookup finds a key in the caller's own namespace.
 func (s *server) lookup(r *request, alias string) (*Record, error) {
-	r.alias = alias
-	if err := checkAlias(alias); err != nil {
+	return s.lookupIn(r, alias, nil)
+}
+
+// lookupIn finds a key in the namespace uid names (nil: the caller's own;
+// another uid's only for admins).
+func (s *server) lookupIn(r *request, alias string, uid *uint32) (*Record, error) {
+	owner, err := s.target(r, alias, uid)
+	if err != nil {
 		return nil, err
 	}
-	rec, err := s.store.Get(r.caller.UID, alias)
+	rec, err := s.store.Get(owner, alias)
 	if err != nil {
 		return nil, fmt.Errorf("Store.Get: %w", err)
 	}
@@ -150,20 +156,22 @@ func (s *server) lookup(r *request, alias string) (*Record, error) {
 	return rec, nil
 }
 
+// target resolves the namespace and checks the alias, before the store is
+// touched, so that no path is ever formed from a bad alias.
+func (s *server) target(r *request, alias string, uid *uint32) (uint32, error) {
+	r.alias = alias
+	owner, err := r.st.namespace(r.caller, uid)
+	if err != nil {
+		return 0, err
+	}
+	return owner, checkAlias(alias)
+}
+
 func (s *server) getKey(r *request, m *protocol.GetKeyRequest) (any, error) {
-	r.alias = m.Alias
-	uid, err := r.st.namespace(r.caller, m.UID)
+	rec, err := s.lookupIn(r, m.Alias, m.UID)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAlias(m.Alias); err != nil {
-		return nil, err
-	}
-	rec, err := s.store.Get(uid, m.Alias)
-	if err != nil {
-		return nil, fmt.Errorf("Store.Get: %w", err)
-	}
-	r.keyID = rec.KeyID[:]
 	return &protocol.GetKeyResponse{Key: keyInfo(rec)}, nil
 }
 
@@ -188,12 +196,8 @@ func (s *server) listKeys(r *request, m *protocol.ListKeysRequest) (any, error) 
 }
 
 func (s *server) deleteKey(r *request, m *protocol.DeleteKeyRequest) (any, error) {
-	r.alias = m.Alias
-	uid, err := r.st.namespace(r.caller, m.UID)
+	uid, err := s.target(r, m.Alias, m.UID)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkAlias(m.Alias); err != nil {
 		return nil, err
 	}
 	rec, err := s.store.Delete(uid, m.Alias)
