@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"fmt"
 
 	"github.com/tpmkeyd/tpmkeyd/protocol"
@@ -73,6 +74,14 @@ func (s *server) signInput(r *request, alias, hash string, digest, message []byt
 	return rec, h, d, nil
 }
 
+// paddingName is the wire name of padding, with the default filled in.
+func paddingName(padding string) string {
+	if padding == "" {
+		return protocol.PaddingOAEPSHA256
+	}
+	return padding
+}
+
 func decryptScheme(padding string) (tpm.DecryptScheme, error) {
 	switch padding {
 	case protocol.PaddingOAEPSHA256, "":
@@ -94,6 +103,9 @@ func (s *server) decrypt(ctx context.Context, r *request, m *protocol.DecryptReq
 		return nil, err
 	}
 	pt, err := s.tpm.Decrypt(ctx, &rec.Blob, authFor(rec, m.PIN), m.Ciphertext, scheme)
+	if errors.Is(err, tpm.ErrInvalid) {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "ciphertext does not decrypt with key %q (%s)", m.Alias, paddingName(m.Padding))
+	}
 	if err != nil {
 		return nil, tpmErr("Decrypt", err)
 	}

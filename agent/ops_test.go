@@ -176,6 +176,8 @@ func cryptCases(t *testing.T, keys map[string]protocol.KeyInfo) []opCase {
 		t.Fatal(err)
 	}
 	wantShared, _ := peer.ECDH(ownPub)
+	corrupted := bytes.Clone(oaep)
+	corrupted[len(corrupted)-1] ^= 1
 	wantPlain := func(t *testing.T, resp any) {
 		if got := resp.(*protocol.DecryptResponse).Plaintext; !bytes.Equal(got, secret) {
 			t.Errorf("Decrypt = %q, want %q", got, secret)
@@ -184,6 +186,8 @@ func cryptCases(t *testing.T, keys map[string]protocol.KeyInfo) []opCase {
 	return []opCase{
 		{name: "decrypt-oaep", op: protocol.OpDecrypt, want: protocol.StatusOK, check: wantPlain,
 			req: &protocol.DecryptRequest{Alias: "rsa", Ciphertext: oaep}},
+		{name: "decrypt-corrupted-ciphertext", op: protocol.OpDecrypt, want: protocol.StatusBadRequest,
+			req: &protocol.DecryptRequest{Alias: "rsa", Ciphertext: corrupted}},
 		{name: "decrypt-ec-key", op: protocol.OpDecrypt, want: protocol.StatusIncompatiblePurpose,
 			req: &protocol.DecryptRequest{Alias: "ec", Ciphertext: oaep}},
 		{name: "encrypt-pkcs1", op: protocol.OpEncrypt, want: protocol.StatusOK,
