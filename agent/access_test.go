@@ -47,23 +47,16 @@ func TestNamespace(t *testing.T) {
 	}
 }
 
-// fakeRequest runs one request on td's server as a caller the test makes
-// up: in-process, the kernel gives every connection our own uid.
+// fakeRequest runs one typed request through td's core as a caller the
+// test makes up (in-process, the kernel gives every connection our own
+// uid), with no front end: the core alone decides.
 func fakeRequest(t *testing.T, td *testDaemon, caller *Caller, op protocol.Op, req any) protocol.Status {
 	t.Helper()
-	srv := td.server()
-	frame, err := protocol.AppendRequest(nil, protocol.RequestHeader{Op: op, ID: 1}, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &conn{s: srv, caller: *caller, hello: true, limiter: rate.NewLimiter(rate.Inf, 1)}
-	r := &request{conn: c, caller: &c.caller, st: srv.settings.Load(), op: op}
-	_, err = srv.dispatch(t.Context(), r, frame[protocol.LengthPrefixSize+protocol.RequestHeaderSize:])
-	if err == nil {
-		return protocol.StatusOK
-	}
-	st, _ := mapError(err)
-	return st
+	sess := &Session{core: td.core(), caller: *caller, limiter: rate.NewLimiter(rate.Inf, 1)}
+	call := &Call{Op: op, Req: req}
+	res := sess.Do(t.Context(), call)
+	call.Finish()
+	return res.Status
 }
 
 // TestOtherUIDsKeys: a key of uid 0 does not exist for uid 4242, whatever
@@ -132,16 +125,16 @@ func TestMapError(t *testing.T) {
 	}{
 		{"protocol-error", protocol.Errorf(protocol.StatusBadRequest, "x"), protocol.StatusBadRequest},
 		{"wrapped-agent-sentinel", errors.Join(errors.New("ctx"), ErrKeyNotFound), protocol.StatusKeyNotFound},
-		{"tpm-untyped", tpmErr("Sign", errors.New("TPM_RC_FAILURE")), protocol.StatusTPMError},
+		{"tpm-untyped", tpmErr(errors.New("TPM_RC_FAILURE")), protocol.StatusTPMError},
 		{"plain-error", errors.New("disk on fire"), protocol.StatusInternal},
 		{"panic", errPanic, protocol.StatusInternal},
-		{"wrong-pin", tpmErr("Sign", tpm.ErrAuthFail), protocol.StatusWrongPIN},
-		{"lockout", tpmErr("Sign", tpm.ErrLockout), protocol.StatusLockedOut},
-		{"pcrs-changed", tpmErr("Unseal", tpm.ErrPolicyMismatch), protocol.StatusPolicyMismatch},
-		{"tpm-changed", tpmErr("Sign", tpm.ErrTPMChanged), protocol.StatusTPMChanged},
-		{"tpm-unavailable", tpmErr("Sign", tpm.ErrUnavailable), protocol.StatusTPMUnavailable},
-		{"tpm-unsupported", tpmErr("CreateKey", tpm.ErrUnsupported), protocol.StatusUnsupportedAlgorithm},
-		{"tpm-purpose", tpmErr("Decrypt", tpm.ErrPurpose), protocol.StatusIncompatiblePurpose},
+		{"wrong-pin", tpmErr(tpm.ErrAuthFail), protocol.StatusWrongPIN},
+		{"lockout", tpmErr(tpm.ErrLockout), protocol.StatusLockedOut},
+		{"pcrs-changed", tpmErr(tpm.ErrPolicyMismatch), protocol.StatusPolicyMismatch},
+		{"tpm-changed", tpmErr(tpm.ErrTPMChanged), protocol.StatusTPMChanged},
+		{"tpm-unavailable", tpmErr(tpm.ErrUnavailable), protocol.StatusTPMUnavailable},
+		{"tpm-unsupported", tpmErr(tpm.ErrUnsupported), protocol.StatusUnsupportedAlgorithm},
+		{"tpm-purpose", tpmErr(tpm.ErrPurpose), protocol.StatusIncompatiblePurpose},
 		{"record-tampered", ErrKeyInvalidated, protocol.StatusKeyInvalidated},
 	}
 	for _, tc := range tests {

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
@@ -28,17 +26,17 @@ const maxPooledBuf = 64 << 10
 // CPU). At most MaxInflightPerConn requests run at once; responses are
 // written as they complete, in any order, each as one write under wmu.
 type conn struct {
-	s       *server
-	nc      *net.UnixConn
-	br      *bufio.Reader
-	caller  Caller
-	limiter *rate.Limiter
-	sem     chan struct{}
+	s    *server
+	nc   *net.UnixConn
+	br   *bufio.Reader
+	sess *Session // nil only for a connection being refused
+	sem  chan struct{}
 	// role passes the reader role; closed when the connection ends. The
-	// fields below it are touched only by the reader of the moment.
+	// fields below it are guarded by the role: only the goroutine that
+	// holds it reads or writes them (the channel hand-off orders them).
 	role    chan struct{}
-	hello   bool
-	workers int // goroutines started
+	hello   bool // a Hello was answered OK
+	workers int  // goroutines started
 
 	inflight  sync.WaitGroup
 	inflightN atomic.Int32
@@ -46,20 +44,18 @@ type conn struct {
 	wmu       sync.Mutex
 }
 
-func newConn(s *server, nc *net.UnixConn, caller Caller, st *settings) *conn {
+func newConn(s *server, nc *net.UnixConn, sess *Session) *conn {
 	return &conn{
-		s: s, nc: nc, br: bufio.NewReaderSize(nc, 4096), caller: caller,
-		limiter: s.rates.forUID(caller.UID, st.cfg.Limits),
-		sem:     make(chan struct{}, max(1, st.cfg.Limits.MaxInflightPerConn)),
-		role:    make(chan struct{}),
+		s: s, nc: nc, br: bufio.NewReaderSize(nc, 4096), sess: sess,
+		sem:  make(chan struct{}, max(1, s.core.Limits().MaxInflightPerConn)),
+		role: make(chan struct{}),
 	}
 }
 
-// job is one request, read and admitted by the reader.
+// job is one request, read by the reader, to run on a worker.
 type job struct {
-	h             protocol.RequestHeader
-	body, payload []byte
-	st            *settings
+	h    protocol.RequestHeader
+	body []byte
 }
 
 // serve runs the connection until the peer leaves, a frame is bad, or the
@@ -95,13 +91,12 @@ func (c *conn) worker(reader bool) {
 // the connection must end.
 func (c *conn) readJob() (j job, ok bool) {
 	for {
-		payload, err := c.readFrame(c.s.settings.Load().cfg.Limits)
+		payload, err := c.readFrame(c.s.core.Limits())
 		if err != nil {
 			c.readFailed(err)
 			return job{}, false
 		}
-		// Loaded again: a reload while the reader waited applies to this frame.
-		j, isJob, keep := c.handleFrame(c.s.settings.Load(), payload)
+		j, isJob, keep := c.handleFrame(payload)
 		if !keep || isJob {
 			return j, keep
 		}
@@ -159,31 +154,36 @@ func (c *conn) readFailed(err error) {
 		c.respond(protocol.RequestHeader{}, pe.Status, &protocol.ErrorBody{Message: pe.Message}, false)
 	}
 	if !errors.Is(err, io.EOF) && !errors.Is(err, errStopping) {
-		c.s.log.Debug("connection closed", "uid", c.caller.UID, "pid", c.caller.PID, "reason", err)
+		c.s.log.Debug("connection closed", "uid", c.sess.Caller().UID, "pid", c.sess.Caller().PID, "reason", err)
 	}
 }
 
-// handleFrame parses payload and admits it as a job (isJob), or answers
-// it here; keep is false when the connection must close. Hello, and
+// handleFrame parses payload and makes it a job (isJob), or answers it
+// here; keep is false when the connection must close. Hello, and
 // anything before it, runs here so that the next frame sees the
 // negotiated state.
-func (c *conn) handleFrame(st *settings, payload []byte) (j job, isJob, keep bool) {
+func (c *conn) handleFrame(payload []byte) (j job, isJob, keep bool) {
 	h, body, err := protocol.ParseRequest(payload)
 	if len(payload) < protocol.RequestHeaderSize {
 		c.respond(h, protocol.StatusBadRequest, &protocol.ErrorBody{Message: "frame shorter than a header"}, false)
 		return job{}, false, false
 	}
-	if err != nil || !c.hello || h.Op == protocol.OpHello {
+	if err == nil && !c.hello && h.Op != protocol.OpHello {
+		err = protocol.Errorf(protocol.StatusBadRequest, "Hello must be the first request")
+	}
+	if err != nil || h.Op == protocol.OpHello {
 		// A well-framed request with a bad header (unknown op, version)
 		// gets its answer; the connection stays.
-		c.run(h, body, payload, st, err)
+		if st := c.run(h, body, err); h.Op == protocol.OpHello && st == protocol.StatusOK {
+			c.hello = true
+		}
 		return job{}, false, true
 	}
 	c.sem <- struct{}{} // blocks reading while the connection is full
 	c.inflight.Add(1)
 	c.inflightN.Add(1)
 	c.s.handlers.Add(1)
-	return job{h: h, body: body, payload: payload, st: st}, true, true
+	return job{h: h, body: body}, true, true
 }
 
 func (c *conn) runJob(j job) {
@@ -193,33 +193,23 @@ func (c *conn) runJob(j job) {
 		c.inflight.Done()
 		c.s.handlers.Done()
 	}()
-	c.run(j.h, j.body, j.payload, j.st, nil)
+	c.run(j.h, j.body, nil)
 }
 
-// run executes one request and writes its response and audit record.
-// headerErr is ParseRequest's verdict on the header, answered as is.
-func (c *conn) run(h protocol.RequestHeader, body, payload []byte, st *settings, headerErr error) {
-	start := time.Now()
-	r := &request{conn: c, caller: &c.caller, st: st, op: h.Op}
-	var resp any
-	err := headerErr
-	if err == nil {
-		resp, err = c.s.dispatch(c.s.reqCtx, r, body)
+// run translates one frame into a Call, has the core serve it, and
+// writes the answer. refused is the front end's own verdict on the frame
+// (a bad header, a request before Hello), which the core answers and
+// audits like any request.
+func (c *conn) run(h protocol.RequestHeader, body []byte, refused error) protocol.Status {
+	call := &Call{Op: h.Op, Body: body, Refused: refused}
+	res := c.sess.Do(c.s.reqCtx, call)
+	resp := res.Resp
+	if res.Status != protocol.StatusOK {
+		resp = &protocol.ErrorBody{Message: res.Message}
 	}
-	status := protocol.StatusOK
-	if err != nil {
-		var msg string
-		status, msg = c.s.statusOf(r, err)
-		resp = &protocol.ErrorBody{Message: msg}
-	}
-	if r.helloOK {
-		c.hello = true
-	}
-	c.respond(h, status, resp, r.sensitive)
-	r.wipeAll()
-	clear(payload) // the frame may hold a PIN or a plaintext
-	st.audit.record(&auditRecord{Op: h.Op, Caller: &c.caller, Alias: r.alias, KeyID: r.keyID,
-		Status: status, Dur: time.Since(start)})
+	c.respond(h, res.Status, resp, call.Sensitive)
+	call.Finish()
+	return res.Status
 }
 
 // respond encodes outside any lock, then writes the frame in one call.
@@ -248,17 +238,15 @@ func (c *conn) respond(h protocol.RequestHeader, status protocol.Status, body an
 func (c *conn) write(frame []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.nc.SetWriteDeadline(deadline(c.s.settings.Load().cfg.Limits.ReadTimeout.Duration))
+	c.nc.SetWriteDeadline(deadline(c.s.core.Limits().ReadTimeout.Duration))
 	if _, err := c.nc.Write(frame); err != nil {
 		// A peer that does not read its responses loses its connection.
 		c.nc.Close()
 	}
 }
 
-// refuse answers a connection that may not be served, then closes it.
+// refuse answers a connection the core did not admit, then closes it.
 func (c *conn) refuse(status protocol.Status, msg string) {
-	c.s.log.Warn("connection refused", "uid", c.caller.UID, "pid", c.caller.PID,
-		"comm", c.caller.Comm, "status", status.String())
 	c.respond(protocol.RequestHeader{}, status, &protocol.ErrorBody{Message: msg}, false)
 	c.nc.Close()
 }

@@ -113,7 +113,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("stopping")
 	bgCancel()
 	bg.Wait()
-	rn.srv.shutdown(rn.ln, rn.srv.settings.Load().cfg.Limits.ShutdownTimeout.Duration)
+	rn.srv.shutdown(rn.ln, rn.core.Limits().ShutdownTimeout.Duration)
 	d.mu.Lock()
 	d.running = nil
 	d.mu.Unlock()
@@ -129,6 +129,7 @@ type running struct {
 	ln      *listener
 	tpm     *tpm.TPM
 	store   *Store
+	core    *Core
 	srv     *server
 	keys    keyCount
 }
@@ -168,7 +169,8 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 	if err != nil {
 		return rn, fmt.Errorf("OpenStore: %w", err)
 	}
-	rn.srv = newServer(d.log, rn.tpm, rn.store, d.opts.Version, st)
+	rn.core = newCore(d.log, rn.tpm, rn.store, d.opts.Version, st)
+	rn.srv = newServer(d.log, rn.core)
 	return rn, nil
 }
 

@@ -166,10 +166,10 @@ func (td *testDaemon) stop() error {
 	return nil
 }
 
-func (td *testDaemon) server() *server {
+func (td *testDaemon) core() *Core {
 	td.d.mu.Lock()
 	defer td.d.mu.Unlock()
-	return td.d.running.srv
+	return td.d.running.core
 }
 
 // rawClient speaks frames on the socket, with no client library.

@@ -37,7 +37,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	if spec := d.tpmSpec(st.cfg); spec != rn.spec {
 		d.log.Warn("reload: a new TPM spec takes effect only at restart", "tpm", spec, "in_use", rn.spec)
 	}
-	rn.srv.settings.Store(st)
+	rn.core.settings.Store(st)
 	// Admins may have restored or removed records with file tools.
 	rn.store.DropCaches()
 	lim := st.cfg.Limits
@@ -102,7 +102,7 @@ func (d *Daemon) statusLine(rn *running) string {
 		keys = fmt.Sprintf("%d keys", n)
 	}
 	info := rn.tpm.Info()
-	return fmt.Sprintf("serving: %s, %d clients, TPM %s %s", keys, rn.srv.conns.count(), info.Manufacturer, info.Firmware)
+	return fmt.Sprintf("serving: %s, %d clients, TPM %s %s", keys, rn.core.conns.count(), info.Manufacturer, info.Firmware)
 }
 
 // keyCount is -1 until the first count.

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -68,14 +69,14 @@ func (r *rateLimiters) forUID(uid uint32, lim Limits) *rate.Limiter {
 	return l
 }
 
-// allowRequest takes one token, after bringing the bucket to the current
+// allowN takes n tokens, after bringing the bucket to the current
 // configured rate.
-func allowRequest(l *rate.Limiter, lim Limits) bool {
+func allowN(l *rate.Limiter, lim Limits, n int) bool {
 	if want := rateOf(lim); l.Limit() != want || l.Burst() != lim.Burst {
 		l.SetLimit(want)
 		l.SetBurst(lim.Burst)
 	}
-	return l.Allow()
+	return l.AllowN(time.Now(), n)
 }
 
 func rateOf(lim Limits) rate.Limit {

@@ -49,9 +49,9 @@ func TestConnectionsPerUID(t *testing.T) {
 	a.nc.Close()
 	// The slot comes back once the daemon sees the close.
 	deadline := time.Now().Add(10 * time.Second)
-	for td.server().conns.count() != 1 {
+	for td.core().conns.count() != 1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("connections = %d 10s after a close, want 1", td.server().conns.count())
+			t.Fatalf("connections = %d 10s after a close, want 1", td.core().conns.count())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -112,7 +112,7 @@ func TestReload(t *testing.T) {
 	if err := td.d.Reload(t.Context()); err == nil {
 		t.Fatalf("Reload(invalid) = nil, want an error")
 	}
-	if got := td.server().settings.Load().cfg.Limits.Burst; got != 1 {
+	if got := td.core().settings.Load().cfg.Limits.Burst; got != 1 {
 		t.Errorf("burst after a failed reload = %d, want 1 (kept)", got)
 	}
 	if logs := td.logs.String(); !strings.Contains(logs, "reload failed") || !strings.Contains(logs, "limits.max_connections") {
@@ -125,10 +125,10 @@ func TestReloadOnFileChange(t *testing.T) {
 	td := startDaemon(t, "[limits]\nmax_keys_per_uid = 10\n")
 	writeFile(t, td.opts.ConfigPath, "[limits]\nmax_keys_per_uid = 3\n")
 	deadline := time.Now().Add(15 * time.Second)
-	for td.server().settings.Load().cfg.Limits.MaxKeysPerUID != 3 {
+	for td.core().settings.Load().cfg.Limits.MaxKeysPerUID != 3 {
 		if time.Now().After(deadline) {
 			t.Fatalf("max_keys_per_uid still %d 15s after the file changed, want 3\nlogs:\n%s",
-				td.server().settings.Load().cfg.Limits.MaxKeysPerUID, td.logs)
+				td.core().settings.Load().cfg.Limits.MaxKeysPerUID, td.logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -15,25 +15,26 @@ import (
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
 
-func (s *server) sign(ctx context.Context, r *request, m *protocol.SignRequest) (any, error) {
-	r.wipe(m.PIN)
-	rec, h, digest, err := s.signInput(r, m.Alias, m.Hash, m.Digest, m.Message)
+func (c *Core) sign(ctx context.Context, call *Call, m *protocol.SignRequest) (*protocol.SignResponse, error) {
+	rec := call.key
+	h, digest, err := signInput(m.Hash, m.Digest, m.Message)
 	if err != nil {
 		return nil, err
 	}
 	if alg, _ := algFromWire(rec.Algorithm); m.PSS && !isRSA(alg) {
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "pss applies to RSA keys only")
 	}
-	sig, err := s.tpm.Sign(ctx, &rec.Blob, authFor(rec, m.PIN), digest, h, m.PSS)
+	sig, err := c.tpm.Sign(ctx, &rec.Blob, authFor(rec, m.PIN), digest, h, m.PSS)
 	if err != nil {
-		return nil, tpmErr("Sign", err)
+		return nil, tpmErr(err)
 	}
 	return &protocol.SignResponse{Signature: sig}, nil
 }
 
 // verify checks a signature in software, against the stored public key.
-func (s *server) verify(r *request, m *protocol.VerifyRequest) (any, error) {
-	rec, h, digest, err := s.signInput(r, m.Alias, m.Hash, m.Digest, m.Message)
+func (c *Core) verify(_ context.Context, call *Call, m *protocol.VerifyRequest) (*protocol.VerifyResponse, error) {
+	rec := call.key
+	h, digest, err := signInput(m.Hash, m.Digest, m.Message)
 	if err != nil {
 		return nil, err
 	}
@@ -55,23 +56,18 @@ func (s *server) verify(r *request, m *protocol.VerifyRequest) (any, error) {
 	return &protocol.VerifyResponse{Valid: valid}, nil
 }
 
-// signInput is what Sign and Verify share: the caller's key, which must
-// have the sign purpose, and the digest, hashed here from a message if
-// need be (outside any TPM lock).
-func (s *server) signInput(r *request, alias, hash string, digest, message []byte) (*Record, crypto.Hash, []byte, error) {
-	rec, err := s.lookupFor(r, alias, protocol.PurposeSign)
-	if err != nil {
-		return nil, 0, nil, err
-	}
+// signInput is what Sign and Verify share: the hash, and the digest,
+// hashed here from a message if need be (outside the TPM's turn).
+func signInput(hash string, digest, message []byte) (crypto.Hash, []byte, error) {
 	h, err := hashFromWire(hash)
 	if err != nil {
-		return nil, 0, nil, err
+		return 0, nil, err
 	}
 	d, err := digestOf(h, digest, message)
 	if err != nil {
-		return nil, 0, nil, err
+		return 0, nil, err
 	}
-	return rec, h, d, nil
+	return h, d, nil
 }
 
 // paddingName is the wire name of padding, with the default filled in.
@@ -92,35 +88,27 @@ func decryptScheme(padding string) (tpm.DecryptScheme, error) {
 	return 0, protocol.Errorf(protocol.StatusBadRequest, "unknown padding %q", padding)
 }
 
-func (s *server) decrypt(ctx context.Context, r *request, m *protocol.DecryptRequest) (any, error) {
-	r.wipe(m.PIN)
-	rec, err := s.lookupFor(r, m.Alias, protocol.PurposeDecrypt)
-	if err != nil {
-		return nil, err
-	}
+func (c *Core) decrypt(ctx context.Context, call *Call, m *protocol.DecryptRequest) (*protocol.DecryptResponse, error) {
+	rec := call.key
 	scheme, err := decryptScheme(m.Padding)
 	if err != nil {
 		return nil, err
 	}
-	pt, err := s.tpm.Decrypt(ctx, &rec.Blob, authFor(rec, m.PIN), m.Ciphertext, scheme)
+	pt, err := c.tpm.Decrypt(ctx, &rec.Blob, authFor(rec, m.PIN), m.Ciphertext, scheme)
 	if errors.Is(err, tpm.ErrInvalid) {
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "ciphertext does not decrypt with key %q (%s)", m.Alias, paddingName(m.Padding))
 	}
 	if err != nil {
-		return nil, tpmErr("Decrypt", err)
+		return nil, tpmErr(err)
 	}
-	r.sensitive = true
-	r.wipe(pt)
+	call.Sensitive = true
+	call.wipe(pt)
 	return &protocol.DecryptResponse{Plaintext: pt}, nil
 }
 
 // encrypt encrypts in software to the stored public key.
-func (s *server) encrypt(r *request, m *protocol.EncryptRequest) (any, error) {
-	r.wipe(m.Plaintext)
-	rec, err := s.lookupFor(r, m.Alias, protocol.PurposeDecrypt)
-	if err != nil {
-		return nil, err
-	}
+func (c *Core) encrypt(_ context.Context, call *Call, m *protocol.EncryptRequest) (*protocol.EncryptResponse, error) {
+	rec := call.key
 	scheme, err := decryptScheme(m.Padding)
 	if err != nil {
 		return nil, err
@@ -145,22 +133,18 @@ func (s *server) encrypt(r *request, m *protocol.EncryptRequest) (any, error) {
 	return &protocol.EncryptResponse{Ciphertext: ct}, nil
 }
 
-func (s *server) ecdh(ctx context.Context, r *request, m *protocol.ECDHRequest) (any, error) {
-	r.wipe(m.PIN)
-	rec, err := s.lookupFor(r, m.Alias, protocol.PurposeAgree)
-	if err != nil {
-		return nil, err
-	}
+func (c *Core) ecdh(ctx context.Context, call *Call, m *protocol.ECDHRequest) (*protocol.ECDHResponse, error) {
+	rec := call.key
 	peer, err := peerKey(rec, m.PeerPublicKey)
 	if err != nil {
 		return nil, err
 	}
-	secret, err := s.tpm.ECDH(ctx, &rec.Blob, authFor(rec, m.PIN), peer)
+	secret, err := c.tpm.ECDH(ctx, &rec.Blob, authFor(rec, m.PIN), peer)
 	if err != nil {
-		return nil, tpmErr("ECDH", err)
+		return nil, tpmErr(err)
 	}
-	r.sensitive = true
-	r.wipe(secret)
+	call.Sensitive = true
+	call.wipe(secret)
 	return &protocol.ECDHResponse{SharedSecret: secret}, nil
 }
 

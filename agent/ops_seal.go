@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
@@ -10,12 +11,7 @@ import (
 // Sealed secrets share the alias namespace of keys, with algorithm
 // "sealed" and no purposes.
 
-func (s *server) seal(ctx context.Context, r *request, m *protocol.SealRequest) (any, error) {
-	r.alias = m.Alias
-	r.wipe(m.Secret, m.PIN)
-	if err := checkAlias(m.Alias); err != nil {
-		return nil, err
-	}
+func (c *Core) seal(ctx context.Context, call *Call, m *protocol.SealRequest) (*protocol.SealResponse, error) {
 	if len(m.Secret) < 1 || len(m.Secret) > tpm.MaxSealedSize {
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "secret must be 1..%d bytes", tpm.MaxSealedSize)
 	}
@@ -26,35 +22,31 @@ func (s *server) seal(ctx context.Context, r *request, m *protocol.SealRequest) 
 	if err := checkPIN(m.PIN); err != nil {
 		return nil, err
 	}
-	if err := s.precheckCreate(r, m.Alias); err != nil {
+	if err := c.precheckCreate(call, m.Alias); err != nil {
 		return nil, err
 	}
-	blob, err := s.tpm.Seal(ctx, m.Secret, tpm.KeySpec{Algorithm: tpm.Sealed, PIN: m.PIN, PCRs: pcrInts})
+	blob, err := c.tpm.Seal(ctx, m.Secret, tpm.KeySpec{Algorithm: tpm.Sealed, PIN: m.PIN, PCRs: pcrInts})
 	if err != nil {
-		return nil, tpmErr("Seal", err)
+		return nil, tpmErr(err)
 	}
-	rec := &Record{Alias: m.Alias, OwnerUID: r.caller.UID, Algorithm: protocol.AlgSealed,
+	rec := &Record{Alias: m.Alias, OwnerUID: call.owner, Algorithm: protocol.AlgSealed,
 		Purposes: []string{}, HasPIN: len(m.PIN) > 0, PCRs: pcrs, Blob: *blob}
-	if err := s.createRecord(r, rec); err != nil {
+	if err := c.createRecord(call, rec); err != nil {
 		return nil, err
 	}
 	return &protocol.SealResponse{Key: keyInfo(rec)}, nil
 }
 
-func (s *server) unseal(ctx context.Context, r *request, m *protocol.UnsealRequest) (any, error) {
-	r.wipe(m.PIN)
-	rec, err := s.lookup(r, m.Alias)
-	if err != nil {
-		return nil, err
-	}
+func (c *Core) unseal(ctx context.Context, call *Call, m *protocol.UnsealRequest) (*protocol.UnsealResponse, error) {
+	rec := call.key
 	if rec.Algorithm != protocol.AlgSealed {
-		return nil, protocol.Errorf(protocol.StatusIncompatiblePurpose, "%q is a key, not a sealed secret", rec.Alias)
+		return nil, fmt.Errorf("%q is a key, not a sealed secret: %w", rec.Alias, ErrIncompatiblePurpose)
 	}
-	secret, err := s.tpm.Unseal(ctx, &rec.Blob, authFor(rec, m.PIN))
+	secret, err := c.tpm.Unseal(ctx, &rec.Blob, authFor(rec, m.PIN))
 	if err != nil {
-		return nil, tpmErr("Unseal", err)
+		return nil, tpmErr(err)
 	}
-	r.sensitive = true
-	r.wipe(secret)
+	call.Sensitive = true
+	call.wipe(secret)
 	return &protocol.UnsealResponse{Secret: secret}, nil
 }

@@ -2,61 +2,24 @@ package agent
 
 import (
 	"context"
-	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/tpmkeyd/tpmkeyd/protocol"
-	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
 
-// tpmBackend is the part of *tpm.TPM the request path uses.
-type tpmBackend interface {
-	Info() tpm.Info
-	Supports(a tpm.Algorithm) bool
-	Random(ctx context.Context, n int) ([]byte, error)
-	CreateKey(ctx context.Context, spec tpm.KeySpec) (*tpm.Blob, crypto.PublicKey, error)
-	Seal(ctx context.Context, secret []byte, spec tpm.KeySpec) (*tpm.Blob, error)
-	Sign(ctx context.Context, b *tpm.Blob, a tpm.Auth, digest []byte, h crypto.Hash, pss bool) ([]byte, error)
-	Decrypt(ctx context.Context, b *tpm.Blob, a tpm.Auth, ciphertext []byte, s tpm.DecryptScheme) ([]byte, error)
-	ECDH(ctx context.Context, b *tpm.Blob, a tpm.Auth, peer crypto.PublicKey) ([]byte, error)
-	Unseal(ctx context.Context, b *tpm.Blob, a tpm.Auth) ([]byte, error)
-	Forget(b *tpm.Blob)
-}
-
-// keyStore is the part of *Store the request path uses.
-type keyStore interface {
-	Get(uid uint32, alias string) (*Record, error)
-	Create(r *Record, maxKeys int) error
-	Delete(uid uint32, alias string) (*Record, error)
-	List(uid uint32, cursor string, limit int) ([]*Record, string, error)
-	Count(uid uint32) (int, error)
-	CountAll() (map[uint32]int, error)
-}
-
-var (
-	_ tpmBackend = (*tpm.TPM)(nil)
-	_ keyStore   = (*Store)(nil)
-)
-
-// server accepts connections and runs their requests. The Daemon owns it
-// and swaps its settings on reload.
+// server is the socket front end of the native protocol
+// (docs/PROTOCOL.md): it accepts connections, has the core admit each
+// caller, and turns frames into Calls and the core's Results into frames
+// (conn.go). It decides nothing: access, limits and audit are the core's.
 type server struct {
-	log      *slog.Logger
-	tpm      tpmBackend
-	store    keyStore
-	version  string
-	started  time.Time
-	settings atomic.Pointer[settings]
-	conns    *connCounter
-	rates    *rateLimiters
-	bufs     sync.Pool // *[]byte response buffers
+	log  *slog.Logger
+	core *Core
+	bufs sync.Pool // *[]byte response buffers
 
 	// reqCtx is every request's context; it is cancelled only when a
 	// shutdown runs out of time.
@@ -70,15 +33,10 @@ type server struct {
 	connWG   sync.WaitGroup // connection goroutines
 }
 
-func newServer(log *slog.Logger, t tpmBackend, st keyStore, version string, s *settings) *server {
-	srv := &server{
-		log: log, tpm: t, store: st, version: version, started: time.Now(),
-		conns: newConnCounter(), rates: newRateLimiters(),
-		active: map[*conn]struct{}{},
-	}
+func newServer(log *slog.Logger, core *Core) *server {
+	srv := &server{log: log, core: core, active: map[*conn]struct{}{}}
 	srv.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	srv.reqCtx, srv.reqCancel = context.WithCancel(context.Background())
-	srv.settings.Store(s)
 	return srv
 }
 
@@ -122,8 +80,8 @@ func temporaryAcceptError(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// serveConn identifies the peer, applies the connection limits, then runs
-// the connection until it ends.
+// serveConn identifies the peer, has the core admit it, then runs the
+// connection until it ends.
 func (s *server) serveConn(nc *net.UnixConn) {
 	defer s.connWG.Done()
 	caller, err := peerCredentials(nc)
@@ -132,17 +90,15 @@ func (s *server) serveConn(nc *net.UnixConn) {
 		nc.Close()
 		return
 	}
-	st := s.settings.Load()
-	c := newConn(s, nc, caller, st)
-	if !st.mayConnect(&caller) {
-		c.refuse(protocol.StatusPermissionDenied, "not allowed to use this agent")
+	sess, err := s.core.Connect(caller)
+	if err != nil {
+		st, msg := mapError(err)
+		c := newConn(s, nc, nil)
+		c.refuse(st, msg)
 		return
 	}
-	if !s.conns.acquire(caller.UID, st.cfg.Limits) {
-		c.refuse(protocol.StatusBusy, "too many connections")
-		return
-	}
-	defer s.conns.release(caller.UID)
+	defer sess.Close()
+	c := newConn(s, nc, sess)
 	if !s.track(c) {
 		nc.Close()
 		return

@@ -1,6 +1,9 @@
 package protocol
 
-import "strconv"
+import (
+	"crypto"
+	"strconv"
+)
 
 // maxStatus is the highest status number version 1 defines.
 const maxStatus = StatusInternal
@@ -74,4 +77,29 @@ func Statuses() []Status {
 		all = append(all, s)
 	}
 	return all
+}
+
+// HashByName returns the hash a wire hash name stands for ("sha256",
+// "sha384", "sha512").
+func HashByName(name string) (crypto.Hash, bool) {
+	switch name {
+	case HashSHA256:
+		return crypto.SHA256, true
+	case HashSHA384:
+		return crypto.SHA384, true
+	case HashSHA512:
+		return crypto.SHA512, true
+	}
+	return 0, false
+}
+
+// HashName returns the wire name of h, or false for a hash the protocol
+// does not carry.
+func HashName(h crypto.Hash) (string, bool) {
+	for _, n := range []string{HashSHA256, HashSHA384, HashSHA512} {
+		if hh, _ := HashByName(n); hh == h {
+			return n, true
+		}
+	}
+	return "", false
 }

@@ -1,0 +1,211 @@
+package agent
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/tpmkeyd/tpmkeyd/protocol"
+	"github.com/tpmkeyd/tpmkeyd/tpm"
+)
+
+// tpmBackend is the part of *tpm.TPM the core uses.
+type tpmBackend interface {
+	Info() tpm.Info
+	Supports(a tpm.Algorithm) bool
+	Random(ctx context.Context, n int) ([]byte, error)
+	CreateKey(ctx context.Context, spec tpm.KeySpec) (*tpm.Blob, crypto.PublicKey, error)
+	Seal(ctx context.Context, secret []byte, spec tpm.KeySpec) (*tpm.Blob, error)
+	Sign(ctx context.Context, b *tpm.Blob, a tpm.Auth, digest []byte, h crypto.Hash, pss bool) ([]byte, error)
+	Decrypt(ctx context.Context, b *tpm.Blob, a tpm.Auth, ciphertext []byte, s tpm.DecryptScheme) ([]byte, error)
+	ECDH(ctx context.Context, b *tpm.Blob, a tpm.Auth, peer crypto.PublicKey) ([]byte, error)
+	Unseal(ctx context.Context, b *tpm.Blob, a tpm.Auth) ([]byte, error)
+	Forget(b *tpm.Blob)
+}
+
+// keyStore is the part of *Store the core uses.
+type keyStore interface {
+	Get(uid uint32, alias string) (*Record, error)
+	Create(r *Record, maxKeys int) error
+	Delete(uid uint32, alias string) (*Record, error)
+	List(uid uint32, cursor string, limit int) ([]*Record, string, error)
+	Count(uid uint32) (int, error)
+	CountAll() (map[uint32]int, error)
+}
+
+var (
+	_ tpmBackend = (*tpm.TPM)(nil)
+	_ keyStore   = (*Store)(nil)
+)
+
+// Core is the transport-neutral keystore: front ends hand it an identified
+// caller (a Session) and a typed request (a Call), and it runs admission,
+// key lookup, the store, the TPM and the audit record, in that order
+// (Session.Do). Front ends only translate their wire to Calls and back.
+type Core struct {
+	log      *slog.Logger
+	tpm      tpmBackend
+	store    keyStore
+	version  string
+	started  time.Time
+	settings atomic.Pointer[settings]
+	conns    *connCounter
+	rates    *rateLimiters
+	ops      opTable
+}
+
+func newCore(log *slog.Logger, t tpmBackend, st keyStore, version string, s *settings) *Core {
+	c := &Core{log: log, tpm: t, store: st, version: version, started: time.Now(),
+		conns: newConnCounter(), rates: newRateLimiters(), ops: newOpTable()}
+	c.settings.Store(s)
+	return c
+}
+
+// Limits returns the limits in force, for front ends that size buffers
+// and deadlines by them.
+func (c *Core) Limits() Limits { return c.settings.Load().cfg.Limits }
+
+// Session is one front-end connection of one caller, admitted by Connect.
+// It is safe for concurrent use by the connection's workers.
+type Session struct {
+	core    *Core
+	caller  Caller
+	limiter *rate.Limiter // the caller's, shared by its sessions
+}
+
+// Connect admits a new connection of caller: allow_users/allow_groups and
+// the connection limits. The error is PERMISSION_DENIED or BUSY; the
+// refusal is logged here, once. Close releases the slot.
+func (c *Core) Connect(caller Caller) (*Session, error) {
+	st := c.settings.Load()
+	if !st.mayConnect(&caller) {
+		c.log.Warn("connection refused", "uid", caller.UID, "pid", caller.PID, "comm", caller.Comm,
+			"status", protocol.StatusPermissionDenied.String())
+		return nil, fmt.Errorf("uid %d: not allowed to use this agent: %w", caller.UID, ErrPermissionDenied)
+	}
+	if !c.conns.acquire(caller.UID, st.cfg.Limits) {
+		c.log.Warn("connection refused", "uid", caller.UID, "pid", caller.PID, "comm", caller.Comm,
+			"status", protocol.StatusBusy.String())
+		return nil, fmt.Errorf("too many connections: %w", ErrBusy)
+	}
+	return &Session{core: c, caller: caller, limiter: c.rates.forUID(caller.UID, st.cfg.Limits)}, nil
+}
+
+// Close releases the session's connection slot.
+func (s *Session) Close() { s.core.conns.release(s.caller.UID) }
+
+// Caller is the session's identity, as the kernel gave it at connect time.
+func (s *Session) Caller() *Caller { return &s.caller }
+
+// Call is one request on its way through the core. A front end fills Op
+// and either Req (a typed request) or Body (its CBOR encoding), or Refused
+// when its own framing already failed, so that the refusal is admitted,
+// answered and audited like any request.
+type Call struct {
+	Op      protocol.Op
+	Req     any
+	Body    []byte
+	Refused error
+
+	// Sensitive is set when the response holds a secret: the front end
+	// clears its encoding after writing it.
+	Sensitive bool
+
+	caller *Caller
+	st     *settings
+	alias  string
+	keyID  []byte
+	key    *Record  // the key the operation acts on, found by the lookup step
+	owner  uint32   // namespace the key was found in
+	wipes  [][]byte // cleared by Finish
+}
+
+// Result is the core's answer to a Call: a response body (OK) or a status
+// and a short message for the peer.
+type Result struct {
+	Status  protocol.Status
+	Message string
+	Resp    any
+}
+
+// Do runs call for the session's caller: admission, key lookup, the
+// operation (store, TPM), then one audit record. It never panics: a panic
+// becomes INTERNAL, logged with its stack. The caller of Do must call
+// call.Finish once the response is written.
+func (s *Session) Do(ctx context.Context, call *Call) Result {
+	start := time.Now()
+	call.caller, call.st = &s.caller, s.core.settings.Load()
+	resp, err := s.run(ctx, call)
+	res := Result{Status: protocol.StatusOK, Resp: resp}
+	if err != nil {
+		res.Status, res.Message = s.core.statusOf(call, err)
+		res.Resp = nil
+	}
+	call.st.audit.record(&auditRecord{Op: call.Op, Caller: &s.caller, Alias: call.alias, KeyID: call.keyID,
+		Status: res.Status, Dur: time.Since(start)})
+	return res
+}
+
+// Finish clears the secrets the call held (PINs, plaintexts).
+func (call *Call) Finish() {
+	for _, b := range call.wipes {
+		clear(b)
+	}
+	clear(call.Body)
+}
+
+// wipe registers secrets to clear in Finish.
+func (call *Call) wipe(bs ...[]byte) { call.wipes = append(call.wipes, bs...) }
+
+func (call *Call) limits() Limits { return call.st.cfg.Limits }
+
+func (s *Session) run(ctx context.Context, call *Call) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.core.log.Error("panic while serving a request", "op", call.Op.String(), "uid", s.caller.UID,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			resp, err = nil, errPanic
+		}
+	}()
+	op, err := s.admit(call)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.decode(call, op); err != nil {
+		return nil, err
+	}
+	if err := s.core.findKey(call, op); err != nil {
+		return nil, err
+	}
+	return op.run(s.core, ctx, call)
+}
+
+// decode turns the call's body into op's typed request, unless the front
+// end gave one.
+func (s *Session) decode(call *Call, op *operation) error {
+	if call.Req == nil {
+		req := op.spec.NewRequest()
+		if err := protocol.DecodeBody(call.Body, req); err != nil {
+			return err
+		}
+		call.Req = req
+	}
+	if sr, ok := call.Req.(protocol.Secretive); ok {
+		call.wipe(sr.Secrets()...)
+	}
+	return nil
+}
+
+// Errors internal to the request path.
+var (
+	errStopping = errors.New("agent stopping")
+	errPanic    = errors.New("panic while serving a request")
+	errTPM      = errors.New("TPM command failed")
+)

@@ -1,0 +1,80 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tpmkeyd/tpmkeyd/protocol"
+	"github.com/tpmkeyd/tpmkeyd/tpm"
+)
+
+// tpmErr marks an error from the TPM layer, so that an unrecognised one
+// maps to TPM_ERROR rather than INTERNAL.
+// The TPM layer already names the call ("tpm.Sign: ..."), so the message
+// does not repeat it.
+func tpmErr(err error) error {
+	return fmt.Errorf("%w: %w", errTPM, err)
+}
+
+// statusOf is the one place an error becomes a wire status and the short
+// message the peer sees. Details stay in the log.
+func (c *Core) statusOf(call *Call, err error) (protocol.Status, string) {
+	st, msg := mapError(err)
+	switch st {
+	case protocol.StatusInternal, protocol.StatusTPMError, protocol.StatusTPMUnavailable,
+		protocol.StatusKeyInvalidated, protocol.StatusTPMChanged:
+		c.log.Warn("request failed", "op", call.Op.String(), "uid", call.caller.UID, "alias", call.alias,
+			"status", st.String(), "err", err)
+	default:
+		c.log.Debug("request refused", "op", call.Op.String(), "uid", call.caller.UID, "alias", call.alias,
+			"status", st.String(), "err", err)
+	}
+	return st, msg
+}
+
+// statusTable is the one mapping from a sentinel error to its wire
+// status; the first match wins. An error that matches none is INTERNAL.
+var statusTable = []struct {
+	sentinel error
+	status   protocol.Status
+}{
+	{ErrKeyNotFound, protocol.StatusKeyNotFound},
+	{ErrKeyExists, protocol.StatusKeyExists},
+	{ErrKeyInvalidated, protocol.StatusKeyInvalidated},
+	{ErrInvalidAlias, protocol.StatusInvalidAlias},
+	{ErrQuotaExceeded, protocol.StatusQuotaExceeded},
+	{ErrPermissionDenied, protocol.StatusPermissionDenied},
+	{ErrIncompatiblePurpose, protocol.StatusIncompatiblePurpose},
+	{ErrRateLimited, protocol.StatusRateLimited},
+	{ErrBusy, protocol.StatusBusy},
+	{tpm.ErrAuthFail, protocol.StatusWrongPIN},
+	{tpm.ErrLockout, protocol.StatusLockedOut},
+	{tpm.ErrPolicyMismatch, protocol.StatusPolicyMismatch},
+	{tpm.ErrTPMChanged, protocol.StatusTPMChanged},
+	{tpm.ErrUnavailable, protocol.StatusTPMUnavailable},
+	{tpm.ErrClosed, protocol.StatusTPMUnavailable},
+	{tpm.ErrUnsupported, protocol.StatusUnsupportedAlgorithm},
+	{tpm.ErrPurpose, protocol.StatusIncompatiblePurpose},
+	{tpm.ErrInvalid, protocol.StatusBadRequest},
+	{tpm.ErrBadBlob, protocol.StatusKeyInvalidated},
+	{errStopping, protocol.StatusTPMUnavailable},
+	{context.Canceled, protocol.StatusTPMUnavailable},
+	{context.DeadlineExceeded, protocol.StatusTPMUnavailable},
+	{errTPM, protocol.StatusTPMError},
+}
+
+// mapError returns the status and the peer's message for err: a
+// *protocol.Error as it is, a sentinel by statusTable.
+func mapError(err error) (protocol.Status, string) {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe.Status, pe.Message
+	}
+	for _, m := range statusTable {
+		if errors.Is(err, m.sentinel) {
+			return m.status, m.sentinel.Error()
+		}
+	}
+	return protocol.StatusInternal, "internal error"
+}
