@@ -13,13 +13,9 @@ import (
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
 
-// DefaultTPM is the TPM spec used when neither the flag nor the config
-// names one: the kernel's resource-managed device.
-const DefaultTPM = "/dev/tpmrm0"
-
 // Options configure a Daemon. cmd/tpmkeyd fills them from its flags.
 type Options struct {
-	TPMSpec           string      // wins over the config's tpm; "" = config, else DefaultTPM
+	TPMSpec           string      // wins over the config's tpm; "" = config, else tpm.DefaultSpec
 	StateDir          string      // required
 	SocketPath        string      // required unless systemd passes a socket or Listener is set
 	SocketMode        os.FileMode // 0 means 0666: access control is per uid, inside
@@ -200,7 +196,7 @@ func (d *Daemon) tpmSpec(cfg Config) string {
 	case cfg.TPM != "":
 		return cfg.TPM
 	}
-	return DefaultTPM
+	return tpm.DefaultSpec
 }
 
 // loadSettings reads and validates the config file and builds what

@@ -14,7 +14,6 @@ import (
 )
 
 const (
-	defaultListLimit = 100
 	maxListLimit     = 1000
 	maxRandom        = 1024
 )
@@ -122,10 +121,7 @@ func (c *Core) listKeys(_ context.Context, call *Call, m *protocol.ListKeysReque
 	if err != nil {
 		return nil, err
 	}
-	limit := int(min(m.Limit, maxListLimit))
-	if limit == 0 {
-		limit = defaultListLimit
-	}
+	limit := int(min(m.Limit, maxListLimit)) // 0: the store's DefaultListLimit
 	recs, next, err := c.store.List(uid, m.Cursor, limit)
 	if err != nil {
 		return nil, fmt.Errorf("Store.List: %w", err)

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
 )
 
 // server is the socket front end of the native protocol

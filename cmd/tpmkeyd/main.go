@@ -58,7 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	if stateDefault == "" {
 		stateDefault = "/var/lib/tpmkeyd"
 	}
-	fs.StringVar(&f.tpm, "tpm", agent.DefaultTPM, "TPM: /dev/tpmrm0, /dev/tpm0, swtpm:tcp://HOST:PORT, swtpm:unix:///PATH, sim:")
+	fs.StringVar(&f.tpm, "tpm", tpm.DefaultSpec, "TPM: /dev/tpmrm0, /dev/tpm0, swtpm:tcp://HOST:PORT, swtpm:unix:///PATH, sim:")
 	fs.StringVar(&f.stateDir, "state-dir", stateDefault, "state directory (keys, integrity key); default $STATE_DIRECTORY")
 	fs.StringVar(&f.socket, "socket", "/run/tpmkeyd/tpmkeyd.sock", "socket path (ignored under socket activation)")
 	fs.StringVar(&f.socketMode, "socket-mode", "0666", "socket file mode, octal")
