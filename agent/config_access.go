@@ -1,10 +1,7 @@
 package agent
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"os"
 	"os/user"
 	"slices"
 	"strconv"
@@ -124,41 +121,4 @@ func lookupGID(name string) (uint32, error) {
 		return 0, fmt.Errorf("group %q has a non-numeric gid %q", name, g.Gid)
 	}
 	return uint32(id), nil
-}
-
-// ProcessGroups returns the supplementary groups of process pid, read from
-// the "Groups:" line of /proc/PID/status. SO_PEERCRED carries only the
-// primary gid; this fills in the rest for Allowed and IsAdmin. The caller
-// should read it right after accepting the connection, while the peer is
-// most likely still the process that connected.
-func ProcessGroups(pid int32) ([]uint32, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return nil, fmt.Errorf("os.ReadFile: %w", err)
-	}
-	return parseStatusGroups(data)
-}
-
-func parseStatusGroups(status []byte) ([]uint32, error) {
-	sc := bufio.NewScanner(bytes.NewReader(status))
-	for sc.Scan() {
-		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("Groups:"))
-		if !ok {
-			continue
-		}
-		fields := bytes.Fields(rest)
-		groups := make([]uint32, 0, len(fields))
-		for _, f := range fields {
-			id, err := strconv.ParseUint(string(f), 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("strconv.ParseUint: %w", err)
-			}
-			groups = append(groups, uint32(id))
-		}
-		return groups, nil
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("bufio.Scanner: %w", err)
-	}
-	return nil, fmt.Errorf("no Groups line in /proc status")
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -241,28 +240,5 @@ func TestAccessUnvalidated(t *testing.T) {
 	c = Config{AllowUsers: []string{"1000"}}
 	if !c.Allowed(1000, 1000, nil) {
 		t.Errorf("Allowed(1000) with allow_users [1000] = false, want true")
-	}
-}
-
-func TestParseStatusGroups(t *testing.T) {
-	for _, tc := range []struct {
-		name, status string
-		want         []uint32
-		wantErr      bool
-	}{
-		{"several", "Name:\tbash\nGroups:\t4 24 27 \nNStgid:\t1\n", []uint32{4, 24, 27}, false},
-		{"none", "Groups:\t\n", []uint32{}, false},
-		{"missing", "Name:\tbash\n", nil, true},
-		{"garbage", "Groups:\tx\n", nil, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseStatusGroups([]byte(tc.status))
-			if (err != nil) != tc.wantErr || !slices.Equal(got, tc.want) {
-				t.Errorf("parseStatusGroups(%q) = %v, %v, want %v (error %v)", tc.status, got, err, tc.want, tc.wantErr)
-			}
-		})
-	}
-	if _, err := ProcessGroups(int32(os.Getpid())); err != nil {
-		t.Errorf("ProcessGroups(self) = %v, want nil", err)
 	}
 }

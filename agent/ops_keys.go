@@ -14,8 +14,8 @@ import (
 )
 
 const (
-	maxListLimit     = 1000
-	maxRandom        = 1024
+	maxListLimit = 1000
+	maxRandom    = 1024
 )
 
 func (c *Core) hello(_ context.Context, call *Call, m *protocol.HelloRequest) (*protocol.HelloResponse, error) {
