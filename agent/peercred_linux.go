@@ -104,4 +104,3 @@ func readComm(pid int32) string {
 	}
 	return string(bytes.TrimRight(b, "\n"))
 }
-
