@@ -4,8 +4,6 @@ import (
 	"errors"
 	"testing"
 
-	"golang.org/x/time/rate"
-
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -52,7 +50,11 @@ func TestNamespace(t *testing.T) {
 // uid), with no front end: the core alone decides.
 func fakeRequest(t *testing.T, td *testDaemon, caller *Caller, op protocol.Op, req any) protocol.Status {
 	t.Helper()
-	sess := &Session{core: td.core(), caller: *caller, limiter: rate.NewLimiter(rate.Inf, 1)}
+	sess, err := td.core().Connect(*caller)
+	if err != nil {
+		t.Fatalf("Connect(%+v) = %v", *caller, err)
+	}
+	defer sess.Close()
 	call := &Call{Op: op, Req: req}
 	res := sess.Do(t.Context(), call)
 	call.Finish()

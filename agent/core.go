@@ -58,12 +58,13 @@ type Core struct {
 	settings atomic.Pointer[settings]
 	conns    *connCounter
 	rates    *rateLimiters
+	reserved *reservations
 	ops      opTable
 }
 
 func newCore(log *slog.Logger, t tpmBackend, st keyStore, version string, s *settings) *Core {
 	c := &Core{log: log, tpm: t, store: st, version: version, started: time.Now(),
-		conns: newConnCounter(), rates: newRateLimiters(), ops: newOpTable()}
+		conns: newConnCounter(), rates: newRateLimiters(), reserved: newReservations(), ops: newOpTable()}
 	c.settings.Store(s)
 	return c
 }
@@ -182,6 +183,9 @@ func (s *Session) run(ctx context.Context, call *Call) (resp any, err error) {
 		return nil, err
 	}
 	if err := s.core.findKey(call, op); err != nil {
+		return nil, err
+	}
+	if err := s.charge(call, op); err != nil {
 		return nil, err
 	}
 	return op.run(s.core, ctx, call)

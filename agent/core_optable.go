@@ -26,7 +26,7 @@ type operation struct {
 	spec    *protocol.OpSpec
 	key     keyUse
 	usesTPM bool
-	cost    int
+	cost    opCost
 	run     func(c *Core, ctx context.Context, call *Call) (any, error)
 }
 
@@ -37,26 +37,26 @@ type opTable []*operation
 // request type of the handler names the operation.
 func newOpTable() opTable {
 	return buildOpTable(
-		handle(noKey, false, 0, (*Core).hello),
-		handle(newKey, true, 1, (*Core).generateKey),
-		handle(existingKey, false, 1, (*Core).getKey),
-		handle(noKey, false, 1, (*Core).listKeys),
-		handle(targetKey, false, 1, (*Core).deleteKey),
-		handle(existingKey, true, 1, (*Core).sign),
-		handle(existingKey, false, 1, (*Core).verify),
-		handle(existingKey, true, 1, (*Core).decrypt),
-		handle(existingKey, false, 1, (*Core).encrypt),
-		handle(existingKey, true, 1, (*Core).ecdh),
-		handle(newKey, true, 1, (*Core).seal),
-		handle(existingKey, true, 1, (*Core).unseal),
-		handle(noKey, true, 1, (*Core).getRandom),
-		handle(noKey, false, 1, (*Core).status),
+		handle(noKey, false, flatCost(costFrame), (*Core).hello),
+		handle(newKey, true, keygenCost, (*Core).generateKey),
+		handle(existingKey, false, flatCost(costFrame), (*Core).getKey),
+		handle(noKey, false, flatCost(costFrame), (*Core).listKeys),
+		handle(targetKey, false, flatCost(costFrame), (*Core).deleteKey),
+		handle(existingKey, true, keyUseCost, (*Core).sign),
+		handle(existingKey, false, flatCost(costFrame), (*Core).verify),
+		handle(existingKey, true, keyUseCost, (*Core).decrypt),
+		handle(existingKey, false, flatCost(costFrame), (*Core).encrypt),
+		handle(existingKey, true, keyUseCost, (*Core).ecdh),
+		handle(newKey, true, flatCost(costFrame), (*Core).seal),
+		handle(existingKey, true, keyUseCost, (*Core).unseal),
+		handle(noKey, true, flatCost(costFrame), (*Core).getRandom),
+		handle(noKey, false, flatCost(costFrame), (*Core).status),
 	)
 }
 
 // handle makes a table row from a typed handler; the operation is the one
 // whose request type is Req.
-func handle[Req, Resp any](key keyUse, usesTPM bool, cost int,
+func handle[Req, Resp any](key keyUse, usesTPM bool, cost opCost,
 	h func(c *Core, ctx context.Context, call *Call, req *Req) (*Resp, error)) *operation {
 	t := reflect.TypeFor[Req]()
 	o, ok := protocol.OpOfRequest(t)

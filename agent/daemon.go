@@ -28,6 +28,10 @@ type Options struct {
 	Version           string
 	OwnerPasswordFile string
 	Listener          net.Listener // pre-made (tests); treated like an activated socket
+
+	// wrapTPM, set by tests only, wraps the TPM the core uses (to count
+	// or slow its commands); the TPM itself stays real.
+	wrapTPM func(tpmBackend) tpmBackend
 }
 
 // Daemon is tpmkeyd: New, then Run until Stop or the context ends; Reload
@@ -165,7 +169,11 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 	if err != nil {
 		return rn, fmt.Errorf("OpenStore: %w", err)
 	}
-	rn.core = newCore(d.log, rn.tpm, rn.store, d.opts.Version, st)
+	var backend tpmBackend = rn.tpm
+	if d.opts.wrapTPM != nil {
+		backend = d.opts.wrapTPM(backend)
+	}
+	rn.core = newCore(d.log, backend, rn.store, d.opts.Version, st)
 	rn.srv = newServer(d.log, rn.core)
 	return rn, nil
 }

@@ -59,18 +59,18 @@ func TestConnectionsPerUID(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	// 0.01/s: no token comes back during the test.
-	td := startDaemon(t, "[limits]\nrequests_per_second = 0.01\nburst = 3\n")
+	// 0.01/s: no token comes back during the test. Hello takes one.
+	td := startDaemon(t, "[limits]\nrequests_per_second = 0.01\nburst = 4\n")
 	c := dialHello(t, td.socket)
 	for i, want := range []protocol.Status{protocol.StatusOK, protocol.StatusOK, protocol.StatusOK, protocol.StatusRateLimited} {
 		if st, _ := c.call(protocol.OpStatus, &protocol.StatusRequest{}, nil); st != want {
 			t.Errorf("request %d = %v, want %v", i+1, st, want)
 		}
 	}
-	// The bucket is per uid, not per connection.
-	c2 := dialHello(t, td.socket)
-	if st, _ := c2.call(protocol.OpStatus, &protocol.StatusRequest{}, nil); st != protocol.StatusRateLimited {
-		t.Errorf("request on a second connection = %v, want RATE_LIMITED", st)
+	// The bucket is per uid, not per connection; Hello is charged too.
+	c2 := dialRaw(t, td.socket)
+	if st, _ := c2.call(protocol.OpHello, &protocol.HelloRequest{Versions: []uint{1}}, nil); st != protocol.StatusRateLimited {
+		t.Errorf("Hello on a second connection = %v, want RATE_LIMITED", st)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -55,9 +54,11 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 	if !c.tpm.Supports(alg) {
 		return nil, protocol.Errorf(protocol.StatusUnsupportedAlgorithm, "this TPM does not support %s", m.Algorithm)
 	}
-	if err := c.precheckCreate(call, m.Alias); err != nil {
+	release, err := c.reserveCreate(call, m.Alias)
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	blob, pub, err := c.tpm.CreateKey(ctx, tpm.KeySpec{Algorithm: alg, Purposes: purposes, PIN: m.PIN, PCRs: pcrInts})
 	if err != nil {
 		return nil, tpmErr(err)
@@ -72,29 +73,6 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 		return nil, err
 	}
 	return &protocol.GenerateKeyResponse{Key: keyInfo(rec)}, nil
-}
-
-// precheckCreate refuses a taken alias or a full quota before the TPM does
-// slow work (an RSA key takes up to a third of a second). Store.Create
-// checks both again, atomically.
-func (c *Core) precheckCreate(call *Call, alias string) error {
-	_, err := c.store.Get(call.owner, alias)
-	switch {
-	case err == nil || errors.Is(err, ErrKeyInvalidated):
-		return ErrKeyExists
-	case !errors.Is(err, ErrKeyNotFound):
-		return fmt.Errorf("Store.Get: %w", err)
-	}
-	if max := call.limits().MaxKeysPerUID; max > 0 {
-		n, err := c.store.Count(call.owner)
-		if err != nil {
-			return fmt.Errorf("Store.Count: %w", err)
-		}
-		if n >= max {
-			return ErrQuotaExceeded
-		}
-	}
-	return nil
 }
 
 // createRecord gives rec its id and creation time and stores it; when the

@@ -22,9 +22,11 @@ func (c *Core) seal(ctx context.Context, call *Call, m *protocol.SealRequest) (*
 	if err := checkPIN(m.PIN); err != nil {
 		return nil, err
 	}
-	if err := c.precheckCreate(call, m.Alias); err != nil {
+	release, err := c.reserveCreate(call, m.Alias)
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	blob, err := c.tpm.Seal(ctx, m.Secret, tpm.KeySpec{Algorithm: tpm.Sealed, PIN: m.PIN, PCRs: pcrInts})
 	if err != nil {
 		return nil, tpmErr(err)
