@@ -9,8 +9,9 @@ import (
 // Requests read the current one through an atomic pointer, so a reload
 // never blocks them, and a request keeps the settings it started with.
 type settings struct {
-	cfg   Config
-	audit auditor
+	cfg    Config
+	audit  auditor
+	owners *ownerMap // from cfg.SubUIDFile
 }
 
 // mayConnect reports whether c may use the agent at all (allow_users,

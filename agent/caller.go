@@ -16,4 +16,8 @@ type Caller struct {
 	// another process and is marked unverified in audit records.
 	Comm         string
 	CommVerified bool
+	// Owner is the login the uid belongs to (itself, or the owner of the
+	// subordinate range holding it), set by Core.Connect: limits count
+	// per owner.
+	Owner uint32
 }

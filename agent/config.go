@@ -20,6 +20,7 @@ type Config struct {
 	AdminGroup  string   `toml:"admin_group"`  // members may list/delete across uids (root always may)
 	AllowUsers  []string `toml:"allow_users"`  // names or numeric uids; empty with AllowGroups empty = everyone
 	AllowGroups []string `toml:"allow_groups"` // names or numeric gids
+	SubUIDFile  string   `toml:"subuid_file"`  // subordinate uids counted against their owner's limits; default /etc/subuid, "" = none
 	Limits      Limits   `toml:"limits"`
 	Audit       Audit    `toml:"audit"`
 
@@ -29,17 +30,23 @@ type Config struct {
 	ids *accessIDs
 }
 
-// Limits bound what one client, one uid and all clients together can use.
+// Limits bound what one client, one owner and all clients together can
+// use. An owner is a login: a uid together with its subordinate uids
+// (subuid_file); every per-uid limit below counts per owner.
 type Limits struct {
 	MaxFrameSize         uint32   `toml:"max_frame_size"`              // default 1 MiB
 	MaxConnections       int      `toml:"max_connections"`             // default 1024
-	MaxConnectionsPerUID int      `toml:"max_connections_per_uid"`     // default 128
+	MaxConnectionsPerUID int      `toml:"max_connections_per_uid"`     // per owner; default 128
+	AdminReserved        int      `toml:"admin_reserved_connections"`  // of max_connections, kept for root and the admin group; default 8
 	MaxInflightPerConn   int      `toml:"max_inflight_per_connection"` // default 64
 	IdleTimeout          Duration `toml:"idle_timeout"`                // default 5m
 	ReadTimeout          Duration `toml:"read_timeout"`                // a started frame must complete within this; default 10s
 	MaxKeysPerUID        int      `toml:"max_keys_per_uid"`            // default 1000; 0 = unlimited
 	RequestsPerSecond    float64  `toml:"requests_per_second"`         // per uid; default 1000; 0 = unlimited
 	Burst                int      `toml:"burst"`                       // default 2000
+	MaxInflightBytes     int64    `toml:"max_inflight_bytes"`          // request bytes held at once, all owners; default 64 MiB
+	MaxInflightBytesUID  int64    `toml:"max_inflight_bytes_per_uid"`  // per owner; default 16 MiB; >= max_frame_size
+	MaxQueuedTPMPerUID   int      `toml:"max_queued_tpm_per_uid"`      // TPM jobs waiting per owner; past it BUSY; default 16
 	ShutdownTimeout      Duration `toml:"shutdown_timeout"`            // default 10s
 }
 
@@ -79,15 +86,20 @@ func DefaultConfig() Config {
 			MaxFrameSize:         1 << 20,
 			MaxConnections:       1024,
 			MaxConnectionsPerUID: 128,
+			AdminReserved:        8,
 			MaxInflightPerConn:   64,
 			IdleTimeout:          Duration{5 * time.Minute},
 			ReadTimeout:          Duration{10 * time.Second},
 			MaxKeysPerUID:        1000,
 			RequestsPerSecond:    1000,
 			Burst:                2000,
+			MaxInflightBytes:     64 << 20,
+			MaxInflightBytesUID:  16 << 20,
+			MaxQueuedTPMPerUID:   16,
 			ShutdownTimeout:      Duration{10 * time.Second},
 		},
-		Audit: Audit{Format: "auto", Level: "info"},
+		Audit:      Audit{Format: "auto", Level: "info"},
+		SubUIDFile: DefaultSubUIDFile,
 	}
 	c.ids = &accessIDs{}
 	return c
@@ -163,6 +175,7 @@ func (l *Limits) validate() error {
 		{"limits.max_connections_per_uid", l.MaxConnectionsPerUID},
 		{"limits.max_inflight_per_connection", l.MaxInflightPerConn},
 		{"limits.burst", l.Burst},
+		{"limits.max_queued_tpm_per_uid", l.MaxQueuedTPMPerUID},
 	}
 	for _, p := range positive {
 		if p.value <= 0 {
@@ -171,6 +184,15 @@ func (l *Limits) validate() error {
 	}
 	if l.MaxConnectionsPerUID > l.MaxConnections {
 		return fieldError("limits.max_connections_per_uid", "must be <= limits.max_connections (%d), got %d", l.MaxConnections, l.MaxConnectionsPerUID)
+	}
+	if l.AdminReserved < 0 || l.AdminReserved >= l.MaxConnections {
+		return fieldError("limits.admin_reserved_connections", "must be >= 0 and < limits.max_connections (%d), got %d", l.MaxConnections, l.AdminReserved)
+	}
+	if l.MaxInflightBytesUID < int64(l.MaxFrameSize) {
+		return fieldError("limits.max_inflight_bytes_per_uid", "must be >= limits.max_frame_size (%d), got %d", l.MaxFrameSize, l.MaxInflightBytesUID)
+	}
+	if l.MaxInflightBytes < l.MaxInflightBytesUID {
+		return fieldError("limits.max_inflight_bytes", "must be >= limits.max_inflight_bytes_per_uid (%d), got %d", l.MaxInflightBytesUID, l.MaxInflightBytes)
 	}
 	if l.MaxKeysPerUID < 0 {
 		return fieldError("limits.max_keys_per_uid", "must be >= 0 (0 = unlimited), got %d", l.MaxKeysPerUID)

@@ -86,21 +86,22 @@ type Session struct {
 // refusal is logged here, once. Close releases the slot.
 func (c *Core) Connect(caller Caller) (*Session, error) {
 	st := c.settings.Load()
+	caller.Owner = st.owners.owner(caller.UID)
 	if !st.mayConnect(&caller) {
 		c.log.Warn("connection refused", "uid", caller.UID, "pid", caller.PID, "comm", caller.Comm,
 			"status", protocol.StatusPermissionDenied.String())
 		return nil, fmt.Errorf("uid %d: not allowed to use this agent: %w", caller.UID, ErrPermissionDenied)
 	}
-	if !c.conns.acquire(caller.UID, st.cfg.Limits) {
+	if !c.conns.acquire(caller.Owner, st.isAdmin(&caller), st.cfg.Limits) {
 		c.log.Warn("connection refused", "uid", caller.UID, "pid", caller.PID, "comm", caller.Comm,
 			"status", protocol.StatusBusy.String())
 		return nil, fmt.Errorf("too many connections: %w", ErrBusy)
 	}
-	return &Session{core: c, caller: caller, limiter: c.rates.forUID(caller.UID, st.cfg.Limits)}, nil
+	return &Session{core: c, caller: caller, limiter: c.rates.forUID(caller.Owner, st.cfg.Limits)}, nil
 }
 
 // Close releases the session's connection slot.
-func (s *Session) Close() { s.core.conns.release(s.caller.UID) }
+func (s *Session) Close() { s.core.conns.release(s.caller.Owner) }
 
 // Caller is the session's identity, as the kernel gave it at connect time.
 func (s *Session) Caller() *Caller { return &s.caller }
@@ -124,7 +125,7 @@ type Call struct {
 	alias  string
 	keyID  []byte
 	key    *Record  // the key the operation acts on, found by the lookup step
-	owner  uint32   // namespace the key was found in
+	ns     uint32   // namespace the key is in
 	wipes  [][]byte // cleared by Finish
 }
 

@@ -26,7 +26,7 @@ func (c *Core) findKey(call *Call, op *operation) error {
 	if err := checkAlias(alias); err != nil {
 		return err
 	}
-	call.owner = owner
+	call.ns = owner
 	if op.key != existingKey {
 		return nil
 	}

@@ -12,7 +12,7 @@ import (
 // concurrent keygens do one keygen and eleven immediate refusals.
 type reservations struct {
 	mu      sync.Mutex
-	pending map[uint32]int             // guarded by mu: creates in flight per namespace
+	pending map[uint32]int             // guarded by mu: creates in flight per login
 	aliases map[reservedAlias]struct{} // guarded by mu
 }
 
@@ -30,7 +30,8 @@ func newReservations() *reservations {
 // asked. The returned release must be called once the record is stored
 // or refused. Store.Create checks both again, atomically, on disk.
 func (c *Core) reserveCreate(call *Call, alias string) (release func(), err error) {
-	uid, max := call.owner, call.limits().MaxKeysPerUID
+	uid, max := call.ns, call.limits().MaxKeysPerUID
+	login := call.st.owners.owner(uid)
 	// Outside the lock first: the first Get or Count of a namespace reads
 	// its directory, and no other create should wait for that.
 	if err := c.checkFree(uid, alias); err != nil {
@@ -44,24 +45,47 @@ func (c *Core) reserveCreate(call *Call, alias string) (release func(), err erro
 		return nil, fmt.Errorf("alias %q is being created: %w", alias, ErrKeyExists)
 	}
 	if max > 0 {
-		n, err := c.store.Count(uid) // cached since checkFree: no I/O under the lock
+		n, err := c.loginKeys(call.st, uid, login)
 		if err != nil {
-			return nil, fmt.Errorf("Store.Count: %w", err)
+			return nil, err
 		}
-		if n+r.pending[uid] >= max {
+		if n+r.pending[login] >= max {
 			return nil, ErrQuotaExceeded
 		}
 	}
-	r.pending[uid]++
+	r.pending[login]++
 	r.aliases[key] = struct{}{}
 	return func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		delete(r.aliases, key)
-		if r.pending[uid]--; r.pending[uid] <= 0 {
-			delete(r.pending, uid)
+		if r.pending[login]--; r.pending[login] <= 0 {
+			delete(r.pending, login)
 		}
 	}, nil
+}
+
+// loginKeys counts the keys the quota charges to login: those of uid, or,
+// for a login with subordinate uids, those of all its uids.
+func (c *Core) loginKeys(st *settings, uid, login uint32) (int, error) {
+	if !st.owners.hasSubordinates(login) {
+		n, err := c.store.Count(uid) // cached since checkFree
+		if err != nil {
+			return 0, fmt.Errorf("Store.Count: %w", err)
+		}
+		return n, nil
+	}
+	all, err := c.store.CountAll()
+	if err != nil {
+		return 0, fmt.Errorf("Store.CountAll: %w", err)
+	}
+	n := 0
+	for u, k := range all {
+		if st.owners.owner(u) == login {
+			n += k
+		}
+	}
+	return n, nil
 }
 
 // checkFree refuses a taken alias (a refused record still takes its

@@ -220,5 +220,10 @@ func (d *Daemon) loadSettings() (*settings, error) {
 			d.opts.LogLevel.Set(lvl)
 		}
 	}
-	return &settings{cfg: cfg, audit: newAuditor(cfg.Audit.Format, d.opts.AuditLogger, d.opts.AuditWriter)}, nil
+	owners, err := loadOwnerMap(cfg.SubUIDFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: subuid_file %s: %w", ErrInvalidConfig, cfg.SubUIDFile, err)
+	}
+	return &settings{cfg: cfg, owners: owners,
+		audit: newAuditor(cfg.Audit.Format, d.opts.AuditLogger, d.opts.AuditWriter)}, nil
 }

@@ -7,8 +7,10 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// connCounter counts open connections in total and per uid, so that one
-// uid holding many connections cannot take every slot from the others.
+// connCounter counts open connections in total and per owner, so that one
+// login holding many connections cannot take every slot from the others,
+// and keeps the last few slots for admins, so that an admin can always
+// get in.
 type connCounter struct {
 	mu     sync.Mutex
 	total  int
@@ -19,13 +21,19 @@ func newConnCounter() *connCounter {
 	return &connCounter{perUID: map[uint32]int{}}
 }
 
-// acquire takes a slot for uid, or reports false when a limit is reached.
-func (c *connCounter) acquire(uid uint32, lim Limits) bool {
+// acquire takes a slot for owner, or reports false when a limit is
+// reached. Only admins may take the reserved slots.
+func (c *connCounter) acquire(owner uint32, admin bool, lim Limits) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.total >= lim.MaxConnections || c.perUID[uid] >= lim.MaxConnectionsPerUID {
+	total := lim.MaxConnections
+	if !admin {
+		total -= lim.AdminReserved
+	}
+	if c.total >= total || c.perUID[owner] >= lim.MaxConnectionsPerUID {
 		return false
 	}
+	uid := owner
 	c.total++
 	c.perUID[uid]++
 	return true
@@ -46,8 +54,8 @@ func (c *connCounter) count() int {
 	return c.total
 }
 
-// rateLimiters holds one token bucket per uid, shared by all of that uid's
-// connections. A reload changes the rate of existing buckets in place.
+// rateLimiters holds one token bucket per owner, shared by all of that
+// owner's connections. A reload changes the rate of existing buckets in place.
 type rateLimiters struct {
 	mu sync.Mutex
 	m  map[uint32]*rate.Limiter

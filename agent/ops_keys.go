@@ -67,7 +67,7 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 	if err != nil {
 		return nil, fmt.Errorf("x509.MarshalPKIXPublicKey: %w", err)
 	}
-	rec := &Record{Alias: m.Alias, OwnerUID: call.owner, Algorithm: m.Algorithm, Purposes: wirePurposes,
+	rec := &Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: m.Algorithm, Purposes: wirePurposes,
 		HasPIN: len(m.PIN) > 0, PCRs: pcrs, PublicDER: der, Blob: *blob}
 	if err := c.createRecord(call, rec); err != nil {
 		return nil, err
@@ -112,7 +112,7 @@ func (c *Core) listKeys(_ context.Context, call *Call, m *protocol.ListKeysReque
 }
 
 func (c *Core) deleteKey(_ context.Context, call *Call, m *protocol.DeleteKeyRequest) (*protocol.DeleteKeyResponse, error) {
-	rec, err := c.store.Delete(call.owner, m.Alias)
+	rec, err := c.store.Delete(call.ns, m.Alias)
 	if err != nil {
 		return nil, fmt.Errorf("Store.Delete: %w", err)
 	}
