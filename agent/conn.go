@@ -2,6 +2,8 @@ package agent
 
 import (
 	"bufio"
+	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -26,11 +28,15 @@ const maxPooledBuf = 64 << 10
 // CPU). At most MaxInflightPerConn requests run at once; responses are
 // written as they complete, in any order, each as one write under wmu.
 type conn struct {
-	s    *server
-	nc   *net.UnixConn
-	br   *bufio.Reader
-	sess *Session // nil only for a connection being refused
-	sem  chan struct{}
+	s  *server
+	nc *net.UnixConn
+	// ctx ends when the connection stops reading (shutdown) or must
+	// close: a frame waiting for memory budget stops waiting.
+	ctx    context.Context
+	cancel context.CancelFunc
+	br     *bufio.Reader
+	sess   *Session // nil only for a connection being refused
+	sem    chan struct{}
 	// role passes the reader role; closed when the connection ends. The
 	// fields below it are guarded by the role: only the goroutine that
 	// holds it reads or writes them (the channel hand-off orders them).
@@ -45,8 +51,9 @@ type conn struct {
 }
 
 func newConn(s *server, nc *net.UnixConn, sess *Session) *conn {
+	ctx, cancel := context.WithCancel(s.reqCtx)
 	return &conn{
-		s: s, nc: nc, br: bufio.NewReaderSize(nc, 4096), sess: sess,
+		s: s, nc: nc, ctx: ctx, cancel: cancel, br: bufio.NewReaderSize(nc, 4096), sess: sess,
 		sem:  make(chan struct{}, max(1, s.core.Limits().MaxInflightPerConn)),
 		role: make(chan struct{}),
 	}
@@ -54,8 +61,9 @@ func newConn(s *server, nc *net.UnixConn, sess *Session) *conn {
 
 // job is one request, read by the reader, to run on a worker.
 type job struct {
-	h    protocol.RequestHeader
-	body []byte
+	h       protocol.RequestHeader
+	body    []byte
+	release func() // the frame's memory budget
 }
 
 // serve runs the connection until the peer leaves, a frame is bad, or the
@@ -91,12 +99,12 @@ func (c *conn) worker(reader bool) {
 // the connection must end.
 func (c *conn) readJob() (j job, ok bool) {
 	for {
-		payload, err := c.readFrame(c.s.core.Limits())
+		payload, release, err := c.readFrame(c.s.core.Limits())
 		if err != nil {
 			c.readFailed(err)
 			return job{}, false
 		}
-		j, isJob, keep := c.handleFrame(payload)
+		j, isJob, keep := c.handleFrame(payload, release)
 		if !keep || isJob {
 			return j, keep
 		}
@@ -122,16 +130,19 @@ func (c *conn) passRole() {
 
 func (c *conn) finish() {
 	c.inflight.Wait()
+	c.cancel()
 	c.nc.Close()
 }
 
 // readFrame waits up to IdleTimeout for a frame to start (longer while
-// requests are in flight), then gives the whole frame ReadTimeout.
-func (c *conn) readFrame(lim Limits) ([]byte, error) {
+// requests are in flight), takes the memory budget for the length it
+// declares (waiting, unread, while the owner or everyone holds too much),
+// then gives the whole frame ReadTimeout. release returns the budget.
+func (c *conn) readFrame(lim Limits) (payload []byte, release func(), err error) {
 	for {
 		c.nc.SetReadDeadline(deadline(lim.IdleTimeout.Duration))
 		if c.stopping.Load() {
-			return nil, errStopping
+			return nil, nil, errStopping
 		}
 		_, err := c.br.Peek(1)
 		if err == nil {
@@ -140,10 +151,24 @@ func (c *conn) readFrame(lim Limits) ([]byte, error) {
 		if isTimeout(err) && !c.stopping.Load() && c.inflightN.Load() > 0 {
 			continue
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
-	return protocol.ReadFrame(c.br, lim.MaxFrameSize)
+	release = func() {}
+	if prefix, err := c.br.Peek(protocol.LengthPrefixSize); err == nil {
+		if n := binary.BigEndian.Uint32(prefix); n > 0 && n <= lim.MaxFrameSize {
+			if release, err = c.sess.HoldFrame(c.ctx, int(n)); err != nil {
+				return nil, nil, errStopping
+			}
+			c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
+		}
+	}
+	payload, err = protocol.ReadFrame(c.br, lim.MaxFrameSize)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return payload, release, nil
 }
 
 // readFailed answers a frame that cannot be read (zero or oversized
@@ -162,9 +187,10 @@ func (c *conn) readFailed(err error) {
 // here; keep is false when the connection must close. Hello, and
 // anything before it, runs here so that the next frame sees the
 // negotiated state.
-func (c *conn) handleFrame(payload []byte) (j job, isJob, keep bool) {
+func (c *conn) handleFrame(payload []byte, release func()) (j job, isJob, keep bool) {
 	h, body, err := protocol.ParseRequest(payload)
 	if len(payload) < protocol.RequestHeaderSize {
+		release()
 		c.respond(h, protocol.StatusBadRequest, &protocol.ErrorBody{Message: "frame shorter than a header"}, false)
 		return job{}, false, false
 	}
@@ -174,16 +200,18 @@ func (c *conn) handleFrame(payload []byte) (j job, isJob, keep bool) {
 	if err != nil || h.Op == protocol.OpHello {
 		// A well-framed request with a bad header (unknown op, version)
 		// gets its answer; the connection stays.
-		if st := c.run(h, body, err); h.Op == protocol.OpHello && st == protocol.StatusOK {
+		st, keep := c.run(h, body, err)
+		release()
+		if h.Op == protocol.OpHello && st == protocol.StatusOK {
 			c.hello = true
 		}
-		return job{}, false, true
+		return job{}, false, keep
 	}
 	c.sem <- struct{}{} // blocks reading while the connection is full
 	c.inflight.Add(1)
 	c.inflightN.Add(1)
 	c.s.handlers.Add(1)
-	return job{h: h, body: body}, true, true
+	return job{h: h, body: body, release: release}, true, true
 }
 
 func (c *conn) runJob(j job) {
@@ -193,14 +221,17 @@ func (c *conn) runJob(j job) {
 		c.inflight.Done()
 		c.s.handlers.Done()
 	}()
-	c.run(j.h, j.body, nil)
+	defer j.release()
+	if _, keep := c.run(j.h, j.body, nil); !keep {
+		c.stopReading()
+	}
 }
 
 // run translates one frame into a Call, has the core serve it, and
 // writes the answer. refused is the front end's own verdict on the frame
 // (a bad header, a request before Hello), which the core answers and
 // audits like any request.
-func (c *conn) run(h protocol.RequestHeader, body []byte, refused error) protocol.Status {
+func (c *conn) run(h protocol.RequestHeader, body []byte, refused error) (st protocol.Status, keep bool) {
 	call := &Call{Op: h.Op, Body: body, Refused: refused}
 	res := c.sess.Do(c.s.reqCtx, call)
 	resp := res.Resp
@@ -209,7 +240,7 @@ func (c *conn) run(h protocol.RequestHeader, body []byte, refused error) protoco
 	}
 	c.respond(h, res.Status, resp, call.Sensitive)
 	call.Finish()
-	return res.Status
+	return res.Status, !res.Close
 }
 
 // respond encodes outside any lock, then writes the frame in one call.
@@ -255,6 +286,7 @@ func (c *conn) refuse(status protocol.Status, msg string) {
 // stopping is set before the deadline, and the reader checks it after
 // setting its own, so the reader cannot miss it.
 func (c *conn) stopReading() {
+	c.cancel()
 	c.stopping.Store(true)
 	c.nc.SetReadDeadline(time.Unix(1, 0))
 }

@@ -59,12 +59,13 @@ type Core struct {
 	conns    *connCounter
 	rates    *rateLimiters
 	reserved *reservations
+	budget   *byteBudget
 	ops      opTable
 }
 
 func newCore(log *slog.Logger, t tpmBackend, st keyStore, version string, s *settings) *Core {
 	c := &Core{log: log, tpm: t, store: st, version: version, started: time.Now(),
-		conns: newConnCounter(), rates: newRateLimiters(), reserved: newReservations(), ops: newOpTable()}
+		conns: newConnCounter(), rates: newRateLimiters(), reserved: newReservations(), budget: newByteBudget(), ops: newOpTable()}
 	c.settings.Store(s)
 	return c
 }
@@ -79,6 +80,23 @@ type Session struct {
 	core    *Core
 	caller  Caller
 	limiter *rate.Limiter // the caller's, shared by its sessions
+	strikes atomic.Int32  // frames in a row that failed as malformed or over the rate
+}
+
+// maxStrikes is how many malformed or rate-limited frames in a row a
+// session may send before the core asks for its connection to be closed.
+const maxStrikes = 64
+
+// countFailure counts frames that only a broken or hostile peer keeps
+// sending; a success resets the count. It reports when to close.
+func (s *Session) countFailure(st protocol.Status) bool {
+	switch st {
+	case protocol.StatusBadRequest, protocol.StatusUnknownOp, protocol.StatusUnsupportedVersion,
+		protocol.StatusFrameTooLarge, protocol.StatusRateLimited:
+		return s.strikes.Add(1) >= maxStrikes
+	}
+	s.strikes.Store(0)
+	return false
 }
 
 // Connect admits a new connection of caller: allow_users/allow_groups and
@@ -135,6 +153,9 @@ type Result struct {
 	Status  protocol.Status
 	Message string
 	Resp    any
+	// Close asks the front end to close the connection after this
+	// answer: the caller kept sending frames that fail.
+	Close bool
 }
 
 // Do runs call for the session's caller: admission, key lookup, the
@@ -150,6 +171,7 @@ func (s *Session) Do(ctx context.Context, call *Call) Result {
 		res.Status, res.Message = s.core.statusOf(call, err)
 		res.Resp = nil
 	}
+	res.Close = s.countFailure(res.Status)
 	call.st.audit.record(&auditRecord{Op: call.Op, Caller: &s.caller, Alias: call.alias, KeyID: call.keyID,
 		Status: res.Status, Dur: time.Since(start)})
 	return res
