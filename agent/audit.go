@@ -18,13 +18,21 @@ import (
 
 // auditRecord is what one request leaves in the audit trail. It has no
 // field for a secret, a PIN or a plaintext, so none can be logged.
+//
+// Every caller-chosen string in it (Alias, Caller.Comm) has been through
+// logValue: bounded and escaped, so that a record cannot be forged or
+// made huge. TargetUID is the namespace an admin acted on, when not the
+// caller's own; Suppressed counts the caller's refusals held back since
+// its last written one (refusalLog).
 type auditRecord struct {
-	Op     protocol.Op
-	Caller *Caller
-	Alias  string
-	KeyID  []byte
-	Status protocol.Status
-	Dur    time.Duration
+	Op         protocol.Op
+	Caller     *Caller
+	Alias      string
+	KeyID      []byte
+	TargetUID  *uint32
+	Status     protocol.Status
+	Dur        time.Duration
+	Suppressed int
 }
 
 // auditor writes exactly one record per request.
@@ -59,17 +67,24 @@ func (a slogAuditor) record(r *auditRecord) {
 }
 
 func auditAttrs(r *auditRecord) []slog.Attr {
-	return []slog.Attr{
+	attrs := []slog.Attr{
 		slog.String("op", r.Op.String()),
 		slog.Uint64("uid", uint64(r.Caller.UID)),
 		slog.Uint64("gid", uint64(r.Caller.GID)),
 		slog.Int64("pid", int64(r.Caller.PID)),
 		slog.String("comm", r.Caller.Comm),
+		slog.Bool("comm_verified", r.Caller.CommVerified),
 		slog.String("alias", r.Alias),
 		slog.String("key_id", hex.EncodeToString(r.KeyID)),
-		slog.String("status", r.Status.String()),
-		slog.Duration("dur", r.Dur),
 	}
+	if r.TargetUID != nil {
+		attrs = append(attrs, slog.Uint64("target_uid", uint64(*r.TargetUID)))
+	}
+	attrs = append(attrs, slog.String("status", r.Status.String()), slog.Duration("dur", r.Dur))
+	if r.Suppressed > 0 {
+		attrs = append(attrs, slog.Int("suppressed", r.Suppressed))
+	}
+	return attrs
 }
 
 // textAuditor writes the line slog's TextHandler would write, by hand:
@@ -114,6 +129,7 @@ func appendAuditLine(b []byte, now time.Time, op, status string, r *auditRecord)
 	b = strconv.AppendUint(append(b, " gid="...), uint64(r.Caller.GID), 10)
 	b = strconv.AppendInt(append(b, " pid="...), int64(r.Caller.PID), 10)
 	b = append(append(b, " comm="...), r.Caller.Comm...)
+	b = strconv.AppendBool(append(b, " comm_verified="...), r.Caller.CommVerified)
 	b = appendMaybeEmpty(append(b, " alias="...), r.Alias)
 	b = append(b, " key_id="...)
 	if len(r.KeyID) == 0 {
@@ -121,8 +137,14 @@ func appendAuditLine(b []byte, now time.Time, op, status string, r *auditRecord)
 	} else {
 		b = hex.AppendEncode(b, r.KeyID)
 	}
+	if r.TargetUID != nil {
+		b = strconv.AppendUint(append(b, " target_uid="...), uint64(*r.TargetUID), 10)
+	}
 	b = append(append(b, " status="...), status...)
 	b = append(append(b, " dur="...), r.Dur.String()...)
+	if r.Suppressed > 0 {
+		b = strconv.AppendInt(append(b, " suppressed="...), int64(r.Suppressed), 10)
+	}
 	return append(b, '\n')
 }
 
@@ -151,25 +173,40 @@ func plain(s string) bool {
 // syscall), falling back to stderr when journald does not take it.
 type journalAuditor struct{ fallback *slog.Logger }
 
-func (a journalAuditor) record(r *auditRecord) {
-	msg := r.Op.String() + " uid=" + strconv.FormatUint(uint64(r.Caller.UID), 10) +
-		" alias=" + r.Alias + " status=" + r.Status.String()
-	pri := journal.PriInfo
-	if r.Status != protocol.StatusOK {
-		pri = journal.PriNotice
-	}
-	err := journal.Send(msg, pri, map[string]string{
+// journalMessage is a record's MESSAGE: the operation and status only,
+// both from fixed vocabularies; what a caller chose is only ever in the
+// structured fields, so that no record can read like another.
+func journalMessage(r *auditRecord) string { return r.Op.String() + ": " + r.Status.String() }
+
+func journalFields(r *auditRecord) map[string]string {
+	f := map[string]string{
 		"SYSLOG_IDENTIFIER": "tpmkeyd",
 		"OP":                r.Op.String(),
 		"UID":               strconv.FormatUint(uint64(r.Caller.UID), 10),
 		"GID":               strconv.FormatUint(uint64(r.Caller.GID), 10),
 		"PID":               strconv.FormatInt(int64(r.Caller.PID), 10),
 		"COMM":              r.Caller.Comm,
+		"COMM_VERIFIED":     strconv.FormatBool(r.Caller.CommVerified),
 		"ALIAS":             r.Alias,
 		"KEY_ID":            hex.EncodeToString(r.KeyID),
 		"STATUS":            r.Status.String(),
 		"DUR_US":            strconv.FormatInt(r.Dur.Microseconds(), 10),
-	})
+	}
+	if r.TargetUID != nil {
+		f["TARGET_UID"] = strconv.FormatUint(uint64(*r.TargetUID), 10)
+	}
+	if r.Suppressed > 0 {
+		f["SUPPRESSED"] = strconv.Itoa(r.Suppressed)
+	}
+	return f
+}
+
+func (a journalAuditor) record(r *auditRecord) {
+	pri := journal.PriInfo
+	if r.Status != protocol.StatusOK {
+		pri = journal.PriNotice
+	}
+	err := journal.Send(journalMessage(r), pri, journalFields(r))
 	if err != nil {
 		slogAuditor{a.fallback}.record(r)
 	}

@@ -60,12 +60,14 @@ type Core struct {
 	rates    *rateLimiters
 	reserved *reservations
 	budget   *byteBudget
+	refusals *refusalLog // audit records of refusals, and refused connections
+	failLog  *refusalLog // log lines of failed requests
 	ops      opTable
 }
 
 func newCore(log *slog.Logger, t tpmBackend, st keyStore, version string, s *settings) *Core {
 	c := &Core{log: log, tpm: t, store: st, version: version, started: time.Now(),
-		conns: newConnCounter(), rates: newRateLimiters(), reserved: newReservations(), budget: newByteBudget(), ops: newOpTable()}
+		conns: newConnCounter(), rates: newRateLimiters(), reserved: newReservations(), budget: newByteBudget(), refusals: newRefusalLog(), failLog: newRefusalLog(), ops: newOpTable()}
 	c.settings.Store(s)
 	return c
 }
@@ -106,16 +108,23 @@ func (c *Core) Connect(caller Caller) (*Session, error) {
 	st := c.settings.Load()
 	caller.Owner = st.owners.owner(caller.UID)
 	if !st.mayConnect(&caller) {
-		c.log.Warn("connection refused", "uid", caller.UID, "pid", caller.PID, "comm", caller.Comm,
-			"status", protocol.StatusPermissionDenied.String())
+		c.logRefusedConn(&caller, protocol.StatusPermissionDenied)
 		return nil, fmt.Errorf("uid %d: not allowed to use this agent: %w", caller.UID, ErrPermissionDenied)
 	}
 	if !c.conns.acquire(caller.Owner, st.isAdmin(&caller), st.cfg.Limits) {
-		c.log.Warn("connection refused", "uid", caller.UID, "pid", caller.PID, "comm", caller.Comm,
-			"status", protocol.StatusBusy.String())
+		c.logRefusedConn(&caller, protocol.StatusBusy)
 		return nil, fmt.Errorf("too many connections: %w", ErrBusy)
 	}
 	return &Session{core: c, caller: caller, limiter: c.rates.forUID(caller.Owner, st.cfg.Limits)}, nil
+}
+
+// logRefusedConn logs a refused connection, within the owner's share of
+// refusal lines.
+func (c *Core) logRefusedConn(caller *Caller, st protocol.Status) {
+	if ok, n := c.refusals.allow(caller.Owner); ok {
+		c.log.Warn("connection refused", "uid", caller.UID, "pid", caller.PID, "comm", caller.Comm,
+			"status", st.String(), "suppressed", n)
+	}
 }
 
 // Close releases the session's connection slot.
@@ -143,6 +152,7 @@ type Call struct {
 	alias  string
 	keyID  []byte
 	key    *Record  // the key the operation acts on, found by the lookup step
+	target bool     // ns was resolved (it names whose keys the call acts on)
 	ns     uint32   // namespace the key is in
 	wipes  [][]byte // cleared by Finish
 }
@@ -172,8 +182,19 @@ func (s *Session) Do(ctx context.Context, call *Call) Result {
 		res.Resp = nil
 	}
 	res.Close = s.countFailure(res.Status)
-	call.st.audit.record(&auditRecord{Op: call.Op, Caller: &s.caller, Alias: call.alias, KeyID: call.keyID,
-		Status: res.Status, Dur: time.Since(start)})
+	rec := &auditRecord{Op: call.Op, Caller: &s.caller, Alias: call.alias, KeyID: call.keyID,
+		Status: res.Status, Dur: time.Since(start)}
+	if call.ns != s.caller.UID && call.target {
+		rec.TargetUID = &call.ns
+	}
+	if res.Status != protocol.StatusOK {
+		ok, n := s.core.refusals.allow(s.caller.Owner)
+		if !ok {
+			return res
+		}
+		rec.Suppressed = n
+	}
+	call.st.audit.record(rec)
 	return res
 }
 

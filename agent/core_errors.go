@@ -21,6 +21,9 @@ func tpmErr(err error) error {
 // message the peer sees. Details stay in the log.
 func (c *Core) statusOf(call *Call, err error) (protocol.Status, string) {
 	st, msg := mapError(err)
+	if ok, _ := c.failLog.allow(call.caller.Owner); !ok {
+		return st, msg
+	}
 	switch st {
 	case protocol.StatusInternal, protocol.StatusTPMError, protocol.StatusTPMUnavailable,
 		protocol.StatusKeyInvalidated, protocol.StatusTPMChanged:

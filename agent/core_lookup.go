@@ -18,15 +18,15 @@ func (c *Core) findKey(call *Call, op *operation) error {
 	}
 	ref := call.Req.(protocol.KeyRef)
 	alias := ref.KeyAlias()
-	call.alias = alias
+	call.alias = logValue(alias)
 	owner, err := call.st.namespace(call.caller, ref.KeyNamespace())
 	if err != nil {
 		return err
 	}
+	call.ns, call.target = owner, true
 	if err := checkAlias(alias); err != nil {
 		return err
 	}
-	call.ns = owner
 	if op.key != existingKey {
 		return nil
 	}

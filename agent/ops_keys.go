@@ -99,6 +99,7 @@ func (c *Core) listKeys(_ context.Context, call *Call, m *protocol.ListKeysReque
 	if err != nil {
 		return nil, err
 	}
+	call.ns, call.target = uid, true
 	limit := int(min(m.Limit, maxListLimit)) // 0: the store's DefaultListLimit
 	recs, next, err := c.store.List(uid, m.Cursor, limit)
 	if err != nil {

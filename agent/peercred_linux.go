@@ -47,7 +47,8 @@ func credentialsOf(fd int) (Caller, error) {
 	}
 	caller := Caller{UID: cred.Uid, GID: cred.Gid, PID: cred.Pid}
 	caller.Groups = peerGroups(fd, cred.Gid)
-	caller.Comm, caller.CommVerified = peerComm(fd, cred.Pid)
+	comm, verified := peerComm(fd, cred.Pid)
+	caller.Comm, caller.CommVerified = logValue(comm), verified
 	return caller, nil
 }
 
