@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
@@ -143,6 +144,41 @@ func TestMapError(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got, _ := mapError(tc.err); got != tc.want {
 				t.Errorf("mapError(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestStatusConnectionsOwnOnly: a non-admin's Status counts only its own
+// connections; an admin's counts all.
+func TestStatusConnectionsOwnOnly(t *testing.T) {
+	td := startDaemon(t, "")
+	dialHello(t, td.socket) // root's
+	dialHello(t, td.socket)
+	for range 10 {
+		if td.core().conns.count() == 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, tc := range []struct {
+		name   string
+		caller Caller
+		want   uint64
+	}{
+		{"non-admin", Caller{UID: 4242, GID: 4242}, 1},
+		{"root", Caller{UID: 0, GID: 0}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sess, err := td.core().Connect(tc.caller)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sess.Close()
+			res := sess.Do(t.Context(), &Call{Op: protocol.OpStatus, Req: &protocol.StatusRequest{}})
+			st, _ := res.Resp.(*protocol.StatusResponse)
+			if res.Status != protocol.StatusOK || st.Connections != tc.want {
+				t.Errorf("Status as %s = %v, connections %d, want OK, %d", tc.name, res.Status, st.Connections, tc.want)
 			}
 		})
 	}

@@ -178,3 +178,33 @@ func TestSlowClients(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelinedHelloAndStatus: Hello frames pipelined between requests
+// that run on workers. Under -race this showed a data race on conn.hello
+// (written by the reader, read by workers); only the reader reads it now.
+func TestPipelinedHelloAndStatus(t *testing.T) {
+	td := startDaemon(t, "")
+	c := dialRaw(t, td.socket)
+	var reqs []byte
+	n := 0
+	for i := range 40 {
+		var op protocol.Op = protocol.OpStatus
+		var body any = &protocol.StatusRequest{}
+		if i%4 == 0 {
+			op, body = protocol.OpHello, &protocol.HelloRequest{Versions: []uint{1}}
+		}
+		f, err := protocol.AppendRequest(nil, protocol.RequestHeader{Op: op, ID: uint32(i + 1)}, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, f...)
+		n++
+	}
+	c.sendRaw(reqs)
+	for range n {
+		h, _ := c.mustRecv()
+		if h.Status != protocol.StatusOK {
+			t.Errorf("response to request %d (%s) = %v, want OK", h.ID, h.Op, h.Status)
+		}
+	}
+}

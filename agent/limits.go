@@ -48,6 +48,13 @@ func (c *connCounter) release(uid uint32) {
 	}
 }
 
+// ofOwner is owner's open connections: what a non-admin may know.
+func (c *connCounter) ofOwner(owner uint32) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.perUID[owner]
+}
+
 func (c *connCounter) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

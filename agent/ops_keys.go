@@ -144,9 +144,10 @@ func (c *Core) status(_ context.Context, call *Call, _ *protocol.StatusRequest) 
 	resp := &protocol.StatusResponse{
 		AgentVersion: c.version, TPMManufacturer: info.Manufacturer, TPMFirmware: info.Firmware,
 		UptimeSeconds: uint64(time.Since(c.started).Seconds()), Keys: uint64(n),
-		Connections: uint64(c.conns.count()),
+		Connections: uint64(c.conns.ofOwner(call.caller.Owner)),
 	}
 	if call.st.isAdmin(call.caller) {
+		resp.Connections = uint64(c.conns.count())
 		all, err := c.store.CountAll()
 		if err != nil {
 			return nil, fmt.Errorf("Store.CountAll: %w", err)
