@@ -139,6 +139,7 @@ func mapError(err error) (protocol.Status, string) {
 		{ErrKeyInvalidated, protocol.StatusKeyInvalidated},
 		{ErrInvalidAlias, protocol.StatusInvalidAlias},
 		{ErrQuotaExceeded, protocol.StatusQuotaExceeded},
+		{ErrInvalidCursor, protocol.StatusBadRequest},
 		{ErrPermissionDenied, protocol.StatusPermissionDenied},
 		{ErrIncompatiblePurpose, protocol.StatusIncompatiblePurpose},
 		{ErrRateLimited, protocol.StatusRateLimited},

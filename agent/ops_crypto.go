@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -58,7 +59,7 @@ func (s *server) verify(r *request, m *protocol.VerifyRequest) (any, error) {
 // signInput is what Sign and Verify share: the caller's key, which must
 // have the sign purpose, and the digest, hashed here from a message if
 // need be (outside any TPM lock).
-func (s *server) signInput(r *request, alias, hash string, digest, message []byte) (*Record, crypto.Hash, []byte, error) {
+func (s *server) signInput(r *request, alias, hash string, digest, message []byte) (*store.Record, crypto.Hash, []byte, error) {
 	rec, err := s.lookupFor(r, alias, protocol.PurposeSign)
 	if err != nil {
 		return nil, 0, nil, err
@@ -166,7 +167,7 @@ func (s *server) ecdh(ctx context.Context, r *request, m *protocol.ECDHRequest) 
 
 // peerKey parses the peer's SubjectPublicKeyInfo (which checks the point
 // is on its curve) and requires the curve of rec's key.
-func peerKey(rec *Record, der []byte) (crypto.PublicKey, error) {
+func peerKey(rec *store.Record, der []byte) (crypto.PublicKey, error) {
 	own, err := publicKey(rec)
 	if err != nil {
 		return nil, err

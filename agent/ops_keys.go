@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -77,7 +78,7 @@ func (s *server) generateKey(ctx context.Context, r *request, m *protocol.Genera
 	if err != nil {
 		return nil, fmt.Errorf("x509.MarshalPKIXPublicKey: %w", err)
 	}
-	rec := &Record{Alias: m.Alias, OwnerUID: r.caller.UID, Algorithm: m.Algorithm, Purposes: wirePurposes,
+	rec := &store.Record{Alias: m.Alias, OwnerUID: r.caller.UID, Algorithm: m.Algorithm, Purposes: wirePurposes,
 		HasPIN: len(m.PIN) > 0, PCRs: pcrs, PublicDER: der, Blob: *blob}
 	if err := s.createRecord(r, rec); err != nil {
 		return nil, err
@@ -110,7 +111,7 @@ func (s *server) precheckCreate(r *request, alias string) error {
 
 // createRecord gives rec its id and creation time and stores it; when the
 // store refuses, the new blob is dropped from the TPM's cache.
-func (s *server) createRecord(r *request, rec *Record) error {
+func (s *server) createRecord(r *request, rec *store.Record) error {
 	if _, err := rand.Read(rec.KeyID[:]); err != nil {
 		return fmt.Errorf("rand.Read: %w", err)
 	}
@@ -125,7 +126,7 @@ func (s *server) createRecord(r *request, rec *Record) error {
 
 // lookupFor finds a key in the caller's own namespace and checks that its
 // purposes allow the operation, before anything reaches the TPM.
-func (s *server) lookupFor(r *request, alias, purpose string) (*Record, error) {
+func (s *server) lookupFor(r *request, alias, purpose string) (*store.Record, error) {
 	rec, err := s.lookup(r, alias)
 	if err != nil {
 		return nil, err
@@ -137,13 +138,13 @@ func (s *server) lookupFor(r *request, alias, purpose string) (*Record, error) {
 }
 
 // lookup finds a key in the caller's own namespace.
-func (s *server) lookup(r *request, alias string) (*Record, error) {
+func (s *server) lookup(r *request, alias string) (*store.Record, error) {
 	return s.lookupIn(r, alias, nil)
 }
 
 // lookupIn finds a key in the namespace uid names (nil: the caller's own;
 // another uid's only for admins).
-func (s *server) lookupIn(r *request, alias string, uid *uint32) (*Record, error) {
+func (s *server) lookupIn(r *request, alias string, uid *uint32) (*store.Record, error) {
 	owner, err := s.target(r, alias, uid)
 	if err != nil {
 		return nil, err

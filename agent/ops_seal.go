@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -33,7 +34,7 @@ func (s *server) seal(ctx context.Context, r *request, m *protocol.SealRequest) 
 	if err != nil {
 		return nil, tpmErr("Seal", err)
 	}
-	rec := &Record{Alias: m.Alias, OwnerUID: r.caller.UID, Algorithm: protocol.AlgSealed,
+	rec := &store.Record{Alias: m.Alias, OwnerUID: r.caller.UID, Algorithm: protocol.AlgSealed,
 		Purposes: []string{}, HasPIN: len(m.PIN) > 0, PCRs: pcrs, Blob: *blob}
 	if err := s.createRecord(r, rec); err != nil {
 		return nil, err

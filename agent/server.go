@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -30,20 +31,10 @@ type tpmBackend interface {
 	Forget(b *tpm.Blob)
 }
 
-// keyStore is the part of *Store the request path uses.
-type keyStore interface {
-	Get(uid uint32, alias string) (*Record, error)
-	Create(r *Record, maxKeys int) error
-	Delete(uid uint32, alias string) (*Record, error)
-	List(uid uint32, cursor string, limit int) ([]*Record, string, error)
-	Count(uid uint32) (int, error)
-	CountAll() (map[uint32]int, error)
-}
+// keyStore is the part of the store the request path uses.
+type keyStore = store.Keys
 
-var (
-	_ tpmBackend = (*tpm.TPM)(nil)
-	_ keyStore   = (*Store)(nil)
-)
+var _ tpmBackend = (*tpm.TPM)(nil)
 
 // server accepts connections and runs their requests. The Daemon owns it
 // and swaps its settings on reload.

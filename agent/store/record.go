@@ -1,10 +1,9 @@
-package agent
+package store
 
 import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -62,10 +61,6 @@ type recordBody struct {
 	TPMPrivate []byte   `cbor:"tpm_private"`
 	SRKName    []byte   `cbor:"srk_name"`
 }
-
-// errRecordMAC is what a record that fails its MAC reports, wrapped in
-// ErrKeyInvalidated.
-var errRecordMAC = errors.New("MAC mismatch")
 
 // recordCodec encodes and decodes record files. Its modes are immutable and
 // safe for concurrent use.

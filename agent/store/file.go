@@ -1,4 +1,4 @@
-package agent
+package store
 
 import (
 	"errors"
@@ -20,11 +20,6 @@ const (
 // tempPrefix starts every temporary file. It begins with '.', which no valid
 // alias does, so a temporary file is never mistaken for a record.
 const tempPrefix = ".tmp-"
-
-var (
-	errFileTooLarge = errors.New("file too large")
-	errNotRegular   = errors.New("not a regular file")
-)
 
 // readSmallFile reads a regular file of at most max bytes. It does not follow
 // a symlink in the last path element, and checks the size before reading.

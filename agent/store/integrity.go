@@ -1,4 +1,4 @@
-package agent
+package store
 
 import (
 	"bytes"
@@ -25,8 +25,6 @@ const (
 	maxIntegrityFileSize = 16 << 10
 )
 
-var errSecretMarshal = errors.New("agent: refusing to marshal a secret")
-
 // integrityFile is the CBOR content of DIR/integrity.key: a TPM sealed data
 // object holding the MAC key, useless without this machine's TPM.
 type integrityFile struct {
@@ -38,7 +36,7 @@ type integrityFile struct {
 
 // LoadIntegrityKey unseals the 32-byte store MAC key from DIR/integrity.key,
 // creating and sealing a new one on first start. The key lives only in
-// memory; the caller should wipe the returned slice once OpenStore has
+// memory; the caller should wipe the returned slice once Open has
 // copied it. A TPM that was cleared or replaced gives tpm.ErrTPMChanged.
 func LoadIntegrityKey(ctx context.Context, t *tpm.TPM, dir string) ([]byte, error) {
 	c, err := newRecordCodec()

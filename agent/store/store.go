@@ -1,4 +1,4 @@
-package agent
+package store
 
 import (
 	"errors"
@@ -17,6 +17,19 @@ import (
 
 // recordSuffix ends every record's file name.
 const recordSuffix = ".key"
+
+// Keys is what the daemon core, the bench and tools need of a store, so
+// that they can take a fake. *Store is the one implementation.
+type Keys interface {
+	Get(uid uint32, alias string) (*Record, error)
+	Create(r *Record, maxKeys int) error
+	Delete(uid uint32, alias string) (*Record, error)
+	List(uid uint32, cursor string, limit int) ([]*Record, string, error)
+	Count(uid uint32) (int, error)
+	CountAll() (map[uint32]int, error)
+}
+
+var _ Keys = (*Store)(nil)
 
 // Store keeps one MAC-protected record per key in DIR/keys/<uid>/<alias>.key.
 // Safe for concurrent use. Records are read on first use, then cached; a
@@ -47,17 +60,17 @@ type uidDir struct {
 	names  []string // sorted aliases on disk, valid once loaded
 }
 
-// OpenStore opens (creating if needed, 0700) the store under dir. It does
+// Open opens (creating if needed, 0700) the store under dir. It does
 // not read the records: start-up time must not grow with the key count.
 // It copies macKey; the caller should wipe its own copy.
-func OpenStore(dir string, macKey []byte, log *slog.Logger) (*Store, error) {
+func Open(dir string, macKey []byte, log *slog.Logger) (*Store, error) {
 	key, err := newSecretKey(macKey)
 	if err != nil {
-		return nil, fmt.Errorf("OpenStore: %w", err)
+		return nil, fmt.Errorf("store.Open: %w", err)
 	}
 	codec, err := newRecordCodec()
 	if err != nil {
-		return nil, fmt.Errorf("OpenStore: %w", err)
+		return nil, fmt.Errorf("store.Open: %w", err)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -72,7 +85,7 @@ func OpenStore(dir string, macKey []byte, log *slog.Logger) (*Store, error) {
 	}
 	for _, d := range []string{dir, s.keysDir} {
 		if err := mkdirPrivate(d); err != nil {
-			return nil, fmt.Errorf("OpenStore: %w", err)
+			return nil, fmt.Errorf("store.Open: %w", err)
 		}
 	}
 	return s, nil

@@ -1,4 +1,4 @@
-package agent
+package store
 
 import (
 	"bytes"
@@ -94,11 +94,11 @@ func TestSecretKeyNeverPrinted(t *testing.T) {
 	}
 }
 
-func TestOpenStoreKeyLength(t *testing.T) {
+func TestOpenKeyLength(t *testing.T) {
 	for _, n := range []int{0, 16, 31, 33, 64} {
 		t.Run(fmt.Sprintf("%d-bytes", n), func(t *testing.T) {
-			if _, err := OpenStore(t.TempDir(), make([]byte, n), nil); err == nil {
-				t.Errorf("OpenStore(key of %d bytes) = nil error, want a refusal", n)
+			if _, err := Open(t.TempDir(), make([]byte, n), nil); err == nil {
+				t.Errorf("Open(key of %d bytes) = nil error, want a refusal", n)
 			}
 		})
 	}
