@@ -143,6 +143,7 @@ func TestMapError(t *testing.T) {
 		{"tpm-unsupported", tpmErr("CreateKey", tpm.ErrUnsupported), protocol.StatusUnsupportedAlgorithm},
 		{"tpm-purpose", tpmErr("Decrypt", tpm.ErrPurpose), protocol.StatusIncompatiblePurpose},
 		{"record-tampered", ErrKeyInvalidated, protocol.StatusKeyInvalidated},
+		{"record-newer-format", errors.Join(errors.New("store.Get"), ErrUnsupportedRecord), protocol.StatusKeyInvalidated},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

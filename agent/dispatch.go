@@ -136,6 +136,7 @@ func mapError(err error) (protocol.Status, string) {
 	}{
 		{ErrKeyNotFound, protocol.StatusKeyNotFound},
 		{ErrKeyExists, protocol.StatusKeyExists},
+		{ErrUnsupportedRecord, protocol.StatusKeyInvalidated}, // before ErrKeyInvalidated: its own message
 		{ErrKeyInvalidated, protocol.StatusKeyInvalidated},
 		{ErrInvalidAlias, protocol.StatusInvalidAlias},
 		{ErrQuotaExceeded, protocol.StatusQuotaExceeded},

@@ -13,6 +13,7 @@ var (
 	ErrKeyNotFound         = store.ErrKeyNotFound
 	ErrKeyExists           = store.ErrKeyExists
 	ErrKeyInvalidated      = store.ErrKeyInvalidated
+	ErrUnsupportedRecord   = store.ErrUnsupportedRecord // a kind of ErrKeyInvalidated
 	ErrInvalidAlias        = store.ErrInvalidAlias
 	ErrQuotaExceeded       = store.ErrQuotaExceeded
 	ErrInvalidCursor       = store.ErrInvalidCursor

@@ -12,6 +12,13 @@ var (
 	ErrInvalidAlias   = errors.New("invalid alias")
 	ErrQuotaExceeded  = errors.New("key quota exceeded")
 	ErrInvalidCursor  = errors.New("invalid list cursor") // a List cursor this store did not hand out
+
+	// ErrUnsupportedRecord is a record of a format version or kind newer
+	// than this build knows (written by a later tpmkeyd, or damaged): kept,
+	// not used. It is a kind of ErrKeyInvalidated: errors.Is(err,
+	// ErrKeyInvalidated) holds for it, so every caller that refuses an
+	// invalid record refuses this one too.
+	ErrUnsupportedRecord error = &refinedError{"key record has a format this tpmkeyd does not know", ErrKeyInvalidated}
 )
 
 // Causes that stay in the log: a refused record answers ErrKeyInvalidated.
@@ -21,3 +28,12 @@ var (
 	errNotRegular    = errors.New("not a regular file")
 	errSecretMarshal = errors.New("store: refusing to marshal a secret")
 )
+
+// refinedError is a sentinel that is also a kind of a broader one.
+type refinedError struct {
+	text   string
+	parent error
+}
+
+func (e *refinedError) Error() string        { return e.text }
+func (e *refinedError) Is(target error) bool { return target == e.parent }

@@ -2,17 +2,19 @@ package store
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
 
-// goldenV1 are the records in testdata/v1/keys/1000, written by the store as
-// it was before records had a kind (format version 1), under testMACKey.
-// Their bytes must stay readable by every later build.
-func goldenV1() []*Record {
+// goldenRecords are the records in testdata/v<N>/keys/1000 for every format
+// version N, under testMACKey. testdata/v1 was written by the store as it
+// was before records had a kind; every later build must read those bytes.
+func goldenRecords() []*Record {
 	ec := testRecord(1000, "ec-key")
 	ec.HasPIN = true
 	sealed := &Record{Alias: "db-password", OwnerUID: 1000, Algorithm: "sealed",
@@ -47,27 +49,44 @@ func copyTree(t *testing.T, src string) string {
 	return dst
 }
 
-func TestReadsVersion1Records(t *testing.T) {
-	dir := copyTree(t, "testdata/v1")
-	s, _ := openTestStore(t, dir)
-	for _, want := range goldenV1() {
-		t.Run(want.Alias, func(t *testing.T) {
-			path := filepath.Join(dir, "keys", "1000", want.Alias+".key")
-			before, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := s.Get(1000, want.Alias)
-			if err != nil || !equalRecords(got, want) {
-				t.Fatalf("Get(1000, %q) = %+v, %v, want %+v", want.Alias, got, err, want)
-			}
-			if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
-				t.Errorf("Get rewrote %s", path)
-			}
-		})
-	}
-	recs, next, err := s.List(1000, "", 10)
-	if err != nil || next != "" || len(recs) != 2 {
-		t.Errorf("List(1000) = %d records, %q, %v, want 2", len(recs), next, err)
+// TestGoldenRecords reads records in the exact bytes each format version
+// wrote (testdata/v<N>, frozen: never regenerate them), and checks that
+// the current version still encodes to its golden bytes.
+func TestGoldenRecords(t *testing.T) {
+	c, _ := newRecordCodec()
+	key, _ := newSecretKey(testMACKey())
+	wantKinds := map[string]Kind{"ec-key": KindKey, "db-password": KindSealed}
+	for _, version := range []int{recordV1, recordVersion} {
+		dir := copyTree(t, "testdata/v"+strconv.Itoa(version))
+		s, _ := openTestStore(t, dir)
+		for _, want := range goldenRecords() {
+			t.Run(fmt.Sprintf("v%d-%s", version, want.Alias), func(t *testing.T) {
+				path := filepath.Join(dir, "keys", "1000", want.Alias+".key")
+				before, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.Get(1000, want.Alias)
+				if err != nil || !equalRecords(got, want) {
+					t.Fatalf("Get(1000, %q) = %+v, %v, want %+v", want.Alias, got, err, want)
+				}
+				if k := got.Kind(); k != wantKinds[want.Alias] {
+					t.Errorf("Get(1000, %q).Kind() = %q, want %q", want.Alias, k, wantKinds[want.Alias])
+				}
+				if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+					t.Errorf("Get rewrote %s", path)
+				}
+				if version != recordVersion {
+					return
+				}
+				if enc, err := c.encode(key, want); err != nil || !bytes.Equal(enc, before) {
+					t.Errorf("encode(%q) = %x, %v, want the golden %x", want.Alias, enc, err, before)
+				}
+			})
+		}
+		recs, next, err := s.List(1000, "", 10)
+		if err != nil || next != "" || len(recs) != 2 {
+			t.Errorf("v%d: List(1000) = %d records, %q, %v, want 2", version, len(recs), next, err)
+		}
 	}
 }

@@ -100,7 +100,7 @@ func (s *Store) Close() error {
 }
 
 // Get returns the record, from cache or disk. ErrInvalidAlias,
-// ErrKeyNotFound, ErrKeyInvalidated.
+// ErrKeyNotFound, ErrKeyInvalidated (or ErrUnsupportedRecord, a kind of it).
 func (s *Store) Get(uid uint32, alias string) (*Record, error) {
 	if !ValidAlias(alias) {
 		return nil, ErrInvalidAlias
@@ -209,8 +209,9 @@ func (s *Store) Create(r *Record, maxKeys int) error {
 }
 
 // Delete removes the record and returns it (so the caller can flush it).
-// A record that fails its integrity check is removed too; then the returned
-// Record holds only Alias and OwnerUID, and an empty Blob.
+// A record that fails its integrity check, or has a newer format, is
+// removed too; then the returned Record holds only Alias and OwnerUID, and
+// an empty Blob.
 func (s *Store) Delete(uid uint32, alias string) (*Record, error) {
 	if !ValidAlias(alias) {
 		return nil, ErrInvalidAlias
@@ -298,8 +299,8 @@ func (s *Store) DropCaches() {
 }
 
 // read reads and verifies one record from disk. A record that fails any
-// check is logged at warning level and reported as ErrKeyInvalidated only:
-// the details stay in the log.
+// check is logged at warning level and reported as ErrKeyInvalidated (or
+// ErrUnsupportedRecord, a kind of it) only: the details stay in the log.
 func (s *Store) read(uid uint32, alias string) (*Record, fileID, error) {
 	path := s.path(uid, alias)
 	data, fi, err := readSmallFileStat(path, maxRecordSize)
@@ -318,7 +319,15 @@ func (s *Store) read(uid uint32, alias string) (*Record, fileID, error) {
 	return r, fileIDOf(fi), nil
 }
 
+// refuse logs why a record is not used and returns the one sentinel the
+// caller sees: ErrUnsupportedRecord for a newer format, else
+// ErrKeyInvalidated.
 func (s *Store) refuse(uid uint32, alias, path string, cause error) error {
+	if errors.Is(cause, ErrUnsupportedRecord) {
+		s.log.Warn("key record refused: written by a newer tpmkeyd",
+			"uid", uid, "alias", alias, "path", path, "err", cause)
+		return ErrUnsupportedRecord
+	}
 	s.log.Warn("key record refused: failed its integrity check",
 		"uid", uid, "alias", alias, "path", path, "err", cause)
 	return ErrKeyInvalidated
