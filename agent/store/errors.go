@@ -19,6 +19,11 @@ var (
 	// ErrKeyInvalidated) holds for it, so every caller that refuses an
 	// invalid record refuses this one too.
 	ErrUnsupportedRecord error = &refinedError{"key record has a format this tpmkeyd does not know", ErrKeyInvalidated}
+
+	// ErrUnsafePath is a symlink or special file where the store expects
+	// its own directory or record (keys/<uid> → keys/0): refused, never
+	// followed. It is a kind of ErrKeyInvalidated, as ErrUnsupportedRecord is.
+	ErrUnsafePath error = &refinedError{"key store path is a symlink or special file", ErrKeyInvalidated}
 )
 
 // Causes that stay in the log: a refused record answers ErrKeyInvalidated.

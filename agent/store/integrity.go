@@ -80,7 +80,7 @@ func createIntegrityKey(ctx context.Context, t *tpm.TPM, c recordCodec, dir stri
 		SRKName:    blob.ParentName,
 	})
 	if err == nil {
-		err = writeNewFile(dir, integrityFileName, data)
+		err = writeNewFileAt(dir, integrityFileName, data)
 	}
 	if err != nil {
 		clear(key)
