@@ -24,6 +24,10 @@ var (
 	// its own directory or record (keys/<uid> → keys/0): refused, never
 	// followed. It is a kind of ErrKeyInvalidated, as ErrUnsupportedRecord is.
 	ErrUnsafePath error = &refinedError{"key store path is a symlink or special file", ErrKeyInvalidated}
+
+	// ErrIntegrityKeyMissing is integrity.key gone while records exist: a
+	// new key would invalidate them all, so the store does not open.
+	ErrIntegrityKeyMissing = errors.New("integrity key missing while key records exist")
 )
 
 // Causes that stay in the log: a refused record answers ErrKeyInvalidated.
