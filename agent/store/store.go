@@ -36,6 +36,10 @@ var _ Keys = (*Store)(nil)
 // Safe for concurrent use. Records are read on first use, then cached; a
 // record returned by Get is shared and must not be modified.
 //
+// Every path below dir is opened relative to its parent's fd without
+// following symlinks (dirs.go, file.go), so that no uid reaches another's
+// records through a planted link.
+//
 // Records changed behind the store's back (an admin's rm, cp or restore)
 // are noticed at their next use: a cached record is checked against its
 // file with one lstat. Counts and listings follow a removed record at once,
@@ -47,8 +51,8 @@ type Store struct {
 	codec   recordCodec
 	cache   *recordCache
 
-	mu   sync.Mutex
-	uids map[uint32]*uidDir
+	mu   sync.Mutex         // guards uids
+	uids map[uint32]*uidDir // one view per uid, never removed
 }
 
 // uidDir is the in-memory view of one uid's directory.
