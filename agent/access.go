@@ -3,6 +3,8 @@ package agent
 import (
 	"fmt"
 	"slices"
+
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 )
 
 // settings is the validated Config in force plus what derives from it.
@@ -47,7 +49,7 @@ func checkAlias(alias string) error {
 
 // checkPurpose refuses, before the TPM is asked, an operation the key was
 // not made for.
-func checkPurpose(r *Record, purpose string) error {
+func checkPurpose(r *store.Record, purpose string) error {
 	if !slices.Contains(r.Purposes, purpose) {
 		return fmt.Errorf("key %q is not a %s key: %w", r.Alias, purpose, ErrIncompatiblePurpose)
 	}

@@ -139,6 +139,7 @@ func TestMapError(t *testing.T) {
 		{"tpm-unsupported", tpmErr(tpm.ErrUnsupported), protocol.StatusUnsupportedAlgorithm},
 		{"tpm-purpose", tpmErr(tpm.ErrPurpose), protocol.StatusIncompatiblePurpose},
 		{"record-tampered", ErrKeyInvalidated, protocol.StatusKeyInvalidated},
+		{"record-newer-format", errors.Join(errors.New("store.Get"), ErrUnsupportedRecord), protocol.StatusKeyInvalidated},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

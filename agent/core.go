@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -30,19 +31,12 @@ type tpmBackend interface {
 	Forget(b *tpm.Blob)
 }
 
-// keyStore is the part of *Store the core uses.
-type keyStore interface {
-	Get(uid uint32, alias string) (*Record, error)
-	Create(r *Record, maxKeys int) error
-	Delete(uid uint32, alias string) (*Record, error)
-	List(uid uint32, cursor string, limit int) ([]*Record, string, error)
-	Count(uid uint32) (int, error)
-	CountAll() (map[uint32]int, error)
-}
+// keyStore is the store as the core uses it.
+type keyStore = store.Keys
 
 var (
 	_ tpmBackend = (*tpm.TPM)(nil)
-	_ keyStore   = (*Store)(nil)
+	_ keyStore   = (*store.Store)(nil)
 )
 
 // Core is the transport-neutral keystore: front ends hand it an identified
@@ -151,10 +145,10 @@ type Call struct {
 	st     *settings
 	alias  string
 	keyID  []byte
-	key    *Record  // the key the operation acts on, found by the lookup step
-	target bool     // ns was resolved (it names whose keys the call acts on)
-	ns     uint32   // namespace the key is in
-	wipes  [][]byte // cleared by Finish
+	key    *store.Record // the key the operation acts on, found by the lookup step
+	target bool          // ns was resolved (it names whose keys the call acts on)
+	ns     uint32        // namespace the key is in
+	wipes  [][]byte      // cleared by Finish
 }
 
 // Result is the core's answer to a Call: a response body (OK) or a status

@@ -44,9 +44,11 @@ var statusTable = []struct {
 }{
 	{ErrKeyNotFound, protocol.StatusKeyNotFound},
 	{ErrKeyExists, protocol.StatusKeyExists},
+	{ErrUnsupportedRecord, protocol.StatusKeyInvalidated}, // before ErrKeyInvalidated: its own message
 	{ErrKeyInvalidated, protocol.StatusKeyInvalidated},
 	{ErrInvalidAlias, protocol.StatusInvalidAlias},
 	{ErrQuotaExceeded, protocol.StatusQuotaExceeded},
+	{ErrInvalidCursor, protocol.StatusBadRequest},
 	{ErrPermissionDenied, protocol.StatusPermissionDenied},
 	{ErrIncompatiblePurpose, protocol.StatusIncompatiblePurpose},
 	{ErrRateLimited, protocol.StatusRateLimited},

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
 
@@ -128,7 +129,7 @@ type running struct {
 	release func()
 	ln      *listener
 	tpm     *tpm.TPM
-	store   *Store
+	store   *store.Store
 	core    *Core
 	srv     *server
 	keys    keyCount
@@ -160,14 +161,14 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 	if err != nil {
 		return rn, fmt.Errorf("opening TPM %q: %w", rn.spec, err)
 	}
-	macKey, err := LoadIntegrityKey(ctx, rn.tpm, d.opts.StateDir)
+	macKey, err := store.LoadIntegrityKey(ctx, rn.tpm, d.opts.StateDir)
 	if err != nil {
-		return rn, fmt.Errorf("LoadIntegrityKey: %w", err)
+		return rn, err // one line, prefixed by the store
 	}
-	rn.store, err = OpenStore(d.opts.StateDir, macKey, d.log)
+	rn.store, err = store.Open(d.opts.StateDir, macKey, d.log)
 	clear(macKey)
 	if err != nil {
-		return rn, fmt.Errorf("OpenStore: %w", err)
+		return rn, err
 	}
 	var backend tpmBackend = rn.tpm
 	if d.opts.wrapTPM != nil {

@@ -1,14 +1,22 @@
 package agent
 
-import "errors"
+import (
+	"errors"
 
-// Sentinel errors of the agent. server.go maps each to its wire status.
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
+)
+
+// Sentinel errors of the agent. dispatch.go maps each to its wire status.
+// The store's failures are the store's own sentinels under their old names,
+// so that one failure has one sentinel.
 var (
-	ErrKeyNotFound         = errors.New("key not found")
-	ErrKeyExists           = errors.New("key already exists")
-	ErrKeyInvalidated      = errors.New("key record failed its integrity check")
-	ErrInvalidAlias        = errors.New("invalid alias")
-	ErrQuotaExceeded       = errors.New("key quota exceeded")
+	ErrKeyNotFound         = store.ErrKeyNotFound
+	ErrKeyExists           = store.ErrKeyExists
+	ErrKeyInvalidated      = store.ErrKeyInvalidated
+	ErrUnsupportedRecord   = store.ErrUnsupportedRecord // a kind of ErrKeyInvalidated
+	ErrInvalidAlias        = store.ErrInvalidAlias
+	ErrQuotaExceeded       = store.ErrQuotaExceeded
+	ErrInvalidCursor       = store.ErrInvalidCursor
 	ErrPermissionDenied    = errors.New("permission denied")
 	ErrIncompatiblePurpose = errors.New("key purpose does not allow this operation")
 	ErrRateLimited         = errors.New("rate limited")

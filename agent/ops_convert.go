@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -117,7 +118,7 @@ func checkPIN(pin []byte) error {
 }
 
 // authFor is what the TPM needs to use rec's key.
-func authFor(rec *Record, pin []byte) tpm.Auth {
+func authFor(rec *store.Record, pin []byte) tpm.Auth {
 	a := tpm.Auth{PIN: pin}
 	for _, p := range rec.PCRs {
 		a.PCRs = append(a.PCRs, int(p))
@@ -165,7 +166,7 @@ func digestOf(h crypto.Hash, digest, message []byte) ([]byte, error) {
 }
 
 // publicKey parses the record's public key; sealed records have none.
-func publicKey(rec *Record) (crypto.PublicKey, error) {
+func publicKey(rec *store.Record) (crypto.PublicKey, error) {
 	if len(rec.PublicDER) == 0 {
 		return nil, fmt.Errorf("%q has no public key: %w", rec.Alias, ErrIncompatiblePurpose)
 	}
@@ -180,7 +181,7 @@ func publicKey(rec *Record) (crypto.PublicKey, error) {
 	return nil, fmt.Errorf("%q has a %T public key: %w", rec.Alias, pub, ErrIncompatiblePurpose)
 }
 
-func keyInfo(r *Record) protocol.KeyInfo {
+func keyInfo(r *store.Record) protocol.KeyInfo {
 	return protocol.KeyInfo{
 		Alias: r.Alias, KeyID: r.KeyID[:], OwnerUID: r.OwnerUID, Algorithm: r.Algorithm,
 		Purposes: r.Purposes, HasPIN: r.HasPIN, PCRs: r.PCRs, Created: r.Created.Unix(),

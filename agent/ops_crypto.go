@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -150,7 +151,7 @@ func (c *Core) ecdh(ctx context.Context, call *Call, m *protocol.ECDHRequest) (*
 
 // peerKey parses the peer's SubjectPublicKeyInfo (which checks the point
 // is on its curve) and requires the curve of rec's key.
-func peerKey(rec *Record, der []byte) (crypto.PublicKey, error) {
+func peerKey(rec *store.Record, der []byte) (crypto.PublicKey, error) {
 	own, err := publicKey(rec)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -67,7 +68,7 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 	if err != nil {
 		return nil, fmt.Errorf("x509.MarshalPKIXPublicKey: %w", err)
 	}
-	rec := &Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: m.Algorithm, Purposes: wirePurposes,
+	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: m.Algorithm, Purposes: wirePurposes,
 		HasPIN: len(m.PIN) > 0, PCRs: pcrs, PublicDER: der, Blob: *blob}
 	if err := c.createRecord(call, rec); err != nil {
 		return nil, err
@@ -77,7 +78,7 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 
 // createRecord gives rec its id and creation time and stores it; when the
 // store refuses, the new blob is dropped from the TPM's cache.
-func (c *Core) createRecord(call *Call, rec *Record) error {
+func (c *Core) createRecord(call *Call, rec *store.Record) error {
 	if _, err := rand.Read(rec.KeyID[:]); err != nil {
 		return fmt.Errorf("rand.Read: %w", err)
 	}

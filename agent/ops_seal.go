@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -31,7 +32,7 @@ func (c *Core) seal(ctx context.Context, call *Call, m *protocol.SealRequest) (*
 	if err != nil {
 		return nil, tpmErr(err)
 	}
-	rec := &Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: protocol.AlgSealed,
+	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: protocol.AlgSealed,
 		Purposes: []string{}, HasPIN: len(m.PIN) > 0, PCRs: pcrs, Blob: *blob}
 	if err := c.createRecord(call, rec); err != nil {
 		return nil, err

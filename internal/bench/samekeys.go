@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 
-	"github.com/tpmkeyd/tpmkeyd/agent"
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
@@ -125,14 +125,14 @@ func importRawKeys(ctx context.Context, tpmSpec, stateDir string, rw *raw, log *
 	if got, want := t.SRKName(), rw.srk.Name.Buffer; !bytes.Equal(got, want) {
 		return fmt.Errorf("%w: swtpm #1 %x, swtpm #2 %x", ErrSRKMismatch, want, got)
 	}
-	macKey, err := agent.LoadIntegrityKey(ctx, t, stateDir)
+	macKey, err := store.LoadIntegrityKey(ctx, t, stateDir)
 	if err != nil {
-		return fmt.Errorf("bench: agent.LoadIntegrityKey: %w", err)
+		return fmt.Errorf("bench: store.LoadIntegrityKey: %w", err)
 	}
 	defer clear(macKey)
-	st, err := agent.OpenStore(stateDir, macKey, log)
+	st, err := store.Open(stateDir, macKey, log)
 	if err != nil {
-		return fmt.Errorf("bench: agent.OpenStore: %w", err)
+		return fmt.Errorf("bench: store.Open: %w", err)
 	}
 	defer st.Close()
 	for _, k := range rw.sharedKeys() {
@@ -149,7 +149,7 @@ func importRawKeys(ctx context.Context, tpmSpec, stateDir string, rw *raw, log *
 
 // sharedRecord builds the record the daemon would have written had it
 // created k itself (tpm.CreateKey's blob encoding).
-func sharedRecord(k sharedKey, srkName []byte) (*agent.Record, error) {
+func sharedRecord(k sharedKey, srkName []byte) (*store.Record, error) {
 	blob := tpm.Blob{Public: tpm2.Marshal(k.pub), Private: tpm2.Marshal(k.pri), ParentName: bytes.Clone(srkName)}
 	pub, err := tpm.PublicKey(&blob)
 	if err != nil {
@@ -159,7 +159,7 @@ func sharedRecord(k sharedKey, srkName []byte) (*agent.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: x509.MarshalPKIXPublicKey %s: %w", k.alias, err)
 	}
-	rec := &agent.Record{Alias: k.alias, OwnerUID: uint32(os.Getuid()), Algorithm: k.algorithm,
+	rec := &store.Record{Alias: k.alias, OwnerUID: uint32(os.Getuid()), Algorithm: k.algorithm,
 		Purposes: []string{protocol.PurposeSign}, Created: time.Now(), PublicDER: der, Blob: blob}
 	if _, err := rand.Read(rec.KeyID[:]); err != nil {
 		return nil, fmt.Errorf("bench: rand.Read: %w", err)

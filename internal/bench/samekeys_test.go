@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tpmkeyd/tpmkeyd/agent"
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -97,13 +97,13 @@ func signImported(t *testing.T, ctx context.Context, spec, stateDir string, log 
 		t.Fatalf("tpm.Open(swtpm #2) = %v", err)
 	}
 	defer tp.Close()
-	macKey, err := agent.LoadIntegrityKey(ctx, tp, stateDir)
+	macKey, err := store.LoadIntegrityKey(ctx, tp, stateDir)
 	if err != nil {
-		t.Fatalf("agent.LoadIntegrityKey = %v", err)
+		t.Fatalf("store.LoadIntegrityKey = %v", err)
 	}
-	st, err := agent.OpenStore(stateDir, macKey, log)
+	st, err := store.Open(stateDir, macKey, log)
 	if err != nil {
-		t.Fatalf("agent.OpenStore = %v", err)
+		t.Fatalf("store.Open = %v", err)
 	}
 	defer st.Close()
 	digest := sha256.Sum256([]byte("same key"))

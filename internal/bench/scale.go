@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tpmkeyd/tpmkeyd/agent"
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/client"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -170,10 +170,10 @@ func (s *scaler) populate(ctx context.Context, keys int) error {
 }
 
 // createRange creates the records numbered from, from+step, ... below to.
-func (s *scaler) createRange(macKey []byte, seed *agent.Record, from, to, step int) error {
-	st, err := agent.OpenStore(s.stateDir, macKey, s.log)
+func (s *scaler) createRange(macKey []byte, seed *store.Record, from, to, step int) error {
+	st, err := store.Open(s.stateDir, macKey, s.log)
 	if err != nil {
-		return fmt.Errorf("agent.OpenStore: %w", err)
+		return fmt.Errorf("store.Open: %w", err)
 	}
 	defer st.Close()
 	now := time.Now()
@@ -195,18 +195,18 @@ func (s *scaler) integrityKey(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("tpm.Open: %w", err)
 	}
 	defer t.Close()
-	key, err := agent.LoadIntegrityKey(ctx, t, s.stateDir)
+	key, err := store.LoadIntegrityKey(ctx, t, s.stateDir)
 	if err != nil {
-		return nil, fmt.Errorf("agent.LoadIntegrityKey: %w", err)
+		return nil, fmt.Errorf("store.LoadIntegrityKey: %w", err)
 	}
 	return key, nil
 }
 
 // seedRecord reads the seed key's record; its owner is the bench's uid.
-func (s *scaler) seedRecord(macKey []byte) (*agent.Record, error) {
-	st, err := agent.OpenStore(s.stateDir, macKey, s.log)
+func (s *scaler) seedRecord(macKey []byte) (*store.Record, error) {
+	st, err := store.Open(s.stateDir, macKey, s.log)
 	if err != nil {
-		return nil, fmt.Errorf("agent.OpenStore: %w", err)
+		return nil, fmt.Errorf("store.Open: %w", err)
 	}
 	defer st.Close()
 	r, err := st.Get(uint32(os.Getuid()), seedAlias)

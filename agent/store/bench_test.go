@@ -1,4 +1,4 @@
-package agent
+package store
 
 import (
 	"bufio"
@@ -11,12 +11,12 @@ import (
 )
 
 // BenchmarkStoreScale measures the store with 100,000 records of one uid:
-// OpenStore plus the first Get (the daemon's start-up and first request),
+// Open plus the first Get (the daemon's start-up and first request),
 // then listing every key page by page, and the process's RSS afterwards and
 // after a Get of every key (which fills the bounded record cache).
 // Setup writes the records once (tens of seconds); run it with
 //
-//	go test ./agent/ -run '^$' -bench StoreScale -benchtime 1x
+//	go test ./agent/store/ -run '^$' -bench StoreScale -benchtime 1x
 //
 // The OS page cache is warm: the records were just written.
 func BenchmarkStoreScale(b *testing.B) {
@@ -27,7 +27,7 @@ func BenchmarkStoreScale(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
-		s, err := OpenStore(dir, testMACKey(), nil)
+		s, err := Open(dir, testMACKey(), nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,19 +1,13 @@
-package agent
+package store
 
 import (
 	"encoding/base64"
 	"errors"
 	"slices"
-
-	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
 // DefaultListLimit is the page size List uses when asked for limit <= 0.
 const DefaultListLimit = 100
-
-// ErrInvalidCursor is a List cursor this store did not hand out. It is a
-// *protocol.Error, so the server answers it BAD_REQUEST as it is.
-var ErrInvalidCursor = protocol.Errorf(protocol.StatusBadRequest, "invalid list cursor")
 
 // List returns up to limit records of uid sorted by alias, starting after
 // cursor (opaque; "" = start), and the next cursor ("" when done).

@@ -1,4 +1,4 @@
-package agent
+package store
 
 import (
 	"errors"
@@ -11,16 +11,34 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // recordSuffix ends every record's file name.
 const recordSuffix = ".key"
 
+// Keys is what the daemon core, the bench and tools need of a store, so
+// that they can take a fake. *Store is the one implementation.
+type Keys interface {
+	Get(uid uint32, alias string) (*Record, error)
+	Create(r *Record, maxKeys int) error
+	Delete(uid uint32, alias string) (*Record, error)
+	List(uid uint32, cursor string, limit int) ([]*Record, string, error)
+	Count(uid uint32) (int, error)
+	CountAll() (map[uint32]int, error)
+}
+
+var _ Keys = (*Store)(nil)
+
 // Store keeps one MAC-protected record per key in DIR/keys/<uid>/<alias>.key.
 // Safe for concurrent use. Records are read on first use, then cached; a
 // record returned by Get is shared and must not be modified.
+//
+// Every path below dir is opened relative to its parent's fd without
+// following symlinks (dirs.go, file.go), so that no uid reaches another's
+// records through a planted link.
 //
 // Records changed behind the store's back (an admin's rm, cp or restore)
 // are noticed at their next use: a cached record is checked against its
@@ -33,8 +51,8 @@ type Store struct {
 	codec   recordCodec
 	cache   *recordCache
 
-	mu   sync.Mutex
-	uids map[uint32]*uidDir
+	mu   sync.Mutex         // guards uids
+	uids map[uint32]*uidDir // one view per uid, never removed
 }
 
 // uidDir is the in-memory view of one uid's directory.
@@ -47,17 +65,17 @@ type uidDir struct {
 	names  []string // sorted aliases on disk, valid once loaded
 }
 
-// OpenStore opens (creating if needed, 0700) the store under dir. It does
+// Open opens (creating if needed, 0700) the store under dir. It does
 // not read the records: start-up time must not grow with the key count.
 // It copies macKey; the caller should wipe its own copy.
-func OpenStore(dir string, macKey []byte, log *slog.Logger) (*Store, error) {
+func Open(dir string, macKey []byte, log *slog.Logger) (*Store, error) {
 	key, err := newSecretKey(macKey)
 	if err != nil {
-		return nil, fmt.Errorf("OpenStore: %w", err)
+		return nil, fmt.Errorf("store.Open: %w", err)
 	}
 	codec, err := newRecordCodec()
 	if err != nil {
-		return nil, fmt.Errorf("OpenStore: %w", err)
+		return nil, fmt.Errorf("store.Open: %w", err)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -72,9 +90,14 @@ func OpenStore(dir string, macKey []byte, log *slog.Logger) (*Store, error) {
 	}
 	for _, d := range []string{dir, s.keysDir} {
 		if err := mkdirPrivate(d); err != nil {
-			return nil, fmt.Errorf("OpenStore: %w", err)
+			return nil, fmt.Errorf("store.Open: %w", err)
 		}
 	}
+	keys, err := openDir(s.keysDir) // refuses a symlink planted as keys/
+	if err != nil {
+		return nil, fmt.Errorf("store.Open: %w", err)
+	}
+	keys.Close()
 	return s, nil
 }
 
@@ -87,7 +110,7 @@ func (s *Store) Close() error {
 }
 
 // Get returns the record, from cache or disk. ErrInvalidAlias,
-// ErrKeyNotFound, ErrKeyInvalidated.
+// ErrKeyNotFound, ErrKeyInvalidated (or ErrUnsupportedRecord, a kind of it).
 func (s *Store) Get(uid uint32, alias string) (*Record, error) {
 	if !ValidAlias(alias) {
 		return nil, ErrInvalidAlias
@@ -127,13 +150,18 @@ func (s *Store) load(k recordKey) (r *Record, restored bool, err error) {
 // that was read: one lstat, so that an admin's rm or cp takes effect at
 // once. A stale entry is dropped; vanished reports that the file is gone,
 // so the caller makes the uid's listing be read again (see relist).
+//
+// The lstat resolves keys/<uid> by path, but it can only confirm the very
+// file (inode, ctime, size) that was read and verified through directory
+// fds, so a symlink planted since cannot make it vouch for another file.
 func (s *Store) cached(k recordKey) (r *Record, vanished bool) {
 	e, ok := s.cache.get(k)
 	if !ok {
 		return nil, false
 	}
-	fi, err := os.Lstat(s.path(k.uid, k.alias))
-	if err == nil && fileIDOf(fi) == e.id {
+	var st unix.Stat_t
+	err := unix.Lstat(s.path(k.uid, k.alias), &st)
+	if err == nil && fileIDOfStat(&st) == e.id {
 		return e.r, false
 	}
 	s.cache.remove(k)
@@ -176,11 +204,13 @@ func (s *Store) Create(r *Record, maxKeys int) error {
 	if maxKeys > 0 && len(d.names) >= maxKeys {
 		return ErrQuotaExceeded
 	}
-	udir := s.uidPath(rec.OwnerUID)
-	if err := mkdirPrivate(udir); err != nil {
+	udir, err := s.openUID(rec.OwnerUID, true)
+	if err != nil {
 		return fmt.Errorf("store.Create: %w", err)
 	}
-	err = writeNewFile(udir, rec.Alias+recordSuffix, data)
+	defer udir.Close()
+	name := rec.Alias + recordSuffix
+	err = writeNewFile(udir, name, data)
 	if errors.Is(err, fs.ErrExist) {
 		d.names = slices.Insert(d.names, i, rec.Alias) // created behind our back
 		return ErrKeyExists
@@ -189,15 +219,17 @@ func (s *Store) Create(r *Record, maxKeys int) error {
 		return fmt.Errorf("store.Create: %w", err)
 	}
 	d.names = slices.Insert(d.names, i, rec.Alias)
-	if fi, err := os.Lstat(s.path(rec.OwnerUID, rec.Alias)); err == nil {
-		s.cache.put(recordKey{rec.OwnerUID, rec.Alias}, rec, fileIDOf(fi))
+	var st unix.Stat_t
+	if unix.Fstatat(int(udir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		s.cache.put(recordKey{rec.OwnerUID, rec.Alias}, rec, fileIDOfStat(&st))
 	}
 	return nil
 }
 
 // Delete removes the record and returns it (so the caller can flush it).
-// A record that fails its integrity check is removed too; then the returned
-// Record holds only Alias and OwnerUID, and an empty Blob.
+// A record that fails its integrity check, or has a newer format, is
+// removed too; then the returned Record holds only Alias and OwnerUID, and
+// an empty Blob.
 func (s *Store) Delete(uid uint32, alias string) (*Record, error) {
 	if !ValidAlias(alias) {
 		return nil, ErrInvalidAlias
@@ -210,9 +242,16 @@ func (s *Store) Delete(uid uint32, alias string) (*Record, error) {
 	if vanished {
 		d.loaded, d.names = false, nil
 	}
+	udir, err := s.openUID(uid, false)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, ErrKeyNotFound
+	case err != nil:
+		return nil, err
+	}
+	defer udir.Close()
 	if r == nil {
-		var err error
-		r, _, err = s.read(uid, alias)
+		r, _, err = s.readIn(udir, uid, alias)
 		switch {
 		case errors.Is(err, ErrKeyInvalidated):
 			r = &Record{Alias: alias, OwnerUID: uid}
@@ -220,7 +259,7 @@ func (s *Store) Delete(uid uint32, alias string) (*Record, error) {
 			return nil, err
 		}
 	}
-	err := removeFile(s.path(uid, alias))
+	err = removeFileIn(udir, alias+recordSuffix)
 	s.cache.remove(k)
 	if i, ok := slices.BinarySearch(d.names, alias); ok {
 		d.names = slices.Delete(d.names, i, i+1)
@@ -249,8 +288,9 @@ func (s *Store) Count(uid uint32) (int, error) {
 
 // CountAll is the number of keys per uid, for admins. Uids without keys are
 // left out.
+// A uid whose directory is refused (a symlink) is left out too, and logged.
 func (s *Store) CountAll() (map[uint32]int, error) {
-	entries, err := readDirNames(s.keysDir)
+	entries, err := s.uidNames()
 	if err != nil {
 		return nil, fmt.Errorf("store.CountAll: %w", err)
 	}
@@ -261,7 +301,10 @@ func (s *Store) CountAll() (map[uint32]int, error) {
 			continue
 		}
 		n, err := s.Count(uint32(uid))
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrUnsafePath):
+			continue
+		case err != nil:
 			return nil, err
 		}
 		if n > 0 {
@@ -285,15 +328,29 @@ func (s *Store) DropCaches() {
 }
 
 // read reads and verifies one record from disk. A record that fails any
-// check is logged at warning level and reported as ErrKeyInvalidated only:
-// the details stay in the log.
+// check is logged at warning level and reported as ErrKeyInvalidated (or
+// ErrUnsupportedRecord, a kind of it) only: the details stay in the log.
 func (s *Store) read(uid uint32, alias string) (*Record, fileID, error) {
-	path := s.path(uid, alias)
-	data, fi, err := readSmallFileStat(path, maxRecordSize)
+	udir, err := s.openUID(uid, false)
 	switch {
-	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, fileID{}, ErrKeyNotFound
-	case errors.Is(err, errFileTooLarge), errors.Is(err, errNotRegular), errors.Is(err, syscall.ELOOP):
+	case err != nil:
+		return nil, fileID{}, err
+	}
+	defer udir.Close()
+	return s.readIn(udir, uid, alias)
+}
+
+// readIn is read with uid's directory already open.
+func (s *Store) readIn(udir *os.File, uid uint32, alias string) (*Record, fileID, error) {
+	name := alias + recordSuffix
+	path := filepath.Join(udir.Name(), name)
+	data, id, err := readSmallFileIn(udir, name, maxRecordSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fileID{}, ErrKeyNotFound
+	case errors.Is(err, errFileTooLarge), errors.Is(err, ErrUnsafePath):
 		return nil, fileID{}, s.refuse(uid, alias, path, err)
 	case err != nil:
 		return nil, fileID{}, fmt.Errorf("store: read record: %w", err)
@@ -302,13 +359,22 @@ func (s *Store) read(uid uint32, alias string) (*Record, fileID, error) {
 	if err != nil {
 		return nil, fileID{}, s.refuse(uid, alias, path, err)
 	}
-	return r, fileIDOf(fi), nil
+	return r, id, nil
 }
 
+// refuse logs why a record is not used and returns the one sentinel the
+// caller sees: ErrUnsupportedRecord for a newer format, ErrUnsafePath for a
+// symlink or special file, else ErrKeyInvalidated.
 func (s *Store) refuse(uid uint32, alias, path string, cause error) error {
-	s.log.Warn("key record refused: failed its integrity check",
-		"uid", uid, "alias", alias, "path", path, "err", cause)
-	return ErrKeyInvalidated
+	refused, msg := ErrKeyInvalidated, "key record refused: failed its integrity check"
+	switch {
+	case errors.Is(cause, ErrUnsupportedRecord):
+		refused, msg = ErrUnsupportedRecord, "key record refused: written by a newer tpmkeyd"
+	case errors.Is(cause, ErrUnsafePath):
+		refused, msg = ErrUnsafePath, "key record refused: a symlink or special file"
+	}
+	s.log.Warn(msg, "uid", uid, "alias", alias, "path", path, "err", cause)
+	return refused
 }
 
 func (s *Store) dir(uid uint32) *uidDir {
@@ -336,26 +402,29 @@ func (s *Store) loadedDir(uid uint32) (*uidDir, error) {
 	return d, s.loadLocked(uid, d)
 }
 
-// staleTempAge is how old a temporary file must be before loadLocked takes
-// it for a crash's leftover. Younger ones may belong to a write in flight in
-// another process (an admin tool, or a test's second store).
-const staleTempAge = time.Hour
-
 // loadLocked reads uid's directory into d.names once, and removes temporary
 // files a crash left behind.
 func (s *Store) loadLocked(uid uint32, d *uidDir) error {
 	if d.loaded {
 		return nil
 	}
-	udir := s.uidPath(uid)
+	udir, err := s.openUID(uid, false)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		d.names, d.loaded = nil, true
+		return nil
+	case err != nil:
+		return err
+	}
+	defer udir.Close()
 	entries, err := readDirNames(udir)
 	if err != nil {
-		return fmt.Errorf("store: list %s: %w", udir, err)
+		return fmt.Errorf("store: list: %w", err)
 	}
 	names := make([]string, 0, len(entries))
 	for _, e := range entries {
 		if strings.HasPrefix(e, tempPrefix) {
-			removeStaleTemp(filepath.Join(udir, e))
+			removeStaleTemp(udir, e)
 			continue
 		}
 		if alias, ok := strings.CutSuffix(e, recordSuffix); ok && ValidAlias(alias) {
@@ -365,32 +434,4 @@ func (s *Store) loadLocked(uid uint32, d *uidDir) error {
 	slices.Sort(names)
 	d.names, d.loaded = names, true
 	return nil
-}
-
-func removeStaleTemp(path string) {
-	if st, err := os.Lstat(path); err == nil && time.Since(st.ModTime()) > staleTempAge {
-		os.Remove(path)
-	}
-}
-
-// readDirNames lists dir; a missing dir is empty.
-func readDirNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return f.Readdirnames(-1)
-}
-
-func (s *Store) uidPath(uid uint32) string {
-	return filepath.Join(s.keysDir, strconv.FormatUint(uint64(uid), 10))
-}
-
-// path is the record's file. Only call it with a valid alias.
-func (s *Store) path(uid uint32, alias string) string {
-	return filepath.Join(s.uidPath(uid), alias+recordSuffix)
 }

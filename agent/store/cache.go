@@ -1,9 +1,9 @@
-package agent
+package store
 
 import (
-	"os"
 	"sync"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // defaultCachedRecords bounds the record cache. A record takes about 1–2 KiB
@@ -23,12 +23,8 @@ type fileID struct {
 	size       int64
 }
 
-func fileIDOf(fi os.FileInfo) fileID {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fileID{size: fi.Size()}
-	}
-	return fileID{ino: st.Ino, ctime: uint64(st.Ctim.Nano()), size: st.Size}
+func fileIDOfStat(st *unix.Stat_t) fileID {
+	return fileID{ino: uint64(st.Ino), ctime: uint64(st.Ctim.Nano()), size: st.Size}
 }
 
 type cacheEntry struct {

@@ -1,4 +1,4 @@
-package agent
+package store
 
 import (
 	"bytes"
@@ -48,9 +48,9 @@ func openTestStore(t testing.TB, dir string) (*Store, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := OpenStore(dir, testMACKey(), log)
+	s, err := Open(dir, testMACKey(), log)
 	if err != nil {
-		t.Fatalf("OpenStore(%s) = %v", dir, err)
+		t.Fatalf("Open(%s) = %v", dir, err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s, logs

@@ -1,4 +1,4 @@
-package agent
+package store
 
 import (
 	"bytes"
@@ -100,10 +100,10 @@ func TestIntegrityKeyOpensStore(t *testing.T) {
 			if err != nil {
 				t.Fatalf("LoadIntegrityKey = %v", err)
 			}
-			s, err := OpenStore(dir, key, nil)
+			s, err := Open(dir, key, nil)
 			clear(key)
 			if err != nil {
-				t.Fatalf("OpenStore = %v", err)
+				t.Fatalf("Open = %v", err)
 			}
 			defer s.Close()
 			if i == 0 {

@@ -1,0 +1,48 @@
+package store
+
+import "errors"
+
+// Sentinel errors of the store. The daemon maps each to one wire status
+// (agent/dispatch.go); their texts are what a peer sees, so they name the
+// failure and nothing else.
+var (
+	ErrKeyNotFound    = errors.New("key not found")
+	ErrKeyExists      = errors.New("key already exists")
+	ErrKeyInvalidated = errors.New("key record failed its integrity check")
+	ErrInvalidAlias   = errors.New("invalid alias")
+	ErrQuotaExceeded  = errors.New("key quota exceeded")
+	ErrInvalidCursor  = errors.New("invalid list cursor") // a List cursor this store did not hand out
+
+	// ErrUnsupportedRecord is a record of a format version or kind newer
+	// than this build knows (written by a later tpmkeyd, or damaged): kept,
+	// not used. It is a kind of ErrKeyInvalidated: errors.Is(err,
+	// ErrKeyInvalidated) holds for it, so every caller that refuses an
+	// invalid record refuses this one too.
+	ErrUnsupportedRecord error = &refinedError{"key record has a format this tpmkeyd does not know", ErrKeyInvalidated}
+
+	// ErrUnsafePath is a symlink or special file where the store expects
+	// its own directory or record (keys/<uid> → keys/0): refused, never
+	// followed. It is a kind of ErrKeyInvalidated, as ErrUnsupportedRecord is.
+	ErrUnsafePath error = &refinedError{"key store path is a symlink or special file", ErrKeyInvalidated}
+
+	// ErrIntegrityKeyMissing is integrity.key gone while records exist: a
+	// new key would invalidate them all, so the store does not open.
+	ErrIntegrityKeyMissing = errors.New("integrity key missing while key records exist")
+)
+
+// Causes that stay in the log: a refused record answers ErrKeyInvalidated.
+var (
+	errRecordMAC     = errors.New("MAC mismatch")
+	errFileTooLarge  = errors.New("file too large")
+	errNotRegular    = errors.New("not a regular file")
+	errSecretMarshal = errors.New("store: refusing to marshal a secret")
+)
+
+// refinedError is a sentinel that is also a kind of a broader one.
+type refinedError struct {
+	text   string
+	parent error
+}
+
+func (e *refinedError) Error() string        { return e.text }
+func (e *refinedError) Is(target error) bool { return target == e.parent }

@@ -1,0 +1,234 @@
+package store
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/tpmkeyd/tpmkeyd/tpm"
+)
+
+// Versions of the record file format (docs/STORE.md). Create writes
+// recordVersion; decode reads every version from recordV1 on, since records
+// are never rewritten in place: a record written by an older build is read
+// as it is, for as long as it exists. A newer version than this build knows
+// is ErrUnsupportedRecord.
+const (
+	recordV1      = 1 // no kind: the algorithm tells a sealed secret from a key
+	recordVersion = 2 // adds the kind, covered by the MAC
+)
+
+// maxRecordSize caps what is read from a record file. A record is about
+// 1 KiB; anything near this is not one of ours.
+const maxRecordSize = 64 << 10
+
+// maxKindLen caps a kind read from a file before the MAC sees it, so that
+// its one-byte length prefix in the MAC input is exact.
+const maxKindLen = 64
+
+// recordFile is the outer CBOR map of DIR/keys/<uid>/<alias>.key. Body holds
+// the deterministic CBOR encoding of a recordBody; the MAC covers those exact
+// bytes, the version and the kind, so the body is authenticated before it is
+// parsed.
+type recordFile struct {
+	Version uint64 `cbor:"version"`
+	Kind    Kind   `cbor:"kind,omitempty"` // since version 2
+	Body    []byte `cbor:"record"`
+	MAC     []byte `cbor:"mac"`
+}
+
+// recordBody is the description and the TPM blobs, the body of kinds key
+// and sealed in every version so far. Key names follow the wire's KeyInfo so
+// that an admin reading a record with a CBOR tool recognises them.
+type recordBody struct {
+	Alias      string   `cbor:"alias"`
+	KeyID      []byte   `cbor:"key_id"`
+	OwnerUID   uint32   `cbor:"owner_uid"`
+	Algorithm  string   `cbor:"algorithm"`
+	Purposes   []string `cbor:"purposes,omitempty"`
+	HasPIN     bool     `cbor:"has_pin,omitempty"`
+	PCRs       []uint   `cbor:"pcrs,omitempty"`
+	Created    int64    `cbor:"created"` // Unix seconds
+	PublicKey  []byte   `cbor:"public_key,omitempty"`
+	TPMPublic  []byte   `cbor:"tpm_public"`
+	TPMPrivate []byte   `cbor:"tpm_private"`
+	SRKName    []byte   `cbor:"srk_name"`
+}
+
+// recordCodec encodes and decodes record files. Its modes are immutable and
+// safe for concurrent use.
+type recordCodec struct {
+	enc cbor.EncMode
+	dec cbor.DecMode // strict: unknown fields are an error
+	// peek reads only the version, ignoring fields a newer format may add,
+	// so that such a file is told apart from a damaged one.
+	peek cbor.DecMode
+}
+
+func newRecordCodec() (recordCodec, error) {
+	enc, err := cbor.CoreDetEncOptions().EncMode()
+	if err != nil {
+		return recordCodec{}, fmt.Errorf("cbor.EncMode: %w", err)
+	}
+	opts := cbor.DecOptions{
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		IndefLength:      cbor.IndefLengthForbidden,
+		TagsMd:           cbor.TagsForbidden,
+		MaxNestedLevels:  4,
+		MaxArrayElements: 64,
+		MaxMapPairs:      32,
+	}
+	peek, err := opts.DecMode()
+	if err != nil {
+		return recordCodec{}, fmt.Errorf("cbor.DecMode: %w", err)
+	}
+	opts.ExtraReturnErrors = cbor.ExtraDecErrorUnknownField
+	dec, err := opts.DecMode()
+	if err != nil {
+		return recordCodec{}, fmt.Errorf("cbor.DecMode: %w", err)
+	}
+	return recordCodec{enc: enc, dec: dec, peek: peek}, nil
+}
+
+// encode returns the file contents for r in the current version, MACed
+// under key.
+func (c recordCodec) encode(key *secretKey, r *Record) ([]byte, error) {
+	body, err := c.enc.Marshal(bodyOf(r))
+	if err != nil {
+		return nil, fmt.Errorf("cbor.Marshal record: %w", err)
+	}
+	kind := r.Kind()
+	f := recordFile{Version: recordVersion, Kind: kind, Body: body,
+		MAC: recordMAC(key, recordVersion, kind, r.OwnerUID, r.Alias, body)}
+	b, err := c.enc.Marshal(&f)
+	if err != nil {
+		return nil, fmt.Errorf("cbor.Marshal record file: %w", err)
+	}
+	return b, nil
+}
+
+// decode verifies and parses the file found at keys/<uid>/<alias>.key, of
+// any version this build reads. The MAC binds uid and alias, so a record
+// moved to another name fails it; the body's own uid and alias are checked
+// too. A version or kind this build does not know is ErrUnsupportedRecord.
+func (c recordCodec) decode(key *secretKey, uid uint32, alias string, data []byte) (*Record, error) {
+	f, err := c.decodeFile(data)
+	if err != nil {
+		return nil, err
+	}
+	if !hmac.Equal(f.MAC, recordMAC(key, f.Version, f.Kind, uid, alias, f.Body)) {
+		return nil, errRecordMAC
+	}
+	if f.Version > recordV1 && f.Kind != KindKey && f.Kind != KindSealed {
+		return nil, fmt.Errorf("record kind %q: %w", f.Kind, ErrUnsupportedRecord)
+	}
+	r, err := c.decodeBody(f.Body)
+	if err != nil {
+		return nil, err
+	}
+	if r.OwnerUID != uid || r.Alias != alias {
+		return nil, fmt.Errorf("record names uid %d alias %q, found as uid %d alias %q", r.OwnerUID, r.Alias, uid, alias)
+	}
+	if f.Version > recordV1 && f.Kind != r.Kind() {
+		return nil, fmt.Errorf("record of kind %q holds algorithm %q", f.Kind, r.Algorithm)
+	}
+	return r, nil
+}
+
+// decodeFile parses the outer map, after checking the version alone.
+func (c recordCodec) decodeFile(data []byte) (*recordFile, error) {
+	if len(data) > maxRecordSize {
+		return nil, fmt.Errorf("record of %d bytes exceeds %d", len(data), maxRecordSize)
+	}
+	var v struct {
+		Version uint64 `cbor:"version"`
+	}
+	if err := c.peek.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("cbor.Unmarshal record file: %w", err)
+	}
+	switch {
+	case v.Version > recordVersion:
+		return nil, fmt.Errorf("record version %d, this build reads %d to %d: %w",
+			v.Version, recordV1, recordVersion, ErrUnsupportedRecord)
+	case v.Version < recordV1:
+		return nil, fmt.Errorf("record version %d, want %d to %d", v.Version, recordV1, recordVersion)
+	}
+	var f recordFile
+	if err := c.dec.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("cbor.Unmarshal record file: %w", err)
+	}
+	switch {
+	case f.Version == recordV1 && f.Kind != "":
+		return nil, fmt.Errorf("record version 1 with a kind")
+	case f.Version > recordV1 && (f.Kind == "" || len(f.Kind) > maxKindLen):
+		return nil, fmt.Errorf("record version %d with a kind of %d bytes", f.Version, len(f.Kind))
+	}
+	return &f, nil
+}
+
+func (c recordCodec) decodeBody(body []byte) (*Record, error) {
+	var b recordBody
+	if err := c.dec.Unmarshal(body, &b); err != nil {
+		return nil, fmt.Errorf("cbor.Unmarshal record: %w", err)
+	}
+	if len(b.KeyID) != len(Record{}.KeyID) {
+		return nil, fmt.Errorf("record key_id of %d bytes, want 16", len(b.KeyID))
+	}
+	r := &Record{
+		Alias:     b.Alias,
+		OwnerUID:  b.OwnerUID,
+		Algorithm: b.Algorithm,
+		Purposes:  b.Purposes,
+		HasPIN:    b.HasPIN,
+		PCRs:      b.PCRs,
+		Created:   time.Unix(b.Created, 0).UTC(),
+		PublicDER: b.PublicKey,
+		Blob:      tpm.Blob{Public: b.TPMPublic, Private: b.TPMPrivate, ParentName: b.SRKName},
+	}
+	copy(r.KeyID[:], b.KeyID)
+	return r, nil
+}
+
+func bodyOf(r *Record) *recordBody {
+	return &recordBody{
+		Alias:      r.Alias,
+		KeyID:      r.KeyID[:],
+		OwnerUID:   r.OwnerUID,
+		Algorithm:  r.Algorithm,
+		Purposes:   r.Purposes,
+		HasPIN:     r.HasPIN,
+		PCRs:       r.PCRs,
+		Created:    r.Created.Unix(),
+		PublicKey:  r.PublicDER,
+		TPMPublic:  r.Blob.Public,
+		TPMPrivate: r.Blob.Private,
+		SRKName:    r.Blob.ParentName,
+	}
+}
+
+// recordMAC is HMAC-SHA256 over a domain string naming the format version,
+// the kind (from version 2 on), the owner uid and alias the record is stored
+// under, and the body. uid and alias come from the path, not from the body,
+// so copying a file to another name breaks the MAC; the version and kind are
+// covered, so a record cannot be replayed under another format or kind.
+// Version 1's input is exactly what version-1 builds MACed.
+func recordMAC(key *secretKey, version uint64, kind Kind, uid uint32, alias string, body []byte) []byte {
+	m := hmac.New(sha256.New, key.b)
+	m.Write([]byte("tpmkeyd record v" + strconv.FormatUint(version, 10) + "\x00"))
+	if version > recordV1 {
+		m.Write([]byte{byte(len(kind))}) // decodeFile caps it at maxKindLen
+		m.Write([]byte(kind))
+	}
+	var hdr [4 + 2]byte
+	binary.BigEndian.PutUint32(hdr[:4], uid)
+	binary.BigEndian.PutUint16(hdr[4:], uint16(len(alias))) // ValidAlias caps it at 128
+	m.Write(hdr[:])
+	m.Write([]byte(alias))
+	m.Write(body)
+	return m.Sum(nil)
+}
