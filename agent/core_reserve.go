@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
 )
 
 // reservations hold a key slot and an alias from the moment a create is
@@ -93,6 +95,8 @@ func (c *Core) loginKeys(st *settings, uid, login uint32) (int, error) {
 func (c *Core) checkFree(uid uint32, alias string) error {
 	_, err := c.store.Get(uid, alias)
 	switch {
+	case errors.Is(err, store.ErrUnsafePath):
+		return fmt.Errorf("Store.Get: %w", err) // the namespace itself is refused
 	case err == nil || errors.Is(err, ErrKeyInvalidated):
 		return ErrKeyExists
 	case !errors.Is(err, ErrKeyNotFound):

@@ -107,8 +107,30 @@ func checkPCRs(pcrs []uint) ([]uint, []int, error) {
 	return sorted, ints, nil
 }
 
-// maxPIN bounds a PIN; the TPM takes at most a digest's worth anyway.
+// maxPIN bounds a PIN. Any bytes are allowed: the TPM sees only the
+// fixed-length auth value derived from them (pinAuth).
 const maxPIN = 128
+
+// pinLabel separates tpmkeyd's PIN hashing from any other use of SHA-256.
+const pinLabel = "tpmkeyd pin v1\x00"
+
+// pinAuth is the TPM auth value of pin under scheme: SHA-256 over a label
+// and the PIN for new keys, so that PINs compare exactly (the TPM strips
+// trailing zero bytes from an auth value: "1234\x00" used to unlock a key
+// made with "1234", and a PIN of "\x00" gave has_pin with an empty auth);
+// the bytes themselves for records made before. The derived value is
+// wiped with the call's other secrets.
+func (call *Call) pinAuth(scheme store.PINScheme, pin []byte) []byte {
+	if len(pin) == 0 || scheme == store.PINRaw {
+		return pin
+	}
+	h := sha256.New()
+	h.Write([]byte(pinLabel))
+	h.Write(pin)
+	a := h.Sum(nil)
+	call.wipe(a)
+	return a
+}
 
 func checkPIN(pin []byte) error {
 	if len(pin) > maxPIN {
@@ -117,13 +139,23 @@ func checkPIN(pin []byte) error {
 	return nil
 }
 
-// authFor is what the TPM needs to use rec's key.
-func authFor(rec *store.Record, pin []byte) tpm.Auth {
-	a := tpm.Auth{PIN: pin}
+// auth is what the TPM needs to use the call's key with pin: the auth
+// value derived by the key's PIN scheme, and its PCRs.
+func (call *Call) auth(pin []byte) tpm.Auth {
+	rec := call.key
+	a := tpm.Auth{PIN: call.pinAuth(rec.PINScheme, pin)}
 	for _, p := range rec.PCRs {
 		a.PCRs = append(a.PCRs, int(p))
 	}
 	return a
+}
+
+// pinScheme is the scheme a new key with pin gets.
+func pinScheme(pin []byte) store.PINScheme {
+	if len(pin) == 0 {
+		return store.PINRaw
+	}
+	return store.PINSHA256
 }
 
 func hashFromWire(name string) (crypto.Hash, error) {

@@ -25,7 +25,7 @@ func (c *Core) sign(ctx context.Context, call *Call, m *protocol.SignRequest) (*
 	if alg, _ := algFromWire(rec.Algorithm); m.PSS && !isRSA(alg) {
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "pss applies to RSA keys only")
 	}
-	sig, err := c.tpm.Sign(ctx, &rec.Blob, authFor(rec, m.PIN), digest, h, m.PSS)
+	sig, err := c.tpm.Sign(ctx, &rec.Blob, call.auth(m.PIN), digest, h, m.PSS)
 	if err != nil {
 		return nil, tpmErr(err)
 	}
@@ -95,7 +95,7 @@ func (c *Core) decrypt(ctx context.Context, call *Call, m *protocol.DecryptReque
 	if err != nil {
 		return nil, err
 	}
-	pt, err := c.tpm.Decrypt(ctx, &rec.Blob, authFor(rec, m.PIN), m.Ciphertext, scheme)
+	pt, err := c.tpm.Decrypt(ctx, &rec.Blob, call.auth(m.PIN), m.Ciphertext, scheme)
 	if errors.Is(err, tpm.ErrInvalid) {
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "ciphertext does not decrypt with key %q (%s)", m.Alias, paddingName(m.Padding))
 	}
@@ -140,7 +140,7 @@ func (c *Core) ecdh(ctx context.Context, call *Call, m *protocol.ECDHRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	secret, err := c.tpm.ECDH(ctx, &rec.Blob, authFor(rec, m.PIN), peer)
+	secret, err := c.tpm.ECDH(ctx, &rec.Blob, call.auth(m.PIN), peer)
 	if err != nil {
 		return nil, tpmErr(err)
 	}

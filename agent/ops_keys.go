@@ -60,7 +60,7 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 		return nil, err
 	}
 	defer release()
-	blob, pub, err := c.tpm.CreateKey(ctx, tpm.KeySpec{Algorithm: alg, Purposes: purposes, PIN: m.PIN, PCRs: pcrInts})
+	blob, pub, err := c.tpm.CreateKey(ctx, tpm.KeySpec{Algorithm: alg, Purposes: purposes, PIN: call.pinAuth(store.PINSHA256, m.PIN), PCRs: pcrInts})
 	if err != nil {
 		return nil, tpmErr(err)
 	}
@@ -69,7 +69,7 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 		return nil, fmt.Errorf("x509.MarshalPKIXPublicKey: %w", err)
 	}
 	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: m.Algorithm, Purposes: wirePurposes,
-		HasPIN: len(m.PIN) > 0, PCRs: pcrs, PublicDER: der, Blob: *blob}
+		HasPIN: len(m.PIN) > 0, PINScheme: pinScheme(m.PIN), PCRs: pcrs, PublicDER: der, Blob: *blob}
 	if err := c.createRecord(call, rec); err != nil {
 		return nil, err
 	}

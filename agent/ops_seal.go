@@ -28,12 +28,12 @@ func (c *Core) seal(ctx context.Context, call *Call, m *protocol.SealRequest) (*
 		return nil, err
 	}
 	defer release()
-	blob, err := c.tpm.Seal(ctx, m.Secret, tpm.KeySpec{Algorithm: tpm.Sealed, PIN: m.PIN, PCRs: pcrInts})
+	blob, err := c.tpm.Seal(ctx, m.Secret, tpm.KeySpec{Algorithm: tpm.Sealed, PIN: call.pinAuth(store.PINSHA256, m.PIN), PCRs: pcrInts})
 	if err != nil {
 		return nil, tpmErr(err)
 	}
 	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: protocol.AlgSealed,
-		Purposes: []string{}, HasPIN: len(m.PIN) > 0, PCRs: pcrs, Blob: *blob}
+		Purposes: []string{}, HasPIN: len(m.PIN) > 0, PINScheme: pinScheme(m.PIN), PCRs: pcrs, Blob: *blob}
 	if err := c.createRecord(call, rec); err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ func (c *Core) unseal(ctx context.Context, call *Call, m *protocol.UnsealRequest
 	if rec.Algorithm != protocol.AlgSealed {
 		return nil, fmt.Errorf("%q is a key, not a sealed secret: %w", rec.Alias, ErrIncompatiblePurpose)
 	}
-	secret, err := c.tpm.Unseal(ctx, &rec.Blob, authFor(rec, m.PIN))
+	secret, err := c.tpm.Unseal(ctx, &rec.Blob, call.auth(m.PIN))
 	if err != nil {
 		return nil, tpmErr(err)
 	}

@@ -52,6 +52,7 @@ type recordBody struct {
 	Algorithm  string   `cbor:"algorithm"`
 	Purposes   []string `cbor:"purposes,omitempty"`
 	HasPIN     bool     `cbor:"has_pin,omitempty"`
+	PINScheme  uint8    `cbor:"pin_scheme,omitempty"` // since version 2; absent: PINRaw
 	PCRs       []uint   `cbor:"pcrs,omitempty"`
 	Created    int64    `cbor:"created"` // Unix seconds
 	PublicKey  []byte   `cbor:"public_key,omitempty"`
@@ -185,6 +186,7 @@ func (c recordCodec) decodeBody(body []byte) (*Record, error) {
 		Algorithm: b.Algorithm,
 		Purposes:  b.Purposes,
 		HasPIN:    b.HasPIN,
+		PINScheme: PINScheme(b.PINScheme),
 		PCRs:      b.PCRs,
 		Created:   time.Unix(b.Created, 0).UTC(),
 		PublicDER: b.PublicKey,
@@ -202,6 +204,7 @@ func bodyOf(r *Record) *recordBody {
 		Algorithm:  r.Algorithm,
 		Purposes:   r.Purposes,
 		HasPIN:     r.HasPIN,
+		PINScheme:  uint8(r.PINScheme),
 		PCRs:       r.PCRs,
 		Created:    r.Created.Unix(),
 		PublicKey:  r.PublicDER,

@@ -15,11 +15,25 @@ type Record struct {
 	Algorithm string   // wire name: "ec-p256", ..., "sealed"
 	Purposes  []string // wire names: "sign", "decrypt", "agree"
 	HasPIN    bool
+	PINScheme PINScheme // how the TPM auth value derives from the PIN
 	PCRs      []uint
 	Created   time.Time // stored with one-second precision, in UTC
 	PublicDER []byte    // SubjectPublicKeyInfo; nil for sealed
 	Blob      tpm.Blob
 }
+
+// PINScheme is how a key's TPM auth value is made from its PIN.
+type PINScheme uint8
+
+const (
+	// PINRaw: the PIN bytes are the auth value. Records written before
+	// PIN hashing have it. The TPM strips trailing zero bytes from an
+	// auth value, so "1234\x00" unlocks a key made with "1234".
+	PINRaw PINScheme = 0
+	// PINSHA256: the auth value is SHA-256 over a fixed label and the
+	// PIN, so PINs compare exactly, whatever their bytes and length.
+	PINSHA256 PINScheme = 1
+)
 
 // Kind is what a record holds. It is stored and MACed with the record, and
 // decides how the record's body is read (docs/STORE.md).
