@@ -54,13 +54,14 @@ type Core struct {
 	rates    *rateLimiters
 	reserved *reservations
 	budget   *byteBudget
+	pins     *pinGuard
 	refusals *refusalLog // audit records of refusals, and refused connections
 	failLog  *refusalLog // log lines of failed requests
 	ops      opTable
 }
 
-func newCore(log *slog.Logger, t tpmBackend, st keyStore, version string, s *settings) *Core {
-	c := &Core{log: log, tpm: t, store: st, version: version, started: time.Now(),
+func newCore(log *slog.Logger, t tpmBackend, st keyStore, pins *pinGuard, version string, s *settings) *Core {
+	c := &Core{log: log, tpm: t, store: st, pins: pins, version: version, started: time.Now(),
 		conns: newConnCounter(), rates: newRateLimiters(), reserved: newReservations(), budget: newByteBudget(), refusals: newRefusalLog(), failLog: newRefusalLog(), ops: newOpTable()}
 	c.settings.Store(s)
 	return c
@@ -226,7 +227,22 @@ func (s *Session) run(ctx context.Context, call *Call) (resp any, err error) {
 	if err := s.charge(call, op); err != nil {
 		return nil, err
 	}
+	if op.usesTPM && call.key != nil && call.key.HasPIN {
+		return s.runWithPIN(ctx, call, op)
+	}
 	return op.run(s.core, ctx, call)
+}
+
+// runWithPIN runs an operation that presents a key's PIN to the TPM
+// within the owner's share of the TPM's wrong-PIN budget (pinGuard).
+func (s *Session) runWithPIN(ctx context.Context, call *Call, op *operation) (any, error) {
+	done, err := s.core.pins.begin(ctx, s.caller.Owner, call.key.KeyID[:])
+	if err != nil {
+		return nil, err
+	}
+	resp, err := op.run(s.core, ctx, call)
+	done(errors.Is(err, tpm.ErrAuthFail))
+	return resp, err
 }
 
 // decode turns the call's body into op's typed request, unless the front

@@ -55,6 +55,7 @@ var statusTable = []struct {
 	{ErrBusy, protocol.StatusBusy},
 	{tpm.ErrAuthFail, protocol.StatusWrongPIN},
 	{tpm.ErrLockout, protocol.StatusLockedOut},
+	{ErrPINLockedOut, protocol.StatusLockedOut},
 	{tpm.ErrPolicyMismatch, protocol.StatusPolicyMismatch},
 	{tpm.ErrTPMChanged, protocol.StatusTPMChanged},
 	{tpm.ErrUnavailable, protocol.StatusTPMUnavailable},

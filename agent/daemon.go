@@ -174,7 +174,11 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 	if d.opts.wrapTPM != nil {
 		backend = d.opts.wrapTPM(backend)
 	}
-	rn.core = newCore(d.log, backend, rn.store, d.opts.Version, st)
+	pins, err := newPinGuard(d.opts.StateDir, lockoutOf(backend))
+	if err != nil {
+		return rn, fmt.Errorf("wrong-PIN ledger: %w", err)
+	}
+	rn.core = newCore(d.log, backend, rn.store, pins, d.opts.Version, st)
 	rn.srv = newServer(d.log, rn.core)
 	return rn, nil
 }

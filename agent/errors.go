@@ -21,6 +21,7 @@ var (
 	ErrIncompatiblePurpose = errors.New("key purpose does not allow this operation")
 	ErrRateLimited         = errors.New("rate limited")
 	ErrBusy                = errors.New("too many connections or requests")
+	ErrPINLockedOut        = errors.New("too many wrong PINs")
 	ErrUnsafeStateDir      = errors.New("state directory is group- or world-writable")
 	ErrAlreadyRunning      = errors.New("another tpmkeyd is using this socket or state directory")
 	ErrInvalidConfig       = errors.New("invalid configuration")
