@@ -4,6 +4,7 @@ package agent
 
 import (
 	"bytes"
+	"errors"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -91,7 +92,9 @@ func peerComm(fd int, pid int32) (string, bool) {
 	}
 	defer unix.Close(pidfd)
 	comm := readComm(pid)
-	if comm == "" || unix.PidfdSendSignal(pidfd, 0, nil, 0) != nil {
+	// Signal 0 only asks whether the process exists; EPERM (a daemon not
+	// running as root probing another user's process) still says it does.
+	if comm == "" || errors.Is(unix.PidfdSendSignal(pidfd, 0, nil, 0), unix.ESRCH) {
 		return "", false // the peer is gone; whatever owns pid now is not it
 	}
 	return comm, true
