@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -34,7 +33,7 @@ type conn struct {
 	// close: a frame waiting for memory budget stops waiting.
 	ctx    context.Context
 	cancel context.CancelFunc
-	br     *bufio.Reader
+	br     *wipeReader
 	sess   *Session // nil only for a connection being refused
 	sem    chan struct{}
 	// role passes the reader role; closed when the connection ends. The
@@ -53,7 +52,7 @@ type conn struct {
 func newConn(s *server, nc *net.UnixConn, sess *Session) *conn {
 	ctx, cancel := context.WithCancel(s.reqCtx)
 	return &conn{
-		s: s, nc: nc, ctx: ctx, cancel: cancel, br: bufio.NewReaderSize(nc, 4096), sess: sess,
+		s: s, nc: nc, ctx: ctx, cancel: cancel, br: newWipeReader(nc, 4096), sess: sess,
 		sem:  make(chan struct{}, max(1, s.core.Limits().MaxInflightPerConn)),
 		role: make(chan struct{}),
 	}
@@ -164,6 +163,7 @@ func (c *conn) readFrame(lim Limits) (payload []byte, release func(), err error)
 		}
 	}
 	payload, err = protocol.ReadFrame(c.br, lim.MaxFrameSize)
+	c.br.Wipe() // the frame is in payload now, cleared after its answer
 	if err != nil {
 		release()
 		return nil, nil, err

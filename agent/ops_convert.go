@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -114,19 +115,28 @@ const maxPIN = 128
 // pinLabel separates tpmkeyd's PIN hashing from any other use of SHA-256.
 const pinLabel = "tpmkeyd pin v1\x00"
 
-// pinAuth is the TPM auth value of pin under scheme: SHA-256 over a label
-// and the PIN for new keys, so that PINs compare exactly (the TPM strips
-// trailing zero bytes from an auth value: "1234\x00" used to unlock a key
-// made with "1234", and a PIN of "\x00" gave has_pin with an empty auth);
-// the bytes themselves for records made before. The derived value is
-// wiped with the call's other secrets.
+// pinAuth is the TPM auth value of pin under scheme: for new keys,
+// SHA-256 over pinLabel, the PIN's length (u16, big-endian), the PIN, and
+// zero bytes up to a multiple of SHA-256's 64-byte block, so that PINs
+// compare exactly (the TPM strips trailing zero bytes from an auth value:
+// "1234\x00" used to unlock a key made with "1234", and a PIN of "\x00"
+// gave has_pin with an empty auth). The padding keeps the PIN out of the
+// hash's internal buffer, which cannot be wiped: whole blocks are hashed
+// straight from our slice, which is. For records made before, the auth
+// value is the PIN itself. The derived value is wiped with the call's
+// other secrets.
 func (call *Call) pinAuth(scheme store.PINScheme, pin []byte) []byte {
 	if len(pin) == 0 || scheme == store.PINRaw {
 		return pin
 	}
+	n := len(pinLabel) + 2 + len(pin)
+	msg := make([]byte, (n+sha256.BlockSize-1)/sha256.BlockSize*sha256.BlockSize)
+	copy(msg, pinLabel)
+	binary.BigEndian.PutUint16(msg[len(pinLabel):], uint16(len(pin)))
+	copy(msg[len(pinLabel)+2:], pin)
 	h := sha256.New()
-	h.Write([]byte(pinLabel))
-	h.Write(pin)
+	h.Write(msg)
+	clear(msg)
 	a := h.Sum(nil)
 	call.wipe(a)
 	return a
