@@ -4,8 +4,8 @@ package agent
 
 import (
 	"bytes"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
