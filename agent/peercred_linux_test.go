@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,12 +17,7 @@ import (
 // its peer had when the socket was made, whatever the process holds
 // later (the reproduction: a reused pid's live groups granted admin).
 func TestCredentialsCapturedAtConnect(t *testing.T) {
-	if os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI runs as root; this test changes the process's groups")
-		}
-		t.Skip("needs root to change the process's groups")
-	}
+	swtpmtest.RequireRoot(t, "change the process's groups")
 	orig, err := syscall.Getgroups()
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/tpmkeyd/tpmkeyd/client"
+	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
 )
 
 // TestPINNotLeftInDaemonMemory reads the running daemon's whole writable
@@ -21,12 +22,7 @@ import (
 // decoded request and the derived auth value are all wiped after use.
 // docs/SECURITY.md lists what is and is not wiped.
 func TestPINNotLeftInDaemonMemory(t *testing.T) {
-	if os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI runs as root; this test reads another process's memory")
-		}
-		t.Skip("needs root to read the daemon's memory")
-	}
+	swtpmtest.RequireRoot(t, "read another process's memory")
 	s, _, _ := startStack(t)
 	c := dial(t, s)
 	ctx := context.Background()

@@ -21,12 +21,7 @@ import (
 // `unshare --map-auto --map-root-user`, as many uids. Each of them counts
 // against that user's connection limit, and root still gets in.
 func TestSubordinateUIDsCountAgainstOwner(t *testing.T) {
-	if os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI runs as root; this test creates a user")
-		}
-		t.Skip("needs root to create a user with subordinate uids")
-	}
+	swtpmtest.RequireRoot(t, "create a user with subordinate uids")
 	for _, tool := range []string{"useradd", "userdel", "unshare", "setpriv", "newuidmap", "socat"} {
 		swtpmtest.RequireTool(t, tool)
 	}

@@ -98,3 +98,12 @@ func (i *Instance) Tool(name string, args ...string) []byte {
 	}
 	return out
 }
+
+// RequireRoot skips t unless it runs as root, or fails it under CI=true,
+// where the tests run as root. why says what the test needs root for.
+func RequireRoot(t testing.TB, why string) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		Missing(t, errors.New("needs root to "+why))
+	}
+}
