@@ -5,12 +5,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tpmkeyd/tpmkeyd/agent/core"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
 // TestAuditCannotBeFloodedOrForged holds the reproductions of the audit
 // trail's defects: a huge invalid alias, a forged line with an ANSI
 // escape, a flood of bad frames, and a flood of refused connections.
+// The core's bounds: a logged caller string is at most 128 bytes plus a
+// "...+N" marker; an owner's refusals are logged in bursts of 50.
+const (
+	maxLoggedLen    = 128
+	refusalLogBurst = 50
+)
+
 func TestAuditCannotBeFloodedOrForged(t *testing.T) {
 	td := startDaemon(t, "[limits]\nrequests_per_second = 100\nburst = 200\n")
 	c := dialHello(t, td.socket)
@@ -56,9 +64,9 @@ func TestRefusedConnectionsLogBounded(t *testing.T) {
 	td := startDaemon(t, "allow_users = [\"4242\"]\n")
 	// Root may always connect; refuse by connecting as a uid that is not
 	// allowed: only possible in-process through the core.
-	core := td.core()
+	c := td.core()
 	for range 3000 {
-		if _, err := core.Connect(Caller{UID: 5000, GID: 5000, Owner: 5000}); err == nil {
+		if _, err := c.Connect(core.Caller{UID: 5000, GID: 5000, Owner: 5000}); err == nil {
 			t.Fatal("Connect(uid 5000) = nil error, want PERMISSION_DENIED")
 		}
 	}

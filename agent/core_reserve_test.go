@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/tpmkeyd/tpmkeyd/agent/core"
 	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
@@ -14,13 +15,13 @@ import (
 
 // countingTPM counts the creates the real TPM is asked for.
 type countingTPM struct {
-	tpmBackend
+	core.TPM
 	creates atomic.Int32
 }
 
 func (c *countingTPM) CreateKey(ctx context.Context, spec tpm.KeySpec) (*tpm.Blob, crypto.PublicKey, error) {
 	c.creates.Add(1)
-	return c.tpmBackend.CreateKey(ctx, spec)
+	return c.TPM.CreateKey(ctx, spec)
 }
 
 func startCountingDaemon(t *testing.T, cfgBody string) (*testDaemon, *countingTPM) {
@@ -28,7 +29,7 @@ func startCountingDaemon(t *testing.T, cfgBody string) (*testDaemon, *countingTP
 	sw := swtpmtest.Start(t)
 	opts, logs, audit := testOptions(t, sw, cfgBody)
 	counter := &countingTPM{}
-	opts.wrapTPM = func(b tpmBackend) tpmBackend { counter.tpmBackend = b; return counter }
+	opts.wrapTPM = func(b core.TPM) core.TPM { counter.TPM = b; return counter }
 	return runDaemon(t, sw, opts, logs, audit), counter
 }
 

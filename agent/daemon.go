@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 
+	"github.com/tpmkeyd/tpmkeyd/agent/core"
+	"github.com/tpmkeyd/tpmkeyd/agent/native"
 	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -32,7 +34,7 @@ type Options struct {
 
 	// wrapTPM, set by tests only, wraps the TPM the core uses (to count
 	// or slow its commands); the TPM itself stays real.
-	wrapTPM func(tpmBackend) tpmBackend
+	wrapTPM func(core.TPM) core.TPM
 }
 
 // Daemon is tpmkeyd: New, then Run until Stop or the context ends; Reload
@@ -95,7 +97,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Unlock()
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- rn.srv.serve(rn.ln) }()
+	go func() { serveErr <- rn.srv.Serve(rn.ln) }()
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	bg := d.startBackground(bgCtx, rn)
 
@@ -114,7 +116,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("stopping")
 	bgCancel()
 	bg.Wait()
-	rn.srv.shutdown(rn.ln, rn.core.Limits().ShutdownTimeout.Duration)
+	rn.srv.Shutdown(rn.ln, rn.core.Limits().ShutdownTimeout.Duration)
 	d.mu.Lock()
 	d.running = nil
 	d.mu.Unlock()
@@ -130,8 +132,8 @@ type running struct {
 	ln      *listener
 	tpm     *tpm.TPM
 	store   *store.Store
-	core    *Core
-	srv     *server
+	core    *core.Core
+	srv     *native.Server
 	keys    keyCount
 }
 
@@ -143,7 +145,7 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 	if err != nil {
 		return nil, err
 	}
-	rn = &running{spec: d.tpmSpec(st.cfg)}
+	rn = &running{spec: d.tpmSpec(st.Config())}
 	rn.keys.Store(-1)
 	defer func() {
 		if err != nil {
@@ -170,16 +172,14 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 	if err != nil {
 		return rn, err
 	}
-	var backend tpmBackend = rn.tpm
+	var backend core.TPM = rn.tpm
 	if d.opts.wrapTPM != nil {
 		backend = d.opts.wrapTPM(backend)
 	}
-	pins, err := newPinGuard(d.opts.StateDir, lockoutOf(backend))
-	if err != nil {
-		return rn, fmt.Errorf("wrong-PIN ledger: %w", err)
+	if rn.core, err = core.New(d.log, backend, rn.store, d.opts.StateDir, d.opts.Version, st); err != nil {
+		return rn, err
 	}
-	rn.core = newCore(d.log, backend, rn.store, pins, d.opts.Version, st)
-	rn.srv = newServer(d.log, rn.core)
+	rn.srv = native.NewServer(d.log, rn.core)
 	return rn, nil
 }
 
@@ -202,7 +202,7 @@ func (rn *running) close(log *slog.Logger) {
 	}
 }
 
-func (d *Daemon) tpmSpec(cfg Config) string {
+func (d *Daemon) tpmSpec(cfg core.Config) string {
 	switch {
 	case d.opts.TPMSpec != "":
 		return d.opts.TPMSpec
@@ -214,8 +214,8 @@ func (d *Daemon) tpmSpec(cfg Config) string {
 
 // loadSettings reads and validates the config file and builds what
 // derives from it.
-func (d *Daemon) loadSettings() (*settings, error) {
-	cfg, err := LoadConfig(d.opts.ConfigPath)
+func (d *Daemon) loadSettings() (*core.Settings, error) {
+	cfg, err := core.LoadConfig(d.opts.ConfigPath)
 	if err != nil {
 		return nil, fmt.Errorf("LoadConfig: %w", err)
 	}
@@ -225,10 +225,5 @@ func (d *Daemon) loadSettings() (*settings, error) {
 			d.opts.LogLevel.Set(lvl)
 		}
 	}
-	owners, err := loadOwnerMap(cfg.SubUIDFile)
-	if err != nil {
-		return nil, fmt.Errorf("%w: subuid_file %s: %w", ErrInvalidConfig, cfg.SubUIDFile, err)
-	}
-	return &settings{cfg: cfg, owners: owners,
-		audit: newAuditor(cfg.Audit.Format, d.opts.AuditLogger, d.opts.AuditWriter)}, nil
+	return core.NewSettings(cfg, d.opts.AuditLogger, d.opts.AuditWriter)
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tpmkeyd/tpmkeyd/agent/core"
 	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
@@ -166,7 +167,7 @@ func (td *testDaemon) stop() error {
 	return nil
 }
 
-func (td *testDaemon) core() *Core {
+func (td *testDaemon) core() *core.Core {
 	td.d.mu.Lock()
 	defer td.d.mu.Unlock()
 	return td.d.running.core

@@ -34,13 +34,13 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		d.log.Error("reload failed; keeping the previous configuration", "config", d.opts.ConfigPath, "err", err)
 		return fmt.Errorf("agent.Reload: %w", err)
 	}
-	if spec := d.tpmSpec(st.cfg); spec != rn.spec {
+	if spec := d.tpmSpec(st.Config()); spec != rn.spec {
 		d.log.Warn("reload: a new TPM spec takes effect only at restart", "tpm", spec, "in_use", rn.spec)
 	}
-	rn.core.settings.Store(st)
+	rn.core.SetSettings(st)
 	// Admins may have restored or removed records with file tools.
 	rn.store.DropCaches()
-	lim := st.cfg.Limits
+	lim := st.Config().Limits
 	d.log.Info("configuration reloaded", "config", d.opts.ConfigPath,
 		"max_connections", lim.MaxConnections, "max_connections_per_uid", lim.MaxConnectionsPerUID,
 		"max_keys_per_uid", lim.MaxKeysPerUID, "requests_per_second", lim.RequestsPerSecond,
@@ -102,7 +102,7 @@ func (d *Daemon) statusLine(rn *running) string {
 		keys = fmt.Sprintf("%d keys", n)
 	}
 	info := rn.tpm.Info()
-	return fmt.Sprintf("serving: %s, %d clients, TPM %s %s", keys, rn.core.conns.count(), info.Manufacturer, info.Firmware)
+	return fmt.Sprintf("serving: %s, %d clients, TPM %s %s", keys, rn.core.Connections(), info.Manufacturer, info.Firmware)
 }
 
 // keyCount is -1 until the first count.

@@ -8,41 +8,6 @@ import (
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
-func TestConnCounter(t *testing.T) {
-	lim := Limits{MaxConnections: 5, MaxConnectionsPerUID: 2, AdminReserved: 1}
-	c := newConnCounter()
-	tests := []struct {
-		name  string
-		owner uint32
-		admin bool
-		want  bool
-	}{
-		{"owner-1-first", 1, false, true},
-		{"owner-1-second", 1, false, true},
-		{"owner-1-over-its-limit", 1, false, false},
-		{"owner-2-still-served", 2, false, true},
-		{"owner-2-second", 2, false, true},
-		{"owner-3-over-total", 3, false, false},
-		{"admin-takes-the-reserved-slot", 0, true, true},
-		{"admin-over-total", 4, true, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := c.acquire(tc.owner, tc.admin, lim); got != tc.want {
-				t.Errorf("acquire(%d, admin %v) = %v, want %v", tc.owner, tc.admin, got, tc.want)
-			}
-		})
-	}
-	c.release(1) // total 4 of 5, but the fifth is the admins'
-	if c.acquire(3, false, lim) {
-		t.Errorf("acquire(3) into the admin-reserved slot = true, want false")
-	}
-	c.release(0)
-	if !c.acquire(3, false, lim) {
-		t.Errorf("acquire(3) after two releases = false, want true")
-	}
-}
-
 func TestConnectionsPerUID(t *testing.T) {
 	td := startDaemon(t, "[limits]\nmax_connections_per_uid = 2\n")
 	a := dialHello(t, td.socket)
@@ -56,9 +21,9 @@ func TestConnectionsPerUID(t *testing.T) {
 	a.nc.Close()
 	// The slot comes back once the daemon sees the close.
 	deadline := time.Now().Add(10 * time.Second)
-	for td.core().conns.count() != 1 {
+	for td.core().Connections() != 1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("connections = %d 10s after a close, want 1", td.core().conns.count())
+			t.Fatalf("connections = %d 10s after a close, want 1", td.core().Connections())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -119,7 +84,7 @@ func TestReload(t *testing.T) {
 	if err := td.d.Reload(t.Context()); err == nil {
 		t.Fatalf("Reload(invalid) = nil, want an error")
 	}
-	if got := td.core().settings.Load().cfg.Limits.Burst; got != 1 {
+	if got := td.core().Limits().Burst; got != 1 {
 		t.Errorf("burst after a failed reload = %d, want 1 (kept)", got)
 	}
 	if logs := td.logs.String(); !strings.Contains(logs, "reload failed") || !strings.Contains(logs, "limits.max_connections") {
@@ -132,10 +97,10 @@ func TestReloadOnFileChange(t *testing.T) {
 	td := startDaemon(t, "[limits]\nmax_keys_per_uid = 10\n")
 	writeFile(t, td.opts.ConfigPath, "[limits]\nmax_keys_per_uid = 3\n")
 	deadline := time.Now().Add(15 * time.Second)
-	for td.core().settings.Load().cfg.Limits.MaxKeysPerUID != 3 {
+	for td.core().Limits().MaxKeysPerUID != 3 {
 		if time.Now().After(deadline) {
 			t.Fatalf("max_keys_per_uid still %d 15s after the file changed, want 3\nlogs:\n%s",
-				td.core().settings.Load().cfg.Limits.MaxKeysPerUID, td.logs)
+				td.core().Limits().MaxKeysPerUID, td.logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

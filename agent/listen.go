@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
+	"github.com/tpmkeyd/tpmkeyd/agent/core"
 )
 
 // listener is the daemon's socket and what to do with it on exit.
@@ -71,7 +72,7 @@ func (l *listener) applyModeGroup(mode os.FileMode, group string) error {
 		return fmt.Errorf("os.Chmod %s: %w", l.path, err)
 	}
 	if group != "" {
-		gid, err := lookupGID(group)
+		gid, err := core.LookupGID(group)
 		if err != nil {
 			return fmt.Errorf("socket group: %w", err)
 		}

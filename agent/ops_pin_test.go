@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
@@ -14,7 +13,7 @@ import (
 func TestPINsCompareExactly(t *testing.T) {
 	td := startDaemon(t, "")
 	c := dialHello(t, td.socket)
-	long := bytes.Repeat([]byte{'p'}, maxPIN)
+	long := bytes.Repeat([]byte{'p'}, protocol.MaxPINSize)
 	sign := func(alias string, pin []byte) *protocol.SignRequest {
 		return &protocol.SignRequest{Alias: alias, Hash: protocol.HashSHA256, Message: []byte("m"), PIN: pin}
 	}
@@ -37,18 +36,4 @@ func TestPINsCompareExactly(t *testing.T) {
 		{name: "too-long", op: protocol.OpGenerateKey, want: protocol.StatusBadRequest,
 			req: &protocol.GenerateKeyRequest{Alias: "x", Algorithm: protocol.AlgECP256, PIN: append(long, 'p')}},
 	})
-}
-
-func TestPINAuthSchemes(t *testing.T) {
-	call := &Call{}
-	if got := call.pinAuth(store.PINRaw, []byte("1234")); string(got) != "1234" {
-		t.Errorf("pinAuth(raw, 1234) = %q, want the PIN itself (records made before hashing)", got)
-	}
-	a, b := call.pinAuth(store.PINSHA256, []byte("1234")), call.pinAuth(store.PINSHA256, []byte("1234\x00"))
-	if len(a) != 32 || bytes.Equal(a, b) {
-		t.Errorf("pinAuth(sha256) = %x and %x, want 32 distinct bytes", a, b)
-	}
-	if got := call.pinAuth(store.PINSHA256, nil); got != nil {
-		t.Errorf("pinAuth(sha256, no PIN) = %x, want none", got)
-	}
 }

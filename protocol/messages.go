@@ -61,6 +61,10 @@ const (
 	HashSHA512 = "sha512"
 )
 
+// MaxPINSize is the longest PIN, in bytes. Any byte values are allowed
+// (docs/PROTOCOL.md §6.3).
+const MaxPINSize = 128
+
 // Padding names used on the wire for Decrypt and Encrypt.
 const (
 	PaddingOAEPSHA256 = "oaep-sha256"

@@ -1,0 +1,305 @@
+package native
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tpmkeyd/tpmkeyd/agent/core"
+	"github.com/tpmkeyd/tpmkeyd/protocol"
+)
+
+// maxPooledBuf caps the response buffers kept for reuse, so one large
+// response does not pin its memory for ever.
+const maxPooledBuf = 64 << 10
+
+// conn is one client connection, served by a small pool of goroutines of
+// which exactly one, the reader, reads frames. A reader that gets a request
+// passes the reader role to an idle goroutine (starting one if none is
+// idle, up to MaxInflightPerConn+1) and runs the request itself: the
+// request starts at once, without waiting for another goroutine to wake,
+// and a goroutine keeps its grown stack from one request to the next
+// (with a goroutine per request, runtime.newstack was 7 % of the daemon's
+// CPU). At most MaxInflightPerConn requests run at once; responses are
+// written as they complete, in any order, each as one write under wmu.
+type conn struct {
+	s  *Server
+	nc *net.UnixConn
+	// ctx ends when the connection stops reading (shutdown) or must
+	// close: a frame waiting for memory budget stops waiting.
+	ctx    context.Context
+	cancel context.CancelFunc
+	br     *wipeReader
+	sess   *core.Session // nil only for a connection being refused
+	sem    chan struct{}
+	// role passes the reader role; closed when the connection ends. The
+	// fields below it are guarded by the role: only the goroutine that
+	// holds it reads or writes them (the channel hand-off orders them).
+	role    chan struct{}
+	hello   bool // a Hello was answered OK
+	workers int  // goroutines started
+
+	inflight  sync.WaitGroup
+	inflightN atomic.Int32
+	stopping  atomic.Bool
+	wmu       sync.Mutex
+}
+
+func newConn(s *Server, nc *net.UnixConn, sess *core.Session) *conn {
+	ctx, cancel := context.WithCancel(s.reqCtx)
+	return &conn{
+		s: s, nc: nc, ctx: ctx, cancel: cancel, br: newWipeReader(nc, 4096), sess: sess,
+		sem:  make(chan struct{}, max(1, s.core.Limits().MaxInflightPerConn)),
+		role: make(chan struct{}),
+	}
+}
+
+// job is one request, read by the reader, to run on a worker.
+type job struct {
+	h       protocol.RequestHeader
+	body    []byte
+	release func() // the frame's memory budget
+}
+
+// serve runs the connection until the peer leaves, a frame is bad, or the
+// daemon stops; then it waits for the connection's requests and closes it.
+func (c *conn) serve() {
+	c.workers = 1
+	c.worker(true)
+	c.finish()
+}
+
+// worker takes the reader role whenever it is free, reads until a request
+// is admitted, passes the role on and runs the request. It returns when
+// the connection ends.
+func (c *conn) worker(reader bool) {
+	for {
+		if !reader {
+			if _, ok := <-c.role; !ok {
+				return
+			}
+		}
+		reader = false
+		j, ok := c.readJob()
+		if !ok {
+			close(c.role) // idle goroutines leave; busy ones after their request
+			return
+		}
+		c.passRole()
+		c.runJob(j)
+	}
+}
+
+// readJob reads frames until one is admitted as a job; ok is false when
+// the connection must end.
+func (c *conn) readJob() (j job, ok bool) {
+	for {
+		payload, release, err := c.readFrame(c.s.core.Limits())
+		if err != nil {
+			c.readFailed(err)
+			return job{}, false
+		}
+		j, isJob, keep := c.handleFrame(payload, release)
+		if !keep || isJob {
+			return j, keep
+		}
+	}
+}
+
+// passRole hands the reader role to an idle goroutine, or to a new one.
+func (c *conn) passRole() {
+	select {
+	case c.role <- struct{}{}:
+		return
+	default:
+	}
+	if c.workers <= cap(c.sem) {
+		c.workers++
+		go c.worker(true)
+		return
+	}
+	// All cap+1 goroutines exist; this one and at most cap-1 others hold
+	// a request slot, so one is idle or about to be.
+	c.role <- struct{}{}
+}
+
+func (c *conn) finish() {
+	c.inflight.Wait()
+	c.cancel()
+	c.nc.Close()
+}
+
+// readFrame waits up to IdleTimeout for a frame to start (longer while
+// requests are in flight), takes the memory budget for the length it
+// declares (waiting, unread, while the owner or everyone holds too much),
+// then gives the whole frame ReadTimeout. release returns the budget.
+func (c *conn) readFrame(lim core.Limits) (payload []byte, release func(), err error) {
+	for {
+		c.nc.SetReadDeadline(deadline(lim.IdleTimeout.Duration))
+		if c.stopping.Load() {
+			return nil, nil, errStopping
+		}
+		_, err := c.br.Peek(1)
+		if err == nil {
+			break
+		}
+		if isTimeout(err) && !c.stopping.Load() && c.inflightN.Load() > 0 {
+			continue
+		}
+		return nil, nil, err
+	}
+	c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
+	release = func() {}
+	if prefix, err := c.br.Peek(protocol.LengthPrefixSize); err == nil {
+		if n := binary.BigEndian.Uint32(prefix); n > 0 && n <= lim.MaxFrameSize {
+			if release, err = c.sess.HoldFrame(c.ctx, int(n)); err != nil {
+				return nil, nil, errStopping
+			}
+			c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
+		}
+	}
+	payload, err = protocol.ReadFrame(c.br, lim.MaxFrameSize)
+	c.br.Wipe() // the frame is in payload now, cleared after its answer
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return payload, release, nil
+}
+
+// readFailed answers a frame that cannot be read (zero or oversized
+// length) where the peer can still be told why; the connection then closes.
+func (c *conn) readFailed(err error) {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		c.respond(protocol.RequestHeader{}, pe.Status, &protocol.ErrorBody{Message: pe.Message}, false)
+	}
+	if !errors.Is(err, io.EOF) && !errors.Is(err, errStopping) {
+		c.s.log.Debug("connection closed", "uid", c.sess.Caller().UID, "pid", c.sess.Caller().PID, "reason", err)
+	}
+}
+
+// handleFrame parses payload and makes it a job (isJob), or answers it
+// here; keep is false when the connection must close. Hello, and
+// anything before it, runs here so that the next frame sees the
+// negotiated state.
+func (c *conn) handleFrame(payload []byte, release func()) (j job, isJob, keep bool) {
+	h, body, err := protocol.ParseRequest(payload)
+	if len(payload) < protocol.RequestHeaderSize {
+		release()
+		c.respond(h, protocol.StatusBadRequest, &protocol.ErrorBody{Message: "frame shorter than a header"}, false)
+		return job{}, false, false
+	}
+	if err == nil && !c.hello && h.Op != protocol.OpHello {
+		err = protocol.Errorf(protocol.StatusBadRequest, "Hello must be the first request")
+	}
+	if err != nil || h.Op == protocol.OpHello {
+		// A well-framed request with a bad header (unknown op, version)
+		// gets its answer; the connection stays.
+		st, keep := c.run(h, body, err)
+		release()
+		if h.Op == protocol.OpHello && st == protocol.StatusOK {
+			c.hello = true
+		}
+		return job{}, false, keep
+	}
+	c.sem <- struct{}{} // blocks reading while the connection is full
+	c.inflight.Add(1)
+	c.inflightN.Add(1)
+	c.s.handlers.Add(1)
+	return job{h: h, body: body, release: release}, true, true
+}
+
+func (c *conn) runJob(j job) {
+	defer func() {
+		<-c.sem
+		c.inflightN.Add(-1)
+		c.inflight.Done()
+		c.s.handlers.Done()
+	}()
+	defer j.release()
+	if _, keep := c.run(j.h, j.body, nil); !keep {
+		c.stopReading()
+	}
+}
+
+// run translates one frame into a Call, has the core serve it, and
+// writes the answer. refused is the front end's own verdict on the frame
+// (a bad header, a request before Hello), which the core answers and
+// audits like any request.
+func (c *conn) run(h protocol.RequestHeader, body []byte, refused error) (st protocol.Status, keep bool) {
+	call := &core.Call{Op: h.Op, Body: body, Refused: refused}
+	res := c.sess.Do(c.s.reqCtx, call)
+	resp := res.Resp
+	if res.Status != protocol.StatusOK {
+		resp = &protocol.ErrorBody{Message: res.Message}
+	}
+	c.respond(h, res.Status, resp, call.Sensitive)
+	call.Finish()
+	return res.Status, !res.Close
+}
+
+// respond encodes outside any lock, then writes the frame in one call.
+func (c *conn) respond(h protocol.RequestHeader, status protocol.Status, body any, sensitive bool) {
+	bp := c.s.bufs.Get().(*[]byte)
+	rh := protocol.ResponseHeader{Version: protocol.Version1, Op: h.Op, ID: h.ID, Status: status}
+	out, err := protocol.AppendResponse((*bp)[:0], rh, body)
+	if err != nil {
+		c.s.log.Error("encoding response", "op", h.Op, "err", err)
+		clear(out)
+		rh.Status = protocol.StatusInternal
+		out, err = protocol.AppendResponse(out[:0], rh, &protocol.ErrorBody{Message: "internal error"})
+	}
+	if err == nil {
+		c.write(out)
+	}
+	if sensitive {
+		clear(out)
+	}
+	if cap(out) <= maxPooledBuf {
+		*bp = out[:0]
+		c.s.bufs.Put(bp)
+	}
+}
+
+func (c *conn) write(frame []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nc.SetWriteDeadline(deadline(c.s.core.Limits().ReadTimeout.Duration))
+	if _, err := c.nc.Write(frame); err != nil {
+		// A peer that does not read its responses loses its connection.
+		c.nc.Close()
+	}
+}
+
+// refuse answers a connection the core did not admit, then closes it.
+func (c *conn) refuse(status protocol.Status, msg string) {
+	c.respond(protocol.RequestHeader{}, status, &protocol.ErrorBody{Message: msg}, false)
+	c.nc.Close()
+}
+
+// stopReading makes the reader return at once; requests in flight finish.
+// stopping is set before the deadline, and the reader checks it after
+// setting its own, so the reader cannot miss it.
+func (c *conn) stopReading() {
+	c.cancel()
+	c.stopping.Store(true)
+	c.nc.SetReadDeadline(time.Unix(1, 0))
+}
+
+func deadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
