@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 )
 
@@ -14,16 +15,39 @@ const DefaultSocket = "/run/tpmkeyd/tpmkeyd.sock"
 // SocketEnv names the environment variable that overrides DefaultSocket.
 const SocketEnv = "TPMKEY_SOCKET"
 
+// ServiceUser is the user the packaged tpmkeyd runs as (the .deb's unit has
+// User=tpmkeyd). Dial trusts it, besides root, on a machine where it exists.
+const ServiceUser = "tpmkeyd"
+
 // Option configures Dial.
 type Option func(*dialOptions) error
 
 type dialOptions struct {
 	trustedUIDs []uint32
 	clientName  string
+	// serviceUID finds ServiceUser's uid; nil is LookupUID(ServiceUser).
+	// Tests replace it, as the host running them has no such user.
+	serviceUID func() (uint32, error)
 }
 
-// WithServerUID accepts a server running as uid, besides root. Use it when
-// tpmkeyd runs as a dedicated service user.
+// trusts reports whether a socket set listening by uid may be the agent:
+// root, the service user where it exists, or a uid the options named. The
+// service user is looked up only when needed, so that a root-served socket
+// costs no read of the user database.
+func (o *dialOptions) trusts(uid uint32) bool {
+	if uid == 0 || slices.Contains(o.trustedUIDs, uid) {
+		return true
+	}
+	lookup := o.serviceUID
+	if lookup == nil {
+		lookup = func() (uint32, error) { return LookupUID(ServiceUser) }
+	}
+	svc, err := lookup()
+	return err == nil && svc == uid
+}
+
+// WithServerUID accepts a server running as uid, besides root and
+// ServiceUser. Use it when tpmkeyd runs as a user of another name.
 func WithServerUID(uid uint32) Option {
 	return func(o *dialOptions) error {
 		o.trustedUIDs = append(o.trustedUIDs, uid)
