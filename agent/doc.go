@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package agent is the tpmkeyd daemon: it owns the state directory, the
 // TPM (package tpm) and the key store (agent/store), builds the core
 // (agent/core) and runs its front ends (agent/native today), and speaks

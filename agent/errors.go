@@ -1,3 +1,5 @@
+//go:build linux
+
 package agent
 
 import (
@@ -10,5 +12,8 @@ import (
 var (
 	ErrUnsafeStateDir = errors.New("state directory is group- or world-writable")
 	ErrAlreadyRunning = errors.New("another tpmkeyd is using this socket or state directory")
-	ErrInvalidConfig  = core.ErrInvalidConfig
+	// ErrUnsafeSocketDir: the socket's directory, or one above it, could
+	// be changed by someone other than root or the daemon's own uid.
+	ErrUnsafeSocketDir = errors.New("socket directory is not safe")
+	ErrInvalidConfig   = core.ErrInvalidConfig
 )

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -55,6 +54,12 @@ type response struct {
 
 // Dial connects to the agent at socketPath (empty: $TPMKEY_SOCKET, else
 // DefaultSocket), checks that the server is trusted, and says Hello.
+//
+// Trusted are root, the packaged service user ServiceUser where that user
+// exists, and the uids the options add. What the check looks at is the
+// socket's listen-time credentials (see ServerInfo): the daemon's own uid
+// when it bound the socket itself, the service manager's (root) under socket
+// activation.
 func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, error) {
 	if socketPath == "" {
 		socketPath = os.Getenv(SocketEnv)
@@ -75,9 +80,9 @@ func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, erro
 	}
 	conn := nc.(*net.UnixConn)
 	uid, pid, err := peerCred(conn)
-	if err == nil && uid != 0 && !slices.Contains(o.trustedUIDs, uid) {
-		err = fmt.Errorf("%w: %s is served by uid %d (pid %d), which is neither root nor a trusted uid",
-			ErrUntrustedServer, socketPath, uid, pid)
+	if err == nil && !o.trusts(uid) {
+		err = fmt.Errorf("%w: %s: the process that set it listening ran as uid %d (pid %d), which is not root, the service user %s or a uid you trust",
+			ErrUntrustedServer, socketPath, uid, pid, ServiceUser)
 	}
 	if err != nil {
 		conn.Close()

@@ -7,11 +7,16 @@
 // a context.Context; a cancelled call returns ctx.Err() at once and its late
 // response is dropped.
 //
-// Dial checks who is listening on the socket (SO_PEERCRED) before it sends
-// anything: the server must run as root, or as a uid accepted with
-// WithServerUID, WithServerUser or WithTrustSameUser; otherwise Dial returns
-// ErrUntrustedServer. This stops another local user from posing as the agent
-// on a socket path it managed to create.
+// Dial checks who set the socket listening (SO_PEERCRED) before it sends
+// anything: root, the packaged service user tpmkeyd (ServiceUser) where it
+// exists, or a uid accepted with WithServerUID, WithServerUser or
+// WithTrustSameUser; otherwise Dial returns ErrUntrustedServer. This stops
+// another local user from posing as the agent on a socket path it managed
+// to create. The kernel records those credentials at listen(2): when tpmkeyd
+// binds its socket they are the daemon's, and under socket activation they
+// are systemd's (root), so the check then proves that root set up the
+// socket and chose the service behind it, not which uid that service runs
+// as (docs/SECURITY.md, "A spoofed socket").
 //
 // Errors from the server map one to one onto this package's sentinels, so
 // errors.Is(err, client.ErrKeyNotFound) works; the error's text is the

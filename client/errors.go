@@ -20,6 +20,9 @@ var (
 	// ErrUnsupported means a crypto option the agent cannot honour, such as
 	// a PSS salt length other than the hash length or an OAEP label.
 	ErrUnsupported = errors.New("client: unsupported option")
+	// ErrOptionNotApplicable means a CallOption that the call does not take,
+	// such as ForUID on Sign (which only ever uses the caller's own keys).
+	ErrOptionNotApplicable = errors.New("client: option does not apply to this call")
 )
 
 // Status sentinels, one per wire status; they are protocol's, so

@@ -7,10 +7,13 @@ import (
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
-// GenerateKey creates a key in the TPM and stores it under alias. It reads
+// GenerateKey creates a key in the TPM and stores it under alias. It accepts
 // WithPurposes (default sign), WithPIN and WithPCRs.
 func (c *Client) GenerateKey(ctx context.Context, alias string, alg Algorithm, opts ...CallOption) (*Key, error) {
-	o := collect(opts)
+	o, err := collect("GenerateKey", optPurposes|optPIN|optPCRs, opts)
+	if err != nil {
+		return nil, err
+	}
 	req := protocol.GenerateKeyRequest{
 		Alias: alias, Algorithm: string(alg), Purposes: o.purposes, PIN: o.pin, PCRs: o.pcrs,
 	}
@@ -21,9 +24,13 @@ func (c *Client) GenerateKey(ctx context.Context, alias string, alg Algorithm, o
 	return keyFromWire(&resp.Key)
 }
 
-// Key returns the description and public key of alias. It reads ForUID.
+// Key returns the description and public key of alias. It accepts ForUID.
 func (c *Client) Key(ctx context.Context, alias string, opts ...CallOption) (*Key, error) {
-	req := protocol.GetKeyRequest{Alias: alias, UID: collect(opts).uid}
+	o, err := collect("Key", optForUID, opts)
+	if err != nil {
+		return nil, err
+	}
+	req := protocol.GetKeyRequest{Alias: alias, UID: o.uid}
 	var resp protocol.GetKeyResponse
 	if err := c.roundTrip(ctx, protocol.OpGetKey, &req, &resp); err != nil {
 		return nil, err
@@ -33,9 +40,13 @@ func (c *Client) Key(ctx context.Context, alias string, opts ...CallOption) (*Ke
 
 // KeysPage returns one page of keys, starting at cursor ("" for the first
 // page), of at most limit keys (0: the server's default), and the cursor of
-// the next page ("" after the last). It reads ForUID.
+// the next page ("" after the last). It accepts ForUID.
 func (c *Client) KeysPage(ctx context.Context, cursor string, limit uint, opts ...CallOption) ([]*Key, string, error) {
-	req := protocol.ListKeysRequest{Cursor: cursor, Limit: limit, UID: collect(opts).uid}
+	o, err := collect("KeysPage", optForUID, opts)
+	if err != nil {
+		return nil, "", err
+	}
+	req := protocol.ListKeysRequest{Cursor: cursor, Limit: limit, UID: o.uid}
 	var resp protocol.ListKeysResponse
 	if err := c.roundTrip(ctx, protocol.OpListKeys, &req, &resp); err != nil {
 		return nil, "", err
@@ -56,6 +67,10 @@ func (c *Client) KeysPage(ctx context.Context, cursor string, limit uint, opts .
 // with a nil key.
 func (c *Client) Keys(ctx context.Context, opts ...CallOption) iter.Seq2[*Key, error] {
 	return func(yield func(*Key, error) bool) {
+		if _, err := collect("Keys", optForUID, opts); err != nil {
+			yield(nil, err)
+			return
+		}
 		cursor := ""
 		for {
 			page, next, err := c.KeysPage(ctx, cursor, 0, opts...)
@@ -76,8 +91,12 @@ func (c *Client) Keys(ctx context.Context, opts ...CallOption) iter.Seq2[*Key, e
 	}
 }
 
-// DeleteKey removes alias. It reads ForUID.
+// DeleteKey removes alias. It accepts ForUID.
 func (c *Client) DeleteKey(ctx context.Context, alias string, opts ...CallOption) error {
-	req := protocol.DeleteKeyRequest{Alias: alias, UID: collect(opts).uid}
+	o, err := collect("DeleteKey", optForUID, opts)
+	if err != nil {
+		return err
+	}
+	req := protocol.DeleteKeyRequest{Alias: alias, UID: o.uid}
 	return c.roundTrip(ctx, protocol.OpDeleteKey, &req, &protocol.DeleteKeyResponse{})
 }

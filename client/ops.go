@@ -34,13 +34,16 @@ func padding(o callOptions) string {
 
 // Sign signs digest, the hash of a message made with hash, with alias's key.
 // ECDSA signatures are ASN.1 DER, RSA ones are PKCS #1 v1.5 unless WithPSS.
-// It reads WithPIN and WithPSS.
+// It accepts WithPIN and WithPSS.
 func (c *Client) Sign(ctx context.Context, alias string, hash crypto.Hash, digest []byte, opts ...CallOption) ([]byte, error) {
 	name, err := hashName(hash)
 	if err != nil {
 		return nil, err
 	}
-	o := collect(opts)
+	o, err := collect("Sign", optPIN|optPSS, opts)
+	if err != nil {
+		return nil, err
+	}
 	req := protocol.SignRequest{Alias: alias, Digest: digest, Hash: name, PSS: o.pss, PIN: o.pin}
 	var resp protocol.SignResponse
 	if err := c.roundTrip(ctx, protocol.OpSign, &req, &resp); err != nil {
@@ -50,13 +53,17 @@ func (c *Client) Sign(ctx context.Context, alias string, hash crypto.Hash, diges
 }
 
 // Verify checks sig over digest with alias's public key (the agent does it
-// in software). It reads WithPSS.
+// in software). It accepts WithPSS.
 func (c *Client) Verify(ctx context.Context, alias string, hash crypto.Hash, digest, sig []byte, opts ...CallOption) (bool, error) {
 	name, err := hashName(hash)
 	if err != nil {
 		return false, err
 	}
-	req := protocol.VerifyRequest{Alias: alias, Digest: digest, Hash: name, PSS: collect(opts).pss, Signature: sig}
+	o, err := collect("Verify", optPSS, opts)
+	if err != nil {
+		return false, err
+	}
+	req := protocol.VerifyRequest{Alias: alias, Digest: digest, Hash: name, PSS: o.pss, Signature: sig}
 	var resp protocol.VerifyResponse
 	if err := c.roundTrip(ctx, protocol.OpVerify, &req, &resp); err != nil {
 		return false, err
@@ -65,9 +72,12 @@ func (c *Client) Verify(ctx context.Context, alias string, hash crypto.Hash, dig
 }
 
 // Decrypt decrypts an RSA ciphertext with alias's key, OAEP with SHA-256
-// unless WithPKCS1v15. It reads WithPIN and WithPKCS1v15.
+// unless WithPKCS1v15. It accepts WithPIN and WithPKCS1v15.
 func (c *Client) Decrypt(ctx context.Context, alias string, ciphertext []byte, opts ...CallOption) ([]byte, error) {
-	o := collect(opts)
+	o, err := collect("Decrypt", optPIN|optPKCS1v15, opts)
+	if err != nil {
+		return nil, err
+	}
 	req := protocol.DecryptRequest{Alias: alias, Ciphertext: ciphertext, Padding: padding(o), PIN: o.pin}
 	var resp protocol.DecryptResponse
 	if err := c.roundTrip(ctx, protocol.OpDecrypt, &req, &resp); err != nil {
@@ -77,9 +87,13 @@ func (c *Client) Decrypt(ctx context.Context, alias string, ciphertext []byte, o
 }
 
 // Encrypt encrypts plaintext to alias's RSA public key, OAEP with SHA-256
-// unless WithPKCS1v15. It reads WithPKCS1v15.
+// unless WithPKCS1v15. It accepts WithPKCS1v15.
 func (c *Client) Encrypt(ctx context.Context, alias string, plaintext []byte, opts ...CallOption) ([]byte, error) {
-	req := protocol.EncryptRequest{Alias: alias, Plaintext: plaintext, Padding: padding(collect(opts))}
+	o, err := collect("Encrypt", optPKCS1v15, opts)
+	if err != nil {
+		return nil, err
+	}
+	req := protocol.EncryptRequest{Alias: alias, Plaintext: plaintext, Padding: padding(o)}
 	var resp protocol.EncryptResponse
 	if err := c.roundTrip(ctx, protocol.OpEncrypt, &req, &resp); err != nil {
 		return nil, err
@@ -89,13 +103,17 @@ func (c *Client) Encrypt(ctx context.Context, alias string, plaintext []byte, op
 
 // ECDH computes the shared secret of alias's key and peer (*ecdh.PublicKey
 // or *ecdsa.PublicKey on the key's curve): the x coordinate of the shared
-// point, as crypto/ecdh returns it. It reads WithPIN.
+// point, as crypto/ecdh returns it. It accepts WithPIN.
 func (c *Client) ECDH(ctx context.Context, alias string, peer crypto.PublicKey, opts ...CallOption) ([]byte, error) {
+	o, err := collect("ECDH", optPIN, opts)
+	if err != nil {
+		return nil, err
+	}
 	der, err := x509.MarshalPKIXPublicKey(peer)
 	if err != nil {
 		return nil, fmt.Errorf("ECDH: x509.MarshalPKIXPublicKey: %w", err)
 	}
-	req := protocol.ECDHRequest{Alias: alias, PeerPublicKey: der, PIN: collect(opts).pin}
+	req := protocol.ECDHRequest{Alias: alias, PeerPublicKey: der, PIN: o.pin}
 	var resp protocol.ECDHResponse
 	if err := c.roundTrip(ctx, protocol.OpECDH, &req, &resp); err != nil {
 		return nil, err
@@ -104,9 +122,12 @@ func (c *Client) ECDH(ctx context.Context, alias string, peer crypto.PublicKey, 
 }
 
 // Seal stores secret (1 to 128 bytes) under alias, sealed by the TPM. It
-// reads WithPIN and WithPCRs.
+// accepts WithPIN and WithPCRs.
 func (c *Client) Seal(ctx context.Context, alias string, secret []byte, opts ...CallOption) (*Key, error) {
-	o := collect(opts)
+	o, err := collect("Seal", optPIN|optPCRs, opts)
+	if err != nil {
+		return nil, err
+	}
 	req := protocol.SealRequest{Alias: alias, Secret: secret, PIN: o.pin, PCRs: o.pcrs}
 	var resp protocol.SealResponse
 	if err := c.roundTrip(ctx, protocol.OpSeal, &req, &resp); err != nil {
@@ -115,9 +136,13 @@ func (c *Client) Seal(ctx context.Context, alias string, secret []byte, opts ...
 	return keyFromWire(&resp.Key)
 }
 
-// Unseal returns the secret stored under alias. It reads WithPIN.
+// Unseal returns the secret stored under alias. It accepts WithPIN.
 func (c *Client) Unseal(ctx context.Context, alias string, opts ...CallOption) ([]byte, error) {
-	req := protocol.UnsealRequest{Alias: alias, PIN: collect(opts).pin}
+	o, err := collect("Unseal", optPIN, opts)
+	if err != nil {
+		return nil, err
+	}
+	req := protocol.UnsealRequest{Alias: alias, PIN: o.pin}
 	var resp protocol.UnsealResponse
 	if err := c.roundTrip(ctx, protocol.OpUnseal, &req, &resp); err != nil {
 		return nil, err

@@ -30,9 +30,13 @@ type signer struct {
 // salt is always as long as the hash: PSSSaltLengthEqualsHash, an explicit
 // length equal to the hash size, or PSSSaltLengthAuto, which a verifier
 // accepts; any other length fails with ErrUnsupported). ctx bounds the fetch
-// only: a Sign is not cancelled with it (close the Client to abort). It reads
-// WithPIN.
+// only: a Sign is not cancelled with it (close the Client to abort). It
+// accepts WithPIN.
 func (c *Client) Signer(ctx context.Context, alias string, opts ...CallOption) (crypto.Signer, error) {
+	o, err := collect("Signer", optPIN, opts)
+	if err != nil {
+		return nil, err
+	}
 	k, err := c.Key(ctx, alias)
 	if err != nil {
 		return nil, err
@@ -41,7 +45,7 @@ func (c *Client) Signer(ctx context.Context, alias string, opts ...CallOption) (
 		return nil, fmt.Errorf("Signer: %q is a %s, not a key pair: %w", alias, k.Algorithm, ErrIncompatiblePurpose)
 	}
 	_, isRSA := k.PublicKey.(*rsa.PublicKey)
-	return &signer{c: c, ctx: context.WithoutCancel(ctx), key: k, pin: collect(opts).pin, isRSA: isRSA}, nil
+	return &signer{c: c, ctx: context.WithoutCancel(ctx), key: k, pin: o.pin, isRSA: isRSA}, nil
 }
 
 func (s *signer) Public() crypto.PublicKey { return s.key.PublicKey }
@@ -82,8 +86,12 @@ type decrypter struct {
 // *rsa.OAEPOptions with SHA-256 (MGF1 SHA-256, no label), or nil or
 // *rsa.PKCS1v15DecryptOptions (without SessionKeyLen) for PKCS #1 v1.5;
 // anything else fails with ErrUnsupported. ctx bounds the fetch only, as for
-// Signer. It reads WithPIN.
+// Signer. It accepts WithPIN.
 func (c *Client) Decrypter(ctx context.Context, alias string, opts ...CallOption) (crypto.Decrypter, error) {
+	o, err := collect("Decrypter", optPIN, opts)
+	if err != nil {
+		return nil, err
+	}
 	k, err := c.Key(ctx, alias)
 	if err != nil {
 		return nil, err
@@ -91,7 +99,7 @@ func (c *Client) Decrypter(ctx context.Context, alias string, opts ...CallOption
 	if _, ok := k.PublicKey.(*rsa.PublicKey); !ok {
 		return nil, fmt.Errorf("Decrypter: %q is a %s key, not RSA: %w", alias, k.Algorithm, ErrIncompatiblePurpose)
 	}
-	return &decrypter{c: c, ctx: context.WithoutCancel(ctx), key: k, pin: collect(opts).pin}, nil
+	return &decrypter{c: c, ctx: context.WithoutCancel(ctx), key: k, pin: o.pin}, nil
 }
 
 func (d *decrypter) Public() crypto.PublicKey { return d.key.PublicKey }

@@ -90,7 +90,13 @@ type ServerInfo struct {
 	Algorithms      []string
 	Operations      []string
 	MaxFrameSize    uint32
-	// UID and PID are the server's peer credentials, as checked by Dial.
+	// UID and PID are the socket's peer credentials (SO_PEERCRED), which
+	// Dial checked: those of the process that called listen(2) on the
+	// socket, taken at that moment. When tpmkeyd binds its own socket they
+	// are the daemon's; under socket activation they are the service
+	// manager's (systemd: uid 0, pid 1), and say nothing about the uid the
+	// daemon runs as. They never change after listen: a later setuid or an
+	// exec is not seen.
 	UID uint32
 	PID int32
 }

@@ -42,14 +42,14 @@ func (c *cli) readInput(path string) ([]byte, error) {
 	return b, nil
 }
 
-// writeOutput writes data to path (mode 0600, it may be a secret), or to
-// stdout for "" and "-".
+// writeOutput writes data to a new file at path, mode 0600 as it may be a
+// secret (writeFileAtomic), or to stdout for "" and "-".
 func (c *cli) writeOutput(path string, data []byte) error {
 	if path == "" || path == "-" {
 		_, err := c.out.Write(data)
 		return err
 	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
+	if err := writeFileAtomic(path, data); err != nil {
 		return local(codeIO, err)
 	}
 	return nil

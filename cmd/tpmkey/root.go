@@ -19,8 +19,6 @@ const (
 	// trustUIDEnv names a user or uid to trust as the server, like
 	// --trust-server-uid.
 	trustUIDEnv = "TPMKEY_TRUST_SERVER_UID"
-	// serviceUser is the user the .deb runs tpmkeyd as; trusted when it exists.
-	serviceUser = "tpmkeyd"
 	// devDirName is the directory tpmkeyd --dev keeps its socket in; a
 	// socket under it is trusted when served by the caller's own uid.
 	devDirName = ".tpmkeyd-dev"
@@ -59,9 +57,10 @@ func (c *cli) rootCommand() *cobra.Command {
 the TPM; each local user sees only their own keys.
 
 The socket is --socket, else $TPMKEY_SOCKET, else /run/tpmkeyd/tpmkeyd.sock.
-The agent must run as root, as the system user tpmkeyd (where it exists),
-or as the user named by --trust-server-uid (or $TPMKEY_TRUST_SERVER_UID); a socket under a .tpmkeyd-dev directory
-may also be served by your own uid (tpmkeyd --dev).`,
+The socket must have been set listening by root (systemd, under socket
+activation), by the system user tpmkeyd (where it exists), or by the user
+named by --trust-server-uid (or $TPMKEY_TRUST_SERVER_UID); a socket under a
+.tpmkeyd-dev directory may also be served by your own uid (tpmkeyd --dev).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          cobra.NoArgs,
@@ -110,7 +109,8 @@ func (c *cli) socketPath() string {
 	return client.DefaultSocket
 }
 
-// dial connects to the agent with the trust the flags and environment allow.
+// dial connects to the agent with the trust the flags and environment add to
+// the client's own default (root and the packaged service user).
 func (c *cli) dial(ctx context.Context) (*client.Client, error) {
 	path := c.socketPath()
 	opts := []client.Option{client.WithClientName("tpmkey")}
@@ -118,9 +118,6 @@ func (c *cli) dial(ctx context.Context) (*client.Client, error) {
 		opts = append(opts, client.WithServerUser(u))
 	} else if u := c.getenv(trustUIDEnv); u != "" {
 		opts = append(opts, client.WithServerUser(u))
-	} else if uid, err := client.LookupUID(serviceUser); err == nil {
-		// The packaged service's own user, where the package created it.
-		opts = append(opts, client.WithServerUID(uid))
 	}
 	if isDevSocket(path) {
 		opts = append(opts, client.WithTrustSameUser())

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/tpmkeyd/tpmkeyd/agent"
+	"github.com/tpmkeyd/tpmkeyd/client"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
 
@@ -60,7 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	}
 	fs.StringVar(&f.tpm, "tpm", tpm.DefaultSpec, "TPM: /dev/tpmrm0, /dev/tpm0, swtpm:tcp://HOST:PORT, swtpm:unix:///PATH, sim:")
 	fs.StringVar(&f.stateDir, "state-dir", stateDefault, "state directory (keys, integrity key); default $STATE_DIRECTORY")
-	fs.StringVar(&f.socket, "socket", "/run/tpmkeyd/tpmkeyd.sock", "socket path (ignored under socket activation)")
+	fs.StringVar(&f.socket, "socket", client.DefaultSocket, "socket path (ignored under socket activation)")
 	fs.StringVar(&f.socketMode, "socket-mode", "0666", "socket file mode, octal")
 	fs.StringVar(&f.socketGroup, "socket-group", "", "socket group, name or gid")
 	fs.StringVar(&f.config, "config", "", "config file (TOML), e.g. /etc/tpmkeyd/tpmkeyd.toml")

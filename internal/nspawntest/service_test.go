@@ -102,7 +102,12 @@ func TestPackagedServiceUnderSystemd(t *testing.T) {
 	s := &stepper{t: t, ctx: ctx, cur: ctx, start: time.Now()}
 	defer func() { t.Logf("%-40s %6.1fs", "total", time.Since(s.start).Seconds()) }()
 
-	s.step("build .deb", func() error { return buildDeb(s.cur, root, dist) })
+	s.step("build .deb and the README's Go example", func() error {
+		if err := buildDeb(s.cur, root, dist); err != nil {
+			return err
+		}
+		return buildExample(s.cur, root, dist)
+	})
 	s.step("debootstrap tree (cached)", func() error { return nspawntest.EnsureTree(s.cur, root, tree) })
 
 	var m *nspawntest.Machine
@@ -222,6 +227,81 @@ func TestPackagedServiceUnderSystemd(t *testing.T) {
 	s.step("socket restarts the service after stop", func() error {
 		return expect("tpmkey list", "ci-key")
 	})
+	// The README's Go example, client.Dial(ctx, "") with no options. Under
+	// socket activation the socket's peer credentials are systemd's.
+	s.step("Go client: Dial, GenerateKey, Sign as root", func() error {
+		return expectAll(run, "/ci/readmeexample go-root", "server uid=0 pid=1 ", "signed and verified")
+	})
+	s.step("Go client: the same as nobody", func() error {
+		return expectAll(run, "setpriv --reuid=65534 --regid=65534 --clear-groups /ci/readmeexample go-nobody",
+			"server uid=0 pid=1 ", "signed and verified")
+	})
+	// Without socket activation the daemon binds its own socket as the
+	// service user, whom the client trusts by default.
+	const direct = "TPMKEY_SOCKET=/run/tpmkeyd-direct/tpmkeyd.sock "
+	s.step("daemon binding its own socket as tpmkeyd", func() error {
+		_, err := run("systemctl stop tpmkeyd.socket tpmkeyd.service && " +
+			"systemd-run --unit=tpmkeyd-direct --uid=tpmkeyd --gid=tpmkeyd -p Type=notify " +
+			"-p SupplementaryGroups=tss -p RuntimeDirectory=tpmkeyd-direct -p StateDirectory=tpmkeyd -p UMask=0077 " +
+			"/usr/bin/tpmkeyd --config /etc/tpmkeyd/tpmkeyd.toml --tpm swtpm:unix:///run/swtpm-ci/tpm.sock " +
+			"--socket /run/tpmkeyd-direct/tpmkeyd.sock")
+		if err != nil {
+			journal, _ := run("journalctl -u tpmkeyd-direct --no-pager -n 30")
+			return fmt.Errorf("%w\njournal:\n%s", err, journal)
+		}
+		return expect("stat -c '%U %a' /run/tpmkeyd-direct/tpmkeyd.sock", "tpmkeyd 666")
+	})
+	s.step("Go client and CLI trust the service user", func() error {
+		uid, err := run("id -u tpmkeyd")
+		if err != nil {
+			return err
+		}
+		if err := expectAll(run, direct+"/ci/readmeexample go-direct",
+			"server uid="+strings.TrimSpace(uid)+" ", "signed and verified"); err != nil {
+			return err
+		}
+		return expect(direct+"tpmkey list", "ci-key")
+	})
+	s.step("dpkg --purge removes a state dir without key records", func() error {
+		if _, err := run(direct + "tpmkey rm ci-key && systemctl stop tpmkeyd-direct"); err != nil {
+			return err
+		}
+		// integrity.key is there, and used to keep the directory.
+		if err := expect("ls /var/lib/tpmkeyd", "integrity.key"); err != nil {
+			return err
+		}
+		if _, err := run("dpkg --purge tpmkeyd"); err != nil {
+			return err
+		}
+		return expect("test -e /var/lib/tpmkeyd && echo kept || echo removed", "removed")
+	})
+}
+
+// expectAll runs script and checks that its output holds every string.
+func expectAll(run func(string) (string, error), script string, want ...string) error {
+	out, err := run(script)
+	if err != nil {
+		return err
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			return fmt.Errorf("%s = %q, want it to contain %q", script, out, w)
+		}
+	}
+	return nil
+}
+
+// buildExample builds internal/nspawntest/readmeexample, statically, into
+// dist, which the container sees as /ci (made traversable for nobody).
+func buildExample(ctx context.Context, root, dist string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", filepath.Join(dist, "readmeexample"),
+		"./internal/nspawntest/readmeexample")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build readmeexample: %w\n%s", err, out)
+	}
+	return os.Chmod(dist, 0o755)
 }
 
 func buildDeb(ctx context.Context, root, dist string) error {
