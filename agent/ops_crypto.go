@@ -24,7 +24,7 @@ func (s *server) sign(ctx context.Context, r *request, m *protocol.SignRequest) 
 	if alg, _ := algFromWire(rec.Algorithm); m.PSS && !isRSA(alg) {
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "pss applies to RSA keys only")
 	}
-	sig, err := s.tpm.Sign(ctx, &rec.Blob, authFor(rec, m.PIN), digest, h, m.PSS)
+	sig, err := s.tpm.Sign(ctx, &rec.Blob, authFor(rec, m.PIN), digest, tpm.SignOptions{Hash: h, PSS: m.PSS})
 	if err != nil {
 		return nil, tpmErr("Sign", err)
 	}

@@ -23,7 +23,7 @@ type tpmBackend interface {
 	Random(ctx context.Context, n int) ([]byte, error)
 	CreateKey(ctx context.Context, spec tpm.KeySpec) (*tpm.Blob, crypto.PublicKey, error)
 	Seal(ctx context.Context, secret []byte, spec tpm.KeySpec) (*tpm.Blob, error)
-	Sign(ctx context.Context, b *tpm.Blob, a tpm.Auth, digest []byte, h crypto.Hash, pss bool) ([]byte, error)
+	Sign(ctx context.Context, b *tpm.Blob, a tpm.Auth, digest []byte, o tpm.SignOptions) ([]byte, error)
 	Decrypt(ctx context.Context, b *tpm.Blob, a tpm.Auth, ciphertext []byte, s tpm.DecryptScheme) ([]byte, error)
 	ECDH(ctx context.Context, b *tpm.Blob, a tpm.Auth, peer crypto.PublicKey) ([]byte, error)
 	Unseal(ctx context.Context, b *tpm.Blob, a tpm.Auth) ([]byte, error)

@@ -67,7 +67,7 @@ func BenchmarkSignP256(b *testing.B) {
 			b.Fatal(err)
 		}
 		for b.Loop() {
-			if _, err := tt.Sign(ctx(), blob, Auth{}, d[:], crypto.SHA256, false); err != nil {
+			if _, err := tt.Sign(ctx(), blob, Auth{}, d[:], SignOptions{Hash: crypto.SHA256}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -156,7 +156,7 @@ func BenchmarkCommands(b *testing.B) {
 	signBench := func(name string, blob *Blob, a Auth, pss bool) {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := tt.Sign(ctx(), blob, a, d256, crypto.SHA256, pss); err != nil {
+				if _, err := tt.Sign(ctx(), blob, a, d256, SignOptions{Hash: crypto.SHA256, PSS: pss}); err != nil {
 					b.Fatal(err)
 				}
 			}

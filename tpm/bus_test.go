@@ -55,7 +55,7 @@ func TestBusProbeSeesNoSecret(t *testing.T) {
 		t.Fatalf("CreateKey(ec-p256) = %v", err)
 	}
 	digest := sha256.Sum256([]byte("message"))
-	if _, err := tp.Sign(ctx(), eb, Auth{PIN: pin}, digest[:], 5 /* crypto.SHA256 */, false); err != nil {
+	if _, err := tp.Sign(ctx(), eb, Auth{PIN: pin}, digest[:], SignOptions{Hash: 5 /* crypto.SHA256 */}); err != nil {
 		t.Fatalf("Sign = %v", err)
 	}
 	// ECDH: the shared secret comes back from the TPM.

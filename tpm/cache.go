@@ -15,7 +15,7 @@ type loadedKey struct {
 }
 
 // keyCache is an LRU of loaded keys. It holds no TPM logic: the TPM type
-// flushes what the cache hands back, in flushKeyLocked only.
+// flushes what the cache hands back, in TPM.flushLocked only.
 type keyCache struct {
 	capacity int
 	order    *list.List // front: most recently used

@@ -114,23 +114,6 @@ func (t *TPM) withKey(ctx context.Context, op string, p *parsedBlob, a Auth, enc
 	})
 }
 
-// Unseal returns the secret of a sealed data object.
-func (t *TPM) Unseal(ctx context.Context, b *Blob, a Auth) ([]byte, error) {
-	p, err := t.use(b, a, 0)
-	if err != nil {
-		return nil, fmt.Errorf("tpm.Unseal: %w", err)
-	}
-	var out []byte
-	err = t.withKey(ctx, "tpm2.Unseal", p, a, true, false, func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error {
-		rsp, err := tpm2.Unseal{ItemHandle: ah}.Execute(tr, extra...)
-		if err == nil {
-			out = rsp.OutData.Buffer
-		}
-		return err
-	})
-	return out, err
-}
-
 // Forget flushes b from the key cache if it is loaded (after a delete).
 func (t *TPM) Forget(b *Blob) {
 	if b == nil {

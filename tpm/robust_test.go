@@ -39,7 +39,7 @@ func makeSignKeys(t *testing.T, tp *TPM, n int) []signKey {
 
 func (k signKey) signAndVerify(tp *TPM, msg string) error {
 	d := digestOf(crypto.SHA256, msg)
-	sig, err := tp.Sign(context.Background(), k.blob, k.auth, d, crypto.SHA256, false)
+	sig, err := tp.Sign(context.Background(), k.blob, k.auth, d, SignOptions{Hash: crypto.SHA256})
 	if err != nil {
 		return err
 	}

@@ -117,7 +117,7 @@ func signImported(t *testing.T, ctx context.Context, spec, stateDir string, log 
 			t.Fatalf("tpm.PublicKey(%s) = %v", alias, err)
 		}
 		_, isRSA := pub.(*rsa.PublicKey)
-		sig, err := tp.Sign(ctx, &rec.Blob, tpm.Auth{}, digest[:], crypto.SHA256, isRSA)
+		sig, err := tp.Sign(ctx, &rec.Blob, tpm.Auth{}, digest[:], tpm.SignOptions{Hash: crypto.SHA256, PSS: isRSA})
 		if err != nil {
 			t.Fatalf("Sign(%s) on swtpm #2 = %v", alias, err)
 		}
