@@ -154,7 +154,7 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 	if rn.ln, err = listen(&d.opts); err != nil {
 		return rn, err
 	}
-	rn.tpm, err = tpm.Open(ctx, rn.spec, tpm.Options{StateDir: d.opts.StateDir,
+	rn.tpm, err = tpm.OpenSpec(ctx, rn.spec, tpm.Options{StateDir: d.opts.StateDir,
 		OwnerPasswordFile: d.opts.OwnerPasswordFile, Logger: d.log})
 	if err != nil {
 		return rn, fmt.Errorf("opening TPM %q: %w", rn.spec, err)

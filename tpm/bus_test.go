@@ -19,7 +19,7 @@ import (
 func TestBusProbeSeesNoSecret(t *testing.T) {
 	sw := swtpmtest.Start(t)
 	tap := sw.StartTap()
-	tp, err := Open(ctx(), tap.Spec(), Options{StateDir: t.TempDir(), Logger: testLogger(t)})
+	tp, err := OpenSpec(ctx(), tap.Spec(), Options{StateDir: t.TempDir(), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatalf("Open(%q) = %v", tap.Spec(), err)
 	}
@@ -98,7 +98,7 @@ func TestBusProbeSeesNoSecret(t *testing.T) {
 func TestBusProbeSeesPlainUnseal(t *testing.T) {
 	sw := swtpmtest.Start(t)
 	tap := sw.StartTap()
-	tp, err := Open(ctx(), tap.Spec(), Options{StateDir: t.TempDir(), Logger: testLogger(t)})
+	tp, err := OpenSpec(ctx(), tap.Spec(), Options{StateDir: t.TempDir(), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatalf("Open = %v", err)
 	}

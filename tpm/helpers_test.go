@@ -44,7 +44,7 @@ func (tt *testTPM) opts(t testing.TB) Options {
 
 func (tt *testTPM) mustOpen(t testing.TB) *TPM {
 	t.Helper()
-	tp, err := Open(context.Background(), tt.sw.Spec(), tt.opts(t))
+	tp, err := OpenSpec(context.Background(), tt.sw.Spec(), tt.opts(t))
 	if err != nil {
 		t.Fatalf("Open(%q) = %v", tt.sw.Spec(), err)
 	}

@@ -16,7 +16,7 @@ import (
 // TPM owns one TPM connection and serialises every command on it.
 // Safe for concurrent use.
 type TPM struct {
-	spec    string
+	opener  Opener
 	opts    Options
 	log     *slog.Logger
 	ownerPW []byte
@@ -27,7 +27,6 @@ type TPM struct {
 
 	mu     sync.Mutex // serialises TPM commands and guards what follows
 	wire   *wire
-	noRM   bool
 	srk    srkState
 	sess   *saltedSession
 	cache  *keyCache
@@ -163,12 +162,12 @@ func (t *TPM) reconnectLocked(ctx context.Context) error {
 	t.cache.drain() // the handles died with the connection or are flushed below
 	t.sess = nil
 	t.srk = srkState{}
-	tr, noRM, err := openTransport(ctx, t.spec, t.opts, t.log)
+	tr, err := t.opener.Dial(ctx)
 	if err != nil {
 		t.wire.failed = fmt.Errorf("%w: %v", errTransport, err)
 		return t.wire.failed
 	}
-	t.wire, t.noRM = &wire{tpm: tr}, noRM
+	t.wire = &wire{tpm: tr}
 	return t.prepareLocked(ctx)
 }
 
@@ -197,7 +196,7 @@ func (t *TPM) prepareStepsLocked(ctx context.Context) error {
 	if err := retryTPM(ctx, func() error { return startupIfNeeded(t.wire) }); err != nil {
 		return err
 	}
-	if t.noRM {
+	if t.opener.NoRM {
 		if err := retryTPM(ctx, func() error { return t.flushLeftoversLocked() }); err != nil {
 			return err
 		}

@@ -92,7 +92,7 @@ func launchPair(t *testing.T, ctx context.Context, dir string, twins bool) [2]*s
 // key the floor's TPM reported.
 func signImported(t *testing.T, ctx context.Context, spec, stateDir string, log *slog.Logger) {
 	t.Helper()
-	tp, err := tpm.Open(ctx, spec, tpm.Options{StateDir: stateDir, Logger: log})
+	tp, err := tpm.OpenSpec(ctx, spec, tpm.Options{StateDir: stateDir, Logger: log})
 	if err != nil {
 		t.Fatalf("tpm.Open(swtpm #2) = %v", err)
 	}
