@@ -20,6 +20,7 @@ var (
 	ErrBadBlob        = errors.New("tpm: malformed key blob")
 	ErrClosed         = errors.New("tpm: closed")
 	ErrInvalid        = errors.New("tpm: invalid argument")
+	ErrBusy           = errors.New("tpm: too many TPM jobs queued for this owner")
 )
 
 // errTransport marks an error of the connection, not of the TPM.

@@ -59,3 +59,12 @@ func (tt *testTPM) reopen(t testing.TB) {
 	}
 	tt.TPM = tt.mustOpen(t)
 }
+
+// inTurn runs f holding the TPM's turn, as the package's own jobs do, so
+// that a test may touch what the turn guards.
+func (tt *testTPM) inTurn(t testing.TB, f func()) {
+	t.Helper()
+	if err := tt.withTurn(context.Background(), "test", false, func() error { f(); return nil }); err != nil {
+		t.Fatalf("withTurn() = %v", err)
+	}
+}

@@ -110,6 +110,10 @@ func Open(ctx context.Context, o Opener, opts Options) (*TPM, error) {
 	}
 	log := loggerOf(opts)
 	t := &TPM{opener: o, opts: opts, log: log}
+	t.sched.maxQueued = opts.MaxQueuedPerOwner
+	if t.sched.maxQueued <= 0 {
+		t.sched.maxQueued = DefaultMaxQueuedPerOwner
+	}
 	if opts.OwnerPasswordFile != "" {
 		pw, err := os.ReadFile(opts.OwnerPasswordFile)
 		if err != nil {
@@ -131,6 +135,7 @@ func Open(ctx context.Context, o Opener, opts Options) (*TPM, error) {
 		_ = t.Close()
 		return nil, classify("tpm.Open", err)
 	}
+	t.srkName = bytes.Clone(t.srk.name.Buffer)
 	slots := t.info.Slots
 	if opts.CacheSlots > 0 {
 		slots = opts.CacheSlots

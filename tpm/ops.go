@@ -98,7 +98,7 @@ func (t *TPM) authLocked(p *parsedBlob, k *loadedKey, a Auth, encOut, decIn bool
 	return ah, []tpm2.Session{s.use(nil, encOut, decIn)}, nil
 }
 
-// withKey runs f with p loaded and authorized, under the TPM lock.
+// withKey runs f with p loaded and authorized, in a turn of the TPM.
 func (t *TPM) withKey(ctx context.Context, op string, p *parsedBlob, a Auth, encOut, decIn bool,
 	f func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error) error {
 	return t.do(ctx, op, func(tr transport.TPM) error {
@@ -121,11 +121,12 @@ func (t *TPM) Forget(b *Blob) {
 	}
 	id := blobID(b)
 	t.parsed.forget(id)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if k, ok := t.cache.remove(id); ok {
-		t.flushLocked(k.handle)
-	}
+	_ = t.withTurn(context.Background(), "tpm.Forget", false, func() error {
+		if k, ok := t.cache.remove(id); ok {
+			t.flushLocked(k.handle)
+		}
+		return nil
+	})
 }
 
 func hashAlg(h crypto.Hash) tpm2.TPMIAlgHash {

@@ -38,8 +38,12 @@ func makeSignKeys(t *testing.T, tp *TPM, n int) []signKey {
 }
 
 func (k signKey) signAndVerify(tp *TPM, msg string) error {
+	return k.signAndVerifyCtx(context.Background(), tp, msg)
+}
+
+func (k signKey) signAndVerifyCtx(c context.Context, tp *TPM, msg string) error {
 	d := digestOf(crypto.SHA256, msg)
-	sig, err := tp.Sign(context.Background(), k.blob, k.auth, d, SignOptions{Hash: crypto.SHA256})
+	sig, err := tp.Sign(c, k.blob, k.auth, d, SignOptions{Hash: crypto.SHA256})
 	if err != nil {
 		return err
 	}
@@ -69,9 +73,7 @@ func TestRoundRobin(t *testing.T) {
 // the TPM: loads then hit TPM_RC_OBJECT_MEMORY and must evict and retry.
 func TestObjectMemoryEvictRetry(t *testing.T) {
 	tt := openTest(t)
-	tt.mu.Lock()
-	tt.cache = newKeyCache(10)
-	tt.mu.Unlock()
+	tt.inTurn(t, func() { tt.cache = newKeyCache(10) })
 	keys := makeSignKeys(t, tt.TPM, 6)
 	for round := 0; round < 2; round++ {
 		for i, k := range keys {

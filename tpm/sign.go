@@ -63,8 +63,8 @@ func (t *TPM) Sign(ctx context.Context, b *Blob, a Auth, digest []byte, o SignOp
 }
 
 // signPassword is the hot path: a key authorized by the empty password,
-// signed with a command encoded before the TPM lock is taken; the lock
-// covers only the (cached) load and the exchange with the TPM.
+// signed with a command encoded before the TPM's turn; the turn covers only
+// the (cached) load and the exchange with the TPM.
 func (t *TPM) signPassword(ctx context.Context, p *parsedBlob, cmd []byte) ([]byte, error) {
 	var params []byte
 	err := t.do(ctx, "tpm2.Sign", func(tr transport.TPM) error {

@@ -21,7 +21,7 @@ import (
 // a command costs two syscalls instead of five. It never sends PowerOn:
 // swtpm runs powered on and its control port speaks another protocol.
 type swtpmTCP struct {
-	mu   sync.Mutex // Send is called under TPM.mu; this guards the buffers anyway
+	mu   sync.Mutex // Send is called in the TPM's turn; this guards the buffers anyway
 	cmd  net.Conn
 	plat net.Conn // held open as transport/tcp does; never written
 	br   *bufio.Reader

@@ -6,16 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 )
 
-// TPM owns one TPM connection and serialises every command on it.
-// Safe for concurrent use.
+// TPM owns one TPM connection and serialises every command on it: a caller
+// holds the turn (see scheduler) for the whole of one job. Safe for
+// concurrent use.
 type TPM struct {
+	// Set by Open, read-only after.
 	opener  Opener
 	opts    Options
 	log     *slog.Logger
@@ -23,9 +24,13 @@ type TPM struct {
 	info    Info
 	algs    map[Algorithm]bool
 	hashes  map[crypto.Hash]bool
-	parsed  parsedCache // validated blobs; own lock
+	srkName []byte // the pinned SRK Name; any other is ErrTPMChanged
 
-	mu     sync.Mutex // serialises TPM commands and guards what follows
+	parsed parsedCache // validated blobs; own lock
+	sched  scheduler   // hands out the turn; own lock
+
+	// Guarded by the turn: only its holder (functions named …Locked, and
+	// what they call) touches these.
 	wire   *wire
 	srk    srkState
 	sess   *saltedSession
@@ -62,22 +67,20 @@ const (
 )
 
 // retryLater carries a TPM warning (RETRY, YIELDED, TESTING) out of the
-// locked section, so that the backoff sleeps without holding TPM.mu.
+// turn, so that the backoff sleeps without holding it.
 type retryLater struct{ err error }
 
 func (r *retryLater) Error() string { return r.err.Error() }
 func (r *retryLater) Unwrap() error { return r.err }
 
-// do runs f under the TPM lock, reconnecting first if the last call broke
+// do runs f in a turn of the TPM, reconnecting first if the last call broke
 // the transport. It retries RETRY/YIELDED/TESTING with a bounded backoff,
-// sleeping unlocked; it evicts a cached key on OBJECT_MEMORY, restarts a
-// dropped session, and reconnects once if the transport breaks during f.
+// sleeping between turns; it evicts a cached key on OBJECT_MEMORY, restarts
+// a dropped session, and reconnects once if the transport breaks during f.
 func (t *TPM) do(ctx context.Context, op string, f func(tr transport.TPM) error) error {
 	backoff := firstBackoff
 	for attempt := 1; ; attempt++ {
-		t.mu.Lock()
-		err := t.doLocked(ctx, op, f)
-		t.mu.Unlock()
+		err := t.withTurn(ctx, op, attempt > 1, func() error { return t.doLocked(ctx, op, f) })
 		var rl *retryLater
 		if !errors.As(err, &rl) {
 			return err
@@ -294,10 +297,13 @@ func (t *TPM) evictOldestLocked() bool {
 	return ok
 }
 
-// Close flushes everything this TPM loaded and closes the connection.
+// Close flushes everything this TPM loaded and closes the connection,
+// after the job running now; jobs still waiting then get ErrClosed.
 func (t *TPM) Close() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	return t.withTurn(context.Background(), "tpm.Close", false, t.closeLocked)
+}
+
+func (t *TPM) closeLocked() error {
 	if t.closed {
 		return nil
 	}

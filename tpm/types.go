@@ -114,6 +114,10 @@ type Options struct {
 	OwnerPasswordFile string // optional owner-hierarchy password
 	Logger            *slog.Logger
 	CacheSlots        int // 0: derive from the TPM's properties
+	// MaxQueuedPerOwner bounds the jobs one owner (see WithOwner) may have
+	// waiting for the TPM; past it a call fails at once with ErrBusy.
+	// 0: DefaultMaxQueuedPerOwner.
+	MaxQueuedPerOwner int
 }
 
 // DecryptScheme selects RSA decryption padding.
