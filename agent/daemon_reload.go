@@ -53,7 +53,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 // closing it.
 func (d *Daemon) startBackground(ctx context.Context, rn *running) *sync.WaitGroup {
 	var wg sync.WaitGroup
-	wg.Go(func() { d.notifier.Watchdog(ctx, rn.tpm.Ping) })
+	wg.Go(func() { d.notifier.Watchdog(ctx, rn.tpm.WatchdogCheck) })
 	wg.Go(func() { d.updateStatus(ctx, rn) })
 	if d.opts.ConfigPath != "" {
 		// The watch is in place before READY, so no change after READY is missed.

@@ -44,7 +44,12 @@ func (t *TPM) Decrypt(ctx context.Context, b *Blob, a Auth, ciphertext []byte, s
 	})
 	// A ciphertext whose padding does not check out is bad input, not a TPM
 	// fault: TPM_RC_VALUE on the parameter per Part 3, which libtpms
-	// (swtpm) reports as TPM_RC_FAILURE while staying healthy.
+	// (swtpm) reports as TPM_RC_FAILURE while staying healthy. Every
+	// TPM_RC_FAILURE is followed by a probe (see classifyLocked), so a TPM
+	// really in failure mode arrives here as ErrTPMFailure, and stays so.
+	if errors.Is(err, ErrTPMFailure) {
+		return nil, err
+	}
 	var f1 tpm2.TPMFmt1Error
 	isParamValue := errors.As(err, &f1) && errors.Is(err, tpm2.TPMRCValue)
 	if isParamValue || errors.Is(err, tpm2.TPMRCFailure) {

@@ -167,6 +167,12 @@ func stallNext(target tpm2.TPMCC, stalled, release chan struct{}) faultHook {
 	}
 }
 
+// openSwtpmOnly starts a private swtpm, for a test that opens it itself.
+func openSwtpmOnly(t *testing.T) *swtpmtest.Instance {
+	t.Helper()
+	return swtpmtest.Start(t)
+}
+
 // openFaulty opens a TPM on a private swtpm through a fault injector;
 // cleanup closes it and checks that no handle is left.
 func openFaulty(t *testing.T, opts ...func(*Options)) (*testTPM, *faultInjector) {

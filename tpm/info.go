@@ -142,14 +142,6 @@ func (t *TPM) Info() Info {
 // Supports reports whether the TPM can create keys of algorithm a.
 func (t *TPM) Supports(a Algorithm) bool { return t.algs[a] }
 
-// Ping checks that the TPM answers, reconnecting if needed.
-func (t *TPM) Ping(ctx context.Context) error {
-	return t.do(ctx, "tpm.Ping", func(tr transport.TPM) error {
-		_, err := tpm2.GetRandom{BytesRequested: 1}.Execute(tr)
-		return err
-	})
-}
-
 // Random returns n bytes from the TPM's RNG.
 func (t *TPM) Random(ctx context.Context, n int) ([]byte, error) {
 	if n < 0 || n > 1<<16 {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
@@ -110,6 +111,7 @@ func Open(ctx context.Context, o Opener, opts Options) (*TPM, error) {
 	}
 	log := loggerOf(opts)
 	t := &TPM{opener: o, opts: opts, log: log}
+	t.answers.epoch = time.Now()
 	t.sched.maxQueued = opts.MaxQueuedPerOwner
 	if t.sched.maxQueued <= 0 {
 		t.sched.maxQueued = DefaultMaxQueuedPerOwner
@@ -125,15 +127,18 @@ func Open(ctx context.Context, o Opener, opts Options) (*TPM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tpm.Open: %w: %w", ErrUnavailable, err)
 	}
-	t.wire = &wire{tpm: tr}
+	t.wire = &wire{tpm: tr, answers: &t.answers}
 	t.cache = newKeyCache(1)
+	// Nobody else has t yet: these run as if in a turn.
 	if err := t.prepareLocked(ctx); err != nil {
+		err = t.classifyLocked("tpm.Open", err)
 		_ = t.Close()
-		return nil, classify("tpm.Open", err)
+		return nil, err
 	}
 	if err := retryTPM(ctx, t.readInfoLocked); err != nil {
+		err = t.classifyLocked("tpm.Open", err)
 		_ = t.Close()
-		return nil, classify("tpm.Open", err)
+		return nil, err
 	}
 	t.srkName = bytes.Clone(t.srk.name.Buffer)
 	slots := t.info.Slots

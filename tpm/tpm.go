@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-tpm/tpm2"
@@ -26,8 +27,10 @@ type TPM struct {
 	hashes  map[crypto.Hash]bool
 	srkName []byte // the pinned SRK Name; any other is ErrTPMChanged
 
-	parsed parsedCache // validated blobs; own lock
-	sched  scheduler   // hands out the turn; own lock
+	parsed  parsedCache // validated blobs; own lock
+	sched   scheduler   // hands out the turn; own lock
+	answers answerClock // when the TPM last answered; atomic
+	failing atomic.Bool // the last probe found the TPM in failure mode
 
 	// Guarded by the turn: only its holder (functions named …Locked, and
 	// what they call) touches these.
@@ -40,10 +43,12 @@ type TPM struct {
 }
 
 // wire is the transport, remembering the first failure so that the next
-// call reconnects instead of talking into a dead connection.
+// call reconnects instead of talking into a dead connection, and noting
+// every answer for the health check.
 type wire struct {
-	tpm    transport.TPMCloser
-	failed error
+	tpm     transport.TPMCloser
+	failed  error
+	answers *answerClock
 }
 
 func (w *wire) Send(cmd []byte) ([]byte, error) {
@@ -55,6 +60,7 @@ func (w *wire) Send(cmd []byte) ([]byte, error) {
 		w.failed = fmt.Errorf("%w: %v", errTransport, err)
 		return nil, w.failed
 	}
+	w.answers.mark()
 	return rsp, nil
 }
 
@@ -102,7 +108,7 @@ func (t *TPM) doLocked(ctx context.Context, op string, f func(tr transport.TPM) 
 	reconnected := false
 	if t.wire.failed != nil || t.stale {
 		if err := t.reconnectLocked(ctx); err != nil {
-			return classify(op, err)
+			return t.classifyLocked(op, err)
 		}
 		reconnected = true
 	}
@@ -115,7 +121,7 @@ func (t *TPM) doLocked(ctx context.Context, op string, f func(tr transport.TPM) 
 			return nil
 		}
 		if attempt >= maxAttempts {
-			return classify(op, err)
+			return t.classifyLocked(op, err)
 		}
 		switch {
 		case t.wire.failed != nil:
@@ -123,7 +129,7 @@ func (t *TPM) doLocked(ctx context.Context, op string, f func(tr transport.TPM) 
 				return classify(op, err)
 			}
 			if rerr := t.reconnectLocked(ctx); rerr != nil {
-				return classify(op, rerr)
+				return t.classifyLocked(op, rerr)
 			}
 			reconnected = true
 		case isRetryable(err):
@@ -138,10 +144,10 @@ func (t *TPM) doLocked(ctx context.Context, op string, f func(tr transport.TPM) 
 		case isObjectGone(err):
 			t.log.Warn("TPM lost a loaded object; resynchronising", "op", op, "err", err)
 			if rerr := t.resyncLocked(ctx); rerr != nil {
-				return classify(op, rerr)
+				return t.classifyLocked(op, rerr)
 			}
 		default:
-			return classify(op, err)
+			return t.classifyLocked(op, err)
 		}
 	}
 }
@@ -170,7 +176,7 @@ func (t *TPM) reconnectLocked(ctx context.Context) error {
 		t.wire.failed = fmt.Errorf("%w: %v", errTransport, err)
 		return t.wire.failed
 	}
-	t.wire = &wire{tpm: tr}
+	t.wire = &wire{tpm: tr, answers: &t.answers}
 	return t.prepareLocked(ctx)
 }
 
