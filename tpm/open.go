@@ -147,7 +147,8 @@ func Open(ctx context.Context, o Opener, opts Options) (*TPM, error) {
 	}
 	t.cache = newKeyCache(slots)
 	log.Info("TPM opened", "op", "open", "spec", o.Name, "manufacturer", t.info.Manufacturer,
-		"firmware", t.info.Firmware, "cache_slots", slots, "srk_persistent", t.srk.persistent)
+		"firmware", t.info.Firmware, "cache_slots", slots, "srk_persistent", t.srk.persistent,
+		"da_counter", t.info.DA.Counter, "da_max_tries", t.info.DA.MaxTries, "da_interval", t.info.DA.Interval)
 	return t, nil
 }
 
