@@ -183,7 +183,7 @@ func parseSignRsp(params []byte) (rawSignature, error) {
 	case tpm2.TPMAlgRSASSA, tpm2.TPMAlgRSAPSS:
 		sig.r, rest, err = take2B(rest)
 	default:
-		return sig, fmt.Errorf("tpm.Sign: unexpected signature algorithm %v", sig.alg)
+		return sig, fmt.Errorf("%w: TPM2_Sign signature algorithm %v", errMalformed, sig.alg)
 	}
 	if err != nil || len(rest) != 0 || len(sig.r) > maxRSASig || (sig.alg == tpm2.TPMAlgECDSA && max(len(sig.r), len(sig.s)) > maxECCScalar) {
 		return sig, fmt.Errorf("%w: TPM2_Sign signature", errMalformed)
