@@ -81,7 +81,27 @@ const maxIdleQueues = 64
 // after a retry backoff was counted when it first queued), or ctx's error
 // when ctx ends first; the waiter then leaves the queue at once.
 func (s *scheduler) acquire(ctx context.Context, o ownerKey, admitted bool) error {
+	q, w, err := s.enqueue(o, admitted)
+	if w == nil {
+		return err // the turn was free (nil), or ErrBusy
+	}
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+	}
+	if s.leave(q, w) {
+		// Handed over just as ctx ended: pass it on rather than use it.
+		s.release()
+	}
+	return fmt.Errorf("waiting for the TPM: %w", ctx.Err())
+}
+
+// enqueue takes the turn if it is free, refuses o past its limit, or
+// queues a waiter for o.
+func (s *scheduler) enqueue(o ownerKey, admitted bool) (*ownerQueue, *waiter, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	q := s.queues[o]
 	if q == nil {
 		if s.queues == nil {
@@ -94,12 +114,10 @@ func (s *scheduler) acquire(ctx context.Context, o ownerKey, admitted bool) erro
 		s.held = true
 		s.served++
 		q.lastServed = s.served
-		s.mu.Unlock()
-		return nil
+		return q, nil, nil
 	}
 	if o.tagged && !admitted && q.waiters.Len() >= s.maxQueued {
-		s.mu.Unlock()
-		return ErrBusy
+		return q, nil, ErrBusy
 	}
 	w := &waiter{ready: make(chan struct{})}
 	w.elem = q.waiters.PushBack(w)
@@ -107,23 +125,19 @@ func (s *scheduler) acquire(ctx context.Context, o ownerKey, admitted bool) erro
 		s.enterRingLocked(q)
 	}
 	s.waiting++
-	s.mu.Unlock()
+	return q, w, nil
+}
 
-	select {
-	case <-w.ready:
-		return nil
-	case <-ctx.Done():
-	}
+// leave takes w out of q, unless it has been handed the turn meanwhile,
+// which it reports.
+func (s *scheduler) leave(q *ownerQueue, w *waiter) (granted bool) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if w.granted {
-		// Handed over just as ctx ended: pass it on rather than use it.
-		s.mu.Unlock()
-		s.release()
-	} else {
-		s.removeLocked(q, w)
-		s.mu.Unlock()
+		return true
 	}
-	return fmt.Errorf("waiting for the TPM: %w", ctx.Err())
+	s.removeLocked(q, w)
+	return false
 }
 
 // enterRingLocked places q among the waiting owners by when it was last
@@ -141,12 +155,20 @@ func (s *scheduler) enterRingLocked(q *ownerQueue) {
 // release hands the turn to the oldest waiter of the owner served least
 // recently, which then goes to the back; with nobody waiting it frees it.
 func (s *scheduler) release() {
+	if w := s.next(); w != nil {
+		close(w.ready)
+	}
+}
+
+// next picks the waiter to hand the turn to, or frees the turn and
+// returns nil.
+func (s *scheduler) next() *waiter {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	front := s.ring.Front()
 	if front == nil {
 		s.held = false
-		s.mu.Unlock()
-		return
+		return nil
 	}
 	q := front.Value.(*ownerQueue)
 	w := q.waiters.Front().Value.(*waiter)
@@ -157,8 +179,7 @@ func (s *scheduler) release() {
 		s.ring.MoveToBack(q.inRing)
 	}
 	w.granted = true
-	s.mu.Unlock()
-	close(w.ready)
+	return w
 }
 
 // removeLocked takes w out of q, and q out of the ring once it is empty.
