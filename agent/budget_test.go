@@ -5,7 +5,6 @@ package agent
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"fmt"
 	"os"
 	"sync"
@@ -24,9 +23,9 @@ type slowTPM struct {
 	delay time.Duration
 }
 
-func (s *slowTPM) Sign(ctx context.Context, b *tpm.Blob, a tpm.Auth, digest []byte, h crypto.Hash, pss bool) ([]byte, error) {
+func (s *slowTPM) Sign(ctx context.Context, b *tpm.Blob, a tpm.Auth, digest []byte, o tpm.SignOptions) ([]byte, error) {
 	time.Sleep(s.delay)
-	return s.TPM.Sign(ctx, b, a, digest, h, pss)
+	return s.TPM.Sign(ctx, b, a, digest, o)
 }
 
 func TestMemoryBudgetBackpressure(t *testing.T) {

@@ -160,8 +160,9 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 	if rn.ln, err = listen(&d.opts); err != nil {
 		return rn, err
 	}
-	rn.tpm, err = tpm.Open(ctx, rn.spec, tpm.Options{StateDir: d.opts.StateDir,
-		OwnerPasswordFile: d.opts.OwnerPasswordFile, Logger: d.log})
+	rn.tpm, err = tpm.OpenSpec(ctx, rn.spec, tpm.Options{StateDir: d.opts.StateDir,
+		OwnerPasswordFile: d.opts.OwnerPasswordFile, Logger: d.log,
+		MaxQueuedPerOwner: st.Config().Limits.MaxQueuedTPMPerUID})
 	if err != nil {
 		return rn, fmt.Errorf("opening TPM %q: %w", rn.spec, err)
 	}

@@ -112,6 +112,10 @@ func writeFile(t testing.TB, path, body string) {
 func startDaemon(t *testing.T, cfgBody string) *testDaemon {
 	t.Helper()
 	sw := swtpmtest.Start(t)
+	// A chip's usual 32 tries, not swtpm's 3: with 3, a caller's share
+	// of wrong PINs is one (core's pinGuard), and tests that give a wrong
+	// PIN and then the right one would be refused the right one.
+	sw.SetLockout(32, time.Hour, time.Hour)
 	opts, logs, audit := testOptions(t, sw, cfgBody)
 	return runDaemon(t, sw, opts, logs, audit)
 }

@@ -40,6 +40,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		d.log.Warn("reload: a new TPM spec takes effect only at restart", "tpm", spec, "in_use", rn.spec)
 	}
 	rn.core.SetSettings(st)
+	rn.tpm.SetMaxQueuedPerOwner(st.Config().Limits.MaxQueuedTPMPerUID)
 	// Admins may have restored or removed records with file tools.
 	rn.store.DropCaches()
 	lim := st.Config().Limits
@@ -55,7 +56,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 // closing it.
 func (d *Daemon) startBackground(ctx context.Context, rn *running) *sync.WaitGroup {
 	var wg sync.WaitGroup
-	wg.Go(func() { d.notifier.Watchdog(ctx, rn.tpm.Ping) })
+	wg.Go(func() { d.notifier.Watchdog(ctx, rn.tpm.WatchdogCheck) })
 	wg.Go(func() { d.updateStatus(ctx, rn) })
 	if d.opts.ConfigPath != "" {
 		// The watch is in place before READY, so no change after READY is missed.

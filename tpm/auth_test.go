@@ -36,7 +36,7 @@ func TestWrongPIN(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tt.Sign(ctx(), b, Auth{PIN: tc.pin}, d, crypto.SHA256, false)
+			_, err := tt.Sign(ctx(), b, Auth{PIN: tc.pin}, d, SignOptions{Hash: crypto.SHA256})
 			if !errors.Is(err, ErrAuthFail) {
 				t.Errorf("Sign(pin %q) = %v, want ErrAuthFail", tc.pin, err)
 			}
@@ -49,7 +49,7 @@ func TestWrongPIN(t *testing.T) {
 		})
 	}
 	// The session survives failed authorizations.
-	if _, err := tt.Sign(ctx(), b, Auth{PIN: []byte("right")}, d, crypto.SHA256, false); err != nil {
+	if _, err := tt.Sign(ctx(), b, Auth{PIN: []byte("right")}, d, SignOptions{Hash: crypto.SHA256}); err != nil {
 		t.Errorf("Sign(right pin) after failures = %v, want nil", err)
 	}
 	resetLockout(t, tt)
@@ -113,23 +113,23 @@ func TestLockout(t *testing.T) {
 	}
 	d := digestOf(crypto.SHA256, "m")
 	for i := 1; i <= maxTries; i++ {
-		if _, err := tt.Sign(ctx(), pinKey, Auth{PIN: []byte("wrong")}, d, crypto.SHA256, false); !errors.Is(err, ErrAuthFail) {
+		if _, err := tt.Sign(ctx(), pinKey, Auth{PIN: []byte("wrong")}, d, SignOptions{Hash: crypto.SHA256}); !errors.Is(err, ErrAuthFail) {
 			t.Fatalf("wrong PIN #%d: Sign() = %v, want ErrAuthFail", i, err)
 		}
 	}
 	for _, pin := range []string{"wrong", "right"} {
-		_, err := tt.Sign(ctx(), pinKey, Auth{PIN: []byte(pin)}, d, crypto.SHA256, false)
+		_, err := tt.Sign(ctx(), pinKey, Auth{PIN: []byte(pin)}, d, SignOptions{Hash: crypto.SHA256})
 		if !errors.Is(err, ErrLockout) || !errors.Is(err, tpm2.TPMRCLockout) {
 			t.Errorf("locked out, Sign(pin %q) = %v, want ErrLockout wrapping TPM_RC_LOCKOUT", pin, err)
 		}
 	}
 	// A key without PIN is NoDA: it keeps working during a lockout.
-	sig, err := tt.Sign(ctx(), noPIN, Auth{}, d, crypto.SHA256, false)
+	sig, err := tt.Sign(ctx(), noPIN, Auth{}, d, SignOptions{Hash: crypto.SHA256})
 	if err != nil || !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), d, sig) {
 		t.Errorf("NoDA key during lockout: Sign() = %v, want a valid signature", err)
 	}
 	resetLockout(t, tt)
-	if _, err := tt.Sign(ctx(), pinKey, Auth{PIN: []byte("right")}, d, crypto.SHA256, false); err != nil {
+	if _, err := tt.Sign(ctx(), pinKey, Auth{PIN: []byte("right")}, d, SignOptions{Hash: crypto.SHA256}); err != nil {
 		t.Errorf("after DictionaryAttackLockReset, Sign() = %v, want nil", err)
 	}
 }
@@ -174,7 +174,7 @@ func TestPCRPolicy(t *testing.T) {
 	}
 	checkSign(t, tt.TPM, key, pinAuth, pub)
 	checkDecrypt(t, tt.TPM, dec, a, rpub.(*rsa.PublicKey))
-	if _, err := tt.Sign(ctx(), key, Auth{PCRs: pcrs, PIN: []byte("bad")}, d, crypto.SHA256, false); !errors.Is(err, ErrAuthFail) {
+	if _, err := tt.Sign(ctx(), key, Auth{PCRs: pcrs, PIN: []byte("bad")}, d, SignOptions{Hash: crypto.SHA256}); !errors.Is(err, ErrAuthFail) {
 		t.Errorf("Sign(policy, wrong PIN) = %v, want ErrAuthFail", err)
 	}
 	if _, err := tt.Unseal(ctx(), sealed, Auth{}); !errors.Is(err, ErrPolicyMismatch) {
@@ -185,7 +185,7 @@ func TestPCRPolicy(t *testing.T) {
 	if _, err := tt.Unseal(ctx(), sealed, a); !errors.Is(err, ErrPolicyMismatch) || !errors.Is(err, tpm2.TPMRCPolicyFail) {
 		t.Errorf("after PCR extend, Unseal() = %v, want ErrPolicyMismatch wrapping TPM_RC_POLICY_FAIL", err)
 	}
-	if _, err := tt.Sign(ctx(), key, pinAuth, d, crypto.SHA256, false); !errors.Is(err, ErrPolicyMismatch) {
+	if _, err := tt.Sign(ctx(), key, pinAuth, d, SignOptions{Hash: crypto.SHA256}); !errors.Is(err, ErrPolicyMismatch) {
 		t.Errorf("after PCR extend, Sign() = %v, want ErrPolicyMismatch", err)
 	}
 	resetLockout(t, tt)

@@ -26,15 +26,14 @@ func (c *countingTransport) Send(cmd []byte) ([]byte, error) {
 	return c.TPMCloser.Send(cmd)
 }
 
-func (tt *testTPM) countCommands(f func()) []tpm2.TPMCC {
-	tt.mu.Lock()
-	ct := &countingTransport{TPMCloser: tt.wire.tpm}
-	tt.wire.tpm = ct
-	tt.mu.Unlock()
+func (tt *testTPM) countCommands(t testing.TB, f func()) []tpm2.TPMCC {
+	var ct *countingTransport
+	tt.inTurn(t, func() {
+		ct = &countingTransport{TPMCloser: tt.wire.tpm}
+		tt.wire.tpm = ct
+	})
 	f()
-	tt.mu.Lock()
-	tt.wire.tpm = ct.TPMCloser
-	tt.mu.Unlock()
+	tt.inTurn(t, func() { tt.wire.tpm = ct.TPMCloser })
 	return ct.ccs
 }
 
@@ -47,7 +46,7 @@ func TestHotPathIsOneSign(t *testing.T) {
 		if err := k.signAndVerify(tt.TPM, "warm"); err != nil {
 			t.Fatal(err)
 		}
-		ccs := tt.countCommands(func() {
+		ccs := tt.countCommands(t, func() {
 			if err := k.signAndVerify(tt.TPM, "hot"); err != nil {
 				t.Fatal(err)
 			}
@@ -67,7 +66,7 @@ func BenchmarkSignP256(b *testing.B) {
 			b.Fatal(err)
 		}
 		for b.Loop() {
-			if _, err := tt.Sign(ctx(), blob, Auth{}, d[:], crypto.SHA256, false); err != nil {
+			if _, err := tt.Sign(ctx(), blob, Auth{}, d[:], SignOptions{Hash: crypto.SHA256}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -79,8 +78,10 @@ func BenchmarkSignP256(b *testing.B) {
 			b.Fatal(err)
 		}
 		p, _ := parseBlob(blob)
-		tt.mu.Lock()
-		defer tt.mu.Unlock()
+		if err := tt.sched.acquire(ctx(), ownerKey{}, false); err != nil {
+			b.Fatal(err)
+		}
+		defer tt.sched.release()
 		tr := tt.wire.tpm
 		rsp, err := tpm2.Load{ParentHandle: tt.srk.named(), InPrivate: p.private, InPublic: p.public2B}.Execute(tr)
 		if err != nil {
@@ -149,14 +150,14 @@ func BenchmarkCommands(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tt.mu.Lock()
-	tt.cache = newKeyCache(10) // keep them all loaded; TPM evicts via OBJECT_MEMORY retry otherwise
-	tt.mu.Unlock()
+	tt.inTurn(b, func() {
+		tt.cache = newKeyCache(10) // keep them all loaded; TPM evicts via OBJECT_MEMORY retry otherwise
+	})
 	d256 := digestOf(crypto.SHA256, "m")
 	signBench := func(name string, blob *Blob, a Auth, pss bool) {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := tt.Sign(ctx(), blob, a, d256, crypto.SHA256, pss); err != nil {
+				if _, err := tt.Sign(ctx(), blob, a, d256, SignOptions{Hash: crypto.SHA256, PSS: pss}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -241,7 +242,7 @@ func BenchmarkCommands(b *testing.B) {
 	})
 }
 
-// BenchmarkParseBlob is the per-call software overhead before the TPM lock
+// BenchmarkParseBlob is the per-call software overhead before the TPM turn
 // (cached after the first parse).
 func BenchmarkParseBlob(b *testing.B) {
 	tt := openTest(b)

@@ -155,18 +155,8 @@ func (p *parsedBlob) classifyECC() error {
 	default:
 		return fmt.Errorf("%w: curve %v", ErrBadBlob, parms.CurveID)
 	}
-	a := p.public.ObjectAttributes
-	if a.SignEncrypt {
-		p.purposes |= PurposeSign
-	}
-	if a.Decrypt {
-		p.purposes |= PurposeAgree
-	}
-	if p.purposes == 0 {
-		return fmt.Errorf("%w: key with no purpose", ErrBadBlob)
-	}
-	_, err = p.publicKey()
-	return err
+	// The TPM's decrypt attribute is what ECDH_ZGen needs.
+	return p.classifyPurposes(PurposeAgree)
 }
 
 func (p *parsedBlob) classifyRSA() error {
@@ -182,17 +172,24 @@ func (p *parsedBlob) classifyRSA() error {
 	default:
 		return fmt.Errorf("%w: RSA-%d", ErrBadBlob, parms.KeyBits)
 	}
+	return p.classifyPurposes(PurposeDecrypt)
+}
+
+// classifyPurposes maps the sign and decrypt attributes to purposes (the
+// decrypt attribute means decryptAs for this algorithm), refuses a key
+// that can do nothing, and checks the public key.
+func (p *parsedBlob) classifyPurposes(decryptAs Purpose) error {
 	a := p.public.ObjectAttributes
 	if a.SignEncrypt {
 		p.purposes |= PurposeSign
 	}
 	if a.Decrypt {
-		p.purposes |= PurposeDecrypt
+		p.purposes |= decryptAs
 	}
 	if p.purposes == 0 {
 		return fmt.Errorf("%w: key with no purpose", ErrBadBlob)
 	}
-	_, err = p.publicKey()
+	_, err := p.publicKey()
 	return err
 }
 

@@ -19,7 +19,7 @@ import (
 func TestBusProbeSeesNoSecret(t *testing.T) {
 	sw := swtpmtest.Start(t)
 	tap := sw.StartTap()
-	tp, err := Open(ctx(), tap.Spec(), Options{StateDir: t.TempDir(), Logger: testLogger(t)})
+	tp, err := OpenSpec(ctx(), tap.Spec(), Options{StateDir: t.TempDir(), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatalf("Open(%q) = %v", tap.Spec(), err)
 	}
@@ -55,7 +55,7 @@ func TestBusProbeSeesNoSecret(t *testing.T) {
 		t.Fatalf("CreateKey(ec-p256) = %v", err)
 	}
 	digest := sha256.Sum256([]byte("message"))
-	if _, err := tp.Sign(ctx(), eb, Auth{PIN: pin}, digest[:], 5 /* crypto.SHA256 */, false); err != nil {
+	if _, err := tp.Sign(ctx(), eb, Auth{PIN: pin}, digest[:], SignOptions{Hash: 5 /* crypto.SHA256 */}); err != nil {
 		t.Fatalf("Sign = %v", err)
 	}
 	// ECDH: the shared secret comes back from the TPM.
@@ -98,7 +98,7 @@ func TestBusProbeSeesNoSecret(t *testing.T) {
 func TestBusProbeSeesPlainUnseal(t *testing.T) {
 	sw := swtpmtest.Start(t)
 	tap := sw.StartTap()
-	tp, err := Open(ctx(), tap.Spec(), Options{StateDir: t.TempDir(), Logger: testLogger(t)})
+	tp, err := OpenSpec(ctx(), tap.Spec(), Options{StateDir: t.TempDir(), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatalf("Open = %v", err)
 	}

@@ -15,7 +15,7 @@ type loadedKey struct {
 }
 
 // keyCache is an LRU of loaded keys. It holds no TPM logic: the TPM type
-// flushes what the cache hands back, in flushKeyLocked only.
+// flushes what the cache hands back, in TPM.flushLocked only.
 type keyCache struct {
 	capacity int
 	order    *list.List // front: most recently used
@@ -89,27 +89,35 @@ func (c *parsedCache) parse(b *Blob) (*parsedBlob, error) {
 		return parseBlob(b)
 	}
 	id := blobID(b)
-	c.mu.Lock()
-	p, ok := c.m[id]
-	c.mu.Unlock()
-	if ok {
+	if p, ok := c.get(id); ok {
 		return p, nil
 	}
-	p, err := parseBlob(b)
+	p, err := parseBlob(b) // outside the lock: it is the slow part
 	if err != nil {
 		return nil, err
 	}
+	c.put(id, p)
+	return p, nil
+}
+
+func (c *parsedCache) get(id [32]byte) (*parsedBlob, bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.m[id]
+	return p, ok
+}
+
+func (c *parsedCache) put(id [32]byte, p *parsedBlob) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= maxParsed {
 		c.m = map[[32]byte]*parsedBlob{} // crude bound: start over
 	}
 	c.m[id] = p
-	c.mu.Unlock()
-	return p, nil
 }
 
 func (c *parsedCache) forget(id [32]byte) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	delete(c.m, id)
-	c.mu.Unlock()
 }

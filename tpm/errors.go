@@ -20,6 +20,10 @@ var (
 	ErrBadBlob        = errors.New("tpm: malformed key blob")
 	ErrClosed         = errors.New("tpm: closed")
 	ErrInvalid        = errors.New("tpm: invalid argument")
+	ErrBusy           = errors.New("tpm: too many TPM jobs queued for this owner")
+	// ErrTPMFailure is a TPM in failure mode (Part 1 §12.3): it answers
+	// nothing but GetTestResult and GetCapability until it is reset.
+	ErrTPMFailure = errors.New("tpm: TPM in failure mode")
 )
 
 // errTransport marks an error of the connection, not of the TPM.

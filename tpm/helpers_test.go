@@ -44,7 +44,7 @@ func (tt *testTPM) opts(t testing.TB) Options {
 
 func (tt *testTPM) mustOpen(t testing.TB) *TPM {
 	t.Helper()
-	tp, err := Open(context.Background(), tt.sw.Spec(), tt.opts(t))
+	tp, err := OpenSpec(context.Background(), tt.sw.Spec(), tt.opts(t))
 	if err != nil {
 		t.Fatalf("Open(%q) = %v", tt.sw.Spec(), err)
 	}
@@ -58,4 +58,13 @@ func (tt *testTPM) reopen(t testing.TB) {
 		t.Fatalf("Close() = %v", err)
 	}
 	tt.TPM = tt.mustOpen(t)
+}
+
+// inTurn runs f holding the TPM's turn, as the package's own jobs do, so
+// that a test may touch what the turn guards.
+func (tt *testTPM) inTurn(t testing.TB, f func()) {
+	t.Helper()
+	if err := tt.withTurn(context.Background(), "test", false, func() error { f(); return nil }); err != nil {
+		t.Fatalf("withTurn() = %v", err)
+	}
 }

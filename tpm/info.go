@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
@@ -57,7 +58,64 @@ func (t *TPM) readInfoLocked() error {
 			t.info.Algorithms = append(t.info.Algorithms, a)
 		}
 	}
-	return nil
+	t.info.DA, err = readDAState(tr)
+	return err
+}
+
+// The TPM_PT_PERMANENT .. TPM_PT_LOCKOUT_RECOVERY range, read in one
+// TPM2_GetCapability; inLockout is bit 9 of TPMA_PERMANENT (Part 2 §8.6).
+const (
+	daFirstProperty = tpm2.TPMPTPermanent
+	daPropertyCount = uint32(tpm2.TPMPTLockoutRecovery-tpm2.TPMPTPermanent) + 1
+	permInLockout   = 1 << 9
+)
+
+// readDAState reads the dictionary-attack lockout properties.
+func readDAState(tr transport.TPM) (DAState, error) {
+	rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapTPMProperties,
+		Property: uint32(daFirstProperty), PropertyCount: daPropertyCount}.Execute(tr)
+	if err != nil {
+		return DAState{}, fmt.Errorf("tpm2.GetCapability(lockout): %w", err)
+	}
+	props, err := rsp.CapabilityData.Data.TPMProperties()
+	if err != nil {
+		return DAState{}, fmt.Errorf("tpm2.GetCapability(lockout): %w", err)
+	}
+	var da DAState
+	seen := 0
+	for _, p := range props.TPMProperty {
+		switch p.Property {
+		case tpm2.TPMPTPermanent:
+			da.InLockout = p.Value&permInLockout != 0
+		case tpm2.TPMPTLockoutCounter:
+			da.Counter = p.Value
+		case tpm2.TPMPTMaxAuthFail:
+			da.MaxTries = p.Value
+		case tpm2.TPMPTLockoutInterval:
+			da.Interval = time.Duration(p.Value) * time.Second
+		case tpm2.TPMPTLockoutRecovery:
+			da.Recovery = time.Duration(p.Value) * time.Second
+		default:
+			continue
+		}
+		seen++
+	}
+	if seen != 5 {
+		return DAState{}, fmt.Errorf("tpm2.GetCapability(lockout): %w: %d of 5 properties", errMalformed, seen)
+	}
+	return da, nil
+}
+
+// DAState reads the TPM's dictionary-attack lockout state now. Info().DA
+// is the same, as it was at Open.
+func (t *TPM) DAState(ctx context.Context) (DAState, error) {
+	var da DAState
+	err := t.do(ctx, "tpm.DAState", func(tr transport.TPM) error {
+		var err error
+		da, err = readDAState(tr)
+		return err
+	})
+	return da, err
 }
 
 func getProperty(tr transport.TPM, pt tpm2.TPMPT) (uint32, error) {
@@ -141,14 +199,6 @@ func (t *TPM) Info() Info {
 
 // Supports reports whether the TPM can create keys of algorithm a.
 func (t *TPM) Supports(a Algorithm) bool { return t.algs[a] }
-
-// Ping checks that the TPM answers, reconnecting if needed.
-func (t *TPM) Ping(ctx context.Context) error {
-	return t.do(ctx, "tpm.Ping", func(tr transport.TPM) error {
-		_, err := tpm2.GetRandom{BytesRequested: 1}.Execute(tr)
-		return err
-	})
-}
 
 // Random returns n bytes from the TPM's RNG.
 func (t *TPM) Random(ctx context.Context, n int) ([]byte, error) {

@@ -89,7 +89,7 @@ func checkSign(t *testing.T, tp *TPM, b *Blob, a Auth, pub crypto.PublicKey) {
 		d := digestOf(h, "message")
 		switch k := pub.(type) {
 		case *ecdsa.PublicKey:
-			sig, err := tp.Sign(ctx, b, a, d, h, false)
+			sig, err := tp.Sign(ctx, b, a, d, SignOptions{Hash: h})
 			if err != nil {
 				t.Fatalf("Sign(%v) = %v", h, err)
 			}
@@ -97,14 +97,14 @@ func checkSign(t *testing.T, tp *TPM, b *Blob, a Auth, pub crypto.PublicKey) {
 				t.Errorf("ecdsa.VerifyASN1(Sign(%v)) = false, want true", h)
 			}
 		case *rsa.PublicKey:
-			sig, err := tp.Sign(ctx, b, a, d, h, false)
+			sig, err := tp.Sign(ctx, b, a, d, SignOptions{Hash: h})
 			if err != nil {
 				t.Fatalf("Sign(%v, pkcs1) = %v", h, err)
 			}
 			if err := rsa.VerifyPKCS1v15(k, h, d, sig); err != nil {
 				t.Errorf("rsa.VerifyPKCS1v15(Sign(%v)) = %v, want nil", h, err)
 			}
-			sig, err = tp.Sign(ctx, b, a, d, h, true)
+			sig, err = tp.Sign(ctx, b, a, d, SignOptions{Hash: h, PSS: true})
 			if err != nil {
 				t.Fatalf("Sign(%v, pss) = %v", h, err)
 			}
@@ -237,11 +237,20 @@ func TestWrongPurpose(t *testing.T) {
 		op   func() error
 	}{
 		{"ecdh-with-sign-key", func() error { _, err := tt.ECDH(ctx(), ecSign, Auth{}, peer.PublicKey()); return err }},
-		{"sign-with-agree-key", func() error { _, err := tt.Sign(ctx(), ecAgree, Auth{}, d, crypto.SHA256, false); return err }},
+		{"sign-with-agree-key", func() error {
+			_, err := tt.Sign(ctx(), ecAgree, Auth{}, d, SignOptions{Hash: crypto.SHA256})
+			return err
+		}},
 		{"decrypt-with-sign-key", func() error { _, err := tt.Decrypt(ctx(), rsaSign, Auth{}, make([]byte, 256), OAEPSHA256); return err }},
-		{"sign-with-decrypt-key", func() error { _, err := tt.Sign(ctx(), rsaDec, Auth{}, d, crypto.SHA256, false); return err }},
+		{"sign-with-decrypt-key", func() error {
+			_, err := tt.Sign(ctx(), rsaDec, Auth{}, d, SignOptions{Hash: crypto.SHA256})
+			return err
+		}},
 		{"decrypt-with-ec-key", func() error { _, err := tt.Decrypt(ctx(), ecAgree, Auth{}, make([]byte, 32), OAEPSHA256); return err }},
-		{"sign-with-sealed", func() error { _, err := tt.Sign(ctx(), sealed, Auth{}, d, crypto.SHA256, false); return err }},
+		{"sign-with-sealed", func() error {
+			_, err := tt.Sign(ctx(), sealed, Auth{}, d, SignOptions{Hash: crypto.SHA256})
+			return err
+		}},
 		{"unseal-a-key", func() error { _, err := tt.Unseal(ctx(), ecSign, Auth{}); return err }},
 		{"create-ec-decrypt", func() error {
 			_, _, err := tt.CreateKey(ctx(), KeySpec{Algorithm: ECCP256, Purposes: PurposeDecrypt})

@@ -61,7 +61,7 @@ func TestOpenSSLVerify(t *testing.T) {
 			}
 			msg := []byte("signed by the TPM, checked by openssl\n")
 			d := digestOf(crypto.SHA256, string(msg))
-			sig, err := tt.Sign(ctx(), b, Auth{PIN: tc.spec.PIN}, d, crypto.SHA256, tc.pss)
+			sig, err := tt.Sign(ctx(), b, Auth{PIN: tc.spec.PIN}, d, SignOptions{Hash: crypto.SHA256, PSS: tc.pss})
 			if err != nil {
 				t.Fatalf("Sign() = %v", err)
 			}

@@ -98,7 +98,7 @@ func (t *TPM) authLocked(p *parsedBlob, k *loadedKey, a Auth, encOut, decIn bool
 	return ah, []tpm2.Session{s.use(nil, encOut, decIn)}, nil
 }
 
-// withKey runs f with p loaded and authorized, under the TPM lock.
+// withKey runs f with p loaded and authorized, in a turn of the TPM.
 func (t *TPM) withKey(ctx context.Context, op string, p *parsedBlob, a Auth, encOut, decIn bool,
 	f func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error) error {
 	return t.do(ctx, op, func(tr transport.TPM) error {
@@ -114,23 +114,6 @@ func (t *TPM) withKey(ctx context.Context, op string, p *parsedBlob, a Auth, enc
 	})
 }
 
-// Unseal returns the secret of a sealed data object.
-func (t *TPM) Unseal(ctx context.Context, b *Blob, a Auth) ([]byte, error) {
-	p, err := t.use(b, a, 0)
-	if err != nil {
-		return nil, fmt.Errorf("tpm.Unseal: %w", err)
-	}
-	var out []byte
-	err = t.withKey(ctx, "tpm2.Unseal", p, a, true, false, func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error {
-		rsp, err := tpm2.Unseal{ItemHandle: ah}.Execute(tr, extra...)
-		if err == nil {
-			out = rsp.OutData.Buffer
-		}
-		return err
-	})
-	return out, err
-}
-
 // Forget flushes b from the key cache if it is loaded (after a delete).
 func (t *TPM) Forget(b *Blob) {
 	if b == nil {
@@ -138,11 +121,12 @@ func (t *TPM) Forget(b *Blob) {
 	}
 	id := blobID(b)
 	t.parsed.forget(id)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if k, ok := t.cache.remove(id); ok {
-		t.flushLocked(k.handle)
-	}
+	_ = t.withTurn(context.Background(), "tpm.Forget", false, func() error {
+		if k, ok := t.cache.remove(id); ok {
+			t.flushLocked(k.handle)
+		}
+		return nil
+	})
 }
 
 func hashAlg(h crypto.Hash) tpm2.TPMIAlgHash {

@@ -93,19 +93,27 @@ func flushCmd(h tpm2.TPMHandle) []byte {
 	return binary.BigEndian.AppendUint32(b, uint32(h))
 }
 
+// splitRsp checks a response header (Part 1 §18: tag, size, response
+// code) and returns the tag and what follows the header. A response code
+// other than success comes back as a tpm2.TPMRC error, as go-tpm does.
+func splitRsp(rsp []byte) (tpm2.TPMST, []byte, error) {
+	if len(rsp) < cmdHeaderSize || int(binary.BigEndian.Uint32(rsp[2:6])) != len(rsp) {
+		return 0, nil, fmt.Errorf("%w: header", errMalformed)
+	}
+	if rc := tpm2.TPMRC(binary.BigEndian.Uint32(rsp[6:10])); rc != tpm2.TPMRCSuccess {
+		return 0, nil, rc
+	}
+	return tpm2.TPMST(binary.BigEndian.Uint16(rsp)), rsp[cmdHeaderSize:], nil
+}
+
 // sendFlush sends TPM2_FlushContext of h and checks the response code.
 func sendFlush(tr transport.TPM, h tpm2.TPMHandle) error {
 	rsp, err := tr.Send(flushCmd(h))
 	if err != nil {
 		return err
 	}
-	if len(rsp) < cmdHeaderSize {
-		return fmt.Errorf("%w: header", errMalformed)
-	}
-	if rc := tpm2.TPMRC(binary.BigEndian.Uint32(rsp[6:10])); rc != tpm2.TPMRCSuccess {
-		return rc
-	}
-	return nil
+	_, _, err = splitRsp(rsp)
+	return err
 }
 
 // sendRaw sends cmd and returns the parameter area of a successful
@@ -116,16 +124,19 @@ func sendRaw(tr transport.TPM, cmd []byte, handles int) (hs []byte, params []byt
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(rsp) < cmdHeaderSize || int(binary.BigEndian.Uint32(rsp[2:6])) != len(rsp) {
-		return nil, nil, fmt.Errorf("%w: header", errMalformed)
+	return parseSessionsRsp(rsp, handles)
+}
+
+// parseSessionsRsp splits the response to a command with sessions into
+// its handles and its parameter area.
+func parseSessionsRsp(rsp []byte, handles int) (hs []byte, params []byte, err error) {
+	tag, rest, err := splitRsp(rsp)
+	if err != nil {
+		return nil, nil, err
 	}
-	if rc := tpm2.TPMRC(binary.BigEndian.Uint32(rsp[6:10])); rc != tpm2.TPMRCSuccess {
-		return nil, nil, rc
+	if tag != tpm2.TPMSTSessions {
+		return nil, nil, fmt.Errorf("%w: tag %#x", errMalformed, uint16(tag))
 	}
-	if binary.BigEndian.Uint16(rsp) != uint16(tpm2.TPMSTSessions) {
-		return nil, nil, fmt.Errorf("%w: tag %#x", errMalformed, binary.BigEndian.Uint16(rsp))
-	}
-	rest := rsp[cmdHeaderSize:]
 	if len(rest) < 4*handles+4 {
 		return nil, nil, fmt.Errorf("%w: too short", errMalformed)
 	}
@@ -172,7 +183,7 @@ func parseSignRsp(params []byte) (rawSignature, error) {
 	case tpm2.TPMAlgRSASSA, tpm2.TPMAlgRSAPSS:
 		sig.r, rest, err = take2B(rest)
 	default:
-		return sig, fmt.Errorf("tpm.Sign: unexpected signature algorithm %v", sig.alg)
+		return sig, fmt.Errorf("%w: TPM2_Sign signature algorithm %v", errMalformed, sig.alg)
 	}
 	if err != nil || len(rest) != 0 || len(sig.r) > maxRSASig || (sig.alg == tpm2.TPMAlgECDSA && max(len(sig.r), len(sig.s)) > maxECCScalar) {
 		return sig, fmt.Errorf("%w: TPM2_Sign signature", errMalformed)

@@ -226,20 +226,19 @@ func (r *retryingTransport) Send(cmd []byte) ([]byte, error) {
 }
 
 // TestSignRetries: RETRY answers are retried (the backoff sleeps outside
-// the TPM lock) until the TPM signs.
+// the TPM's turn) until the TPM signs.
 func TestSignRetries(t *testing.T) {
 	tt := openTest(t)
 	keys := makeSignKeys(t, tt.TPM, 1)
 	for _, n := range []int{1, 3} {
 		t.Run(fmt.Sprintf("retries-%d", n), func(t *testing.T) {
-			tt.mu.Lock()
-			rt := &retryingTransport{TPMCloser: tt.wire.tpm, n: n}
-			tt.wire.tpm = rt
-			tt.mu.Unlock()
+			var rt *retryingTransport
+			tt.inTurn(t, func() {
+				rt = &retryingTransport{TPMCloser: tt.wire.tpm, n: n}
+				tt.wire.tpm = rt
+			})
 			err := keys[0].signAndVerify(tt.TPM, "retry")
-			tt.mu.Lock()
-			tt.wire.tpm = rt.TPMCloser
-			tt.mu.Unlock()
+			tt.inTurn(t, func() { tt.wire.tpm = rt.TPMCloser })
 			if err != nil {
 				t.Fatalf("Sign after %d RETRY = %v, want nil", n, err)
 			}

@@ -38,8 +38,12 @@ func makeSignKeys(t *testing.T, tp *TPM, n int) []signKey {
 }
 
 func (k signKey) signAndVerify(tp *TPM, msg string) error {
+	return k.signAndVerifyCtx(context.Background(), tp, msg)
+}
+
+func (k signKey) signAndVerifyCtx(c context.Context, tp *TPM, msg string) error {
 	d := digestOf(crypto.SHA256, msg)
-	sig, err := tp.Sign(context.Background(), k.blob, k.auth, d, crypto.SHA256, false)
+	sig, err := tp.Sign(c, k.blob, k.auth, d, SignOptions{Hash: crypto.SHA256})
 	if err != nil {
 		return err
 	}
@@ -69,9 +73,7 @@ func TestRoundRobin(t *testing.T) {
 // the TPM: loads then hit TPM_RC_OBJECT_MEMORY and must evict and retry.
 func TestObjectMemoryEvictRetry(t *testing.T) {
 	tt := openTest(t)
-	tt.mu.Lock()
-	tt.cache = newKeyCache(10)
-	tt.mu.Unlock()
+	tt.inTurn(t, func() { tt.cache = newKeyCache(10) })
 	keys := makeSignKeys(t, tt.TPM, 6)
 	for round := 0; round < 2; round++ {
 		for i, k := range keys {
@@ -168,7 +170,7 @@ func TestWipeGivesTPMChanged(t *testing.T) {
 	t.Run("at-open", func(t *testing.T) {
 		tt.TPM.Close()
 		tt.sw.MustWipe()
-		_, err := Open(ctx(), tt.sw.Spec(), tt.opts(t))
+		_, err := OpenSpec(ctx(), tt.sw.Spec(), tt.opts(t))
 		if !errors.Is(err, ErrTPMChanged) {
 			t.Errorf("Open() after wipe = %v, want ErrTPMChanged", err)
 		}
@@ -253,7 +255,7 @@ func TestOwnerPassword(t *testing.T) {
 	tt.sw.Tool("tpm2_changeauth", "-c", "owner", "ownerpw")
 	// A fresh state dir: a new daemon on a TPM whose owner has a password.
 	tt.stateDir = t.TempDir()
-	if _, err := Open(ctx(), tt.sw.Spec(), tt.opts(t)); !errors.Is(err, ErrAuthFail) {
+	if _, err := OpenSpec(ctx(), tt.sw.Spec(), tt.opts(t)); !errors.Is(err, ErrAuthFail) {
 		t.Errorf("Open() without the owner password = %v, want ErrAuthFail", err)
 	}
 	pwFile := filepath.Join(t.TempDir(), "owner")
@@ -262,7 +264,7 @@ func TestOwnerPassword(t *testing.T) {
 	}
 	opts := tt.opts(t)
 	opts.OwnerPasswordFile = pwFile
-	tp, err := Open(ctx(), tt.sw.Spec(), opts)
+	tp, err := OpenSpec(ctx(), tt.sw.Spec(), opts)
 	if err != nil {
 		t.Fatalf("Open() with the owner password = %v", err)
 	}
@@ -294,13 +296,13 @@ func TestOpenSpecs(t *testing.T) {
 			if tc.spec == "sim:" && simulatorBuilt {
 				t.Skip("built with the simulator")
 			}
-			_, err := Open(ctx(), tc.spec, Options{StateDir: t.TempDir()})
+			_, err := OpenSpec(ctx(), tc.spec, Options{StateDir: t.TempDir()})
 			if !errors.Is(err, tc.want) {
 				t.Errorf("Open(%q) = %v, want %v", tc.spec, err, tc.want)
 			}
 		})
 	}
-	if _, err := Open(ctx(), "sim:", Options{}); !errors.Is(err, ErrInvalid) {
+	if _, err := OpenSpec(ctx(), "sim:", Options{}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Open(no StateDir) = %v, want ErrInvalid", err)
 	}
 }

@@ -3,10 +3,7 @@ package tpm
 import (
 	"context"
 	"crypto"
-	"crypto/ecdh"
-	"crypto/ecdsa"
 	"encoding/asn1"
-	"errors"
 	"fmt"
 	"math/big"
 
@@ -14,15 +11,28 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 )
 
-// Sign signs digest (already hashed with h). ECDSA returns ASN.1 DER; RSA
-// returns PKCS#1 v1.5 or, with pss, PSS (salt length = hash length).
-// A cached key without PIN or policy costs exactly one TPM2_Sign.
-func (t *TPM) Sign(ctx context.Context, b *Blob, a Auth, digest []byte, h crypto.Hash, pss bool) ([]byte, error) {
+// SignOptions say how to sign. Hash is required: a zero Hash is refused
+// rather than guessed, since the digest was made with some hash.
+type SignOptions struct {
+	Hash crypto.Hash // the hash digest was made with: SHA-256, SHA-384 or SHA-512
+	PSS  bool        // RSA only: PSS (salt length = hash length) instead of PKCS#1 v1.5
+}
+
+// HashFunc lets SignOptions stand where a crypto.SignerOpts is expected.
+func (o SignOptions) HashFunc() crypto.Hash { return o.Hash }
+
+var _ crypto.SignerOpts = SignOptions{}
+
+// Sign signs digest (already hashed with o.Hash). ECDSA returns ASN.1 DER;
+// RSA returns PKCS#1 v1.5 or, with o.PSS, PSS. A cached key without PIN
+// or policy costs exactly one TPM2_Sign.
+func (t *TPM) Sign(ctx context.Context, b *Blob, a Auth, digest []byte, o SignOptions) ([]byte, error) {
+	h := o.Hash
 	p, err := t.use(b, a, PurposeSign)
 	if err != nil {
 		return nil, fmt.Errorf("tpm.Sign: %w", err)
 	}
-	scheme, err := t.sigScheme(p, h, pss)
+	scheme, err := t.sigScheme(p, h, o.PSS)
 	if err != nil {
 		return nil, fmt.Errorf("tpm.Sign: %w", err)
 	}
@@ -30,6 +40,7 @@ func (t *TPM) Sign(ctx context.Context, b *Blob, a Auth, digest []byte, h crypto
 		return nil, fmt.Errorf("tpm.Sign: %w: digest of %d bytes for %v", ErrInvalid, len(digest), h)
 	}
 	if !p.hasPIN && !p.hasPolicy {
+		// Encoded here, before the TPM's turn: only the exchange waits.
 		return t.signPassword(ctx, p, appendSignCmd(make([]byte, 0, 64+len(digest)), digest, scheme.Scheme, hashAlg(h)))
 	}
 	var sig tpm2.TPMTSignature
@@ -52,8 +63,8 @@ func (t *TPM) Sign(ctx context.Context, b *Blob, a Auth, digest []byte, h crypto
 }
 
 // signPassword is the hot path: a key authorized by the empty password,
-// signed with a command encoded before the TPM lock is taken; the lock
-// covers only the (cached) load and the exchange with the TPM.
+// signed with a command encoded before the TPM's turn; the turn covers only
+// the (cached) load and the exchange with the TPM.
 func (t *TPM) signPassword(ctx context.Context, p *parsedBlob, cmd []byte) ([]byte, error) {
 	var params []byte
 	err := t.do(ctx, "tpm2.Sign", func(tr transport.TPM) error {
@@ -124,113 +135,4 @@ func encodeSignature(sig *tpm2.TPMTSignature) ([]byte, error) {
 		return r.Sig.Buffer, nil
 	}
 	return nil, fmt.Errorf("tpm.Sign: unexpected signature algorithm %v", sig.SigAlg)
-}
-
-// Decrypt decrypts an RSA ciphertext. The plaintext comes back encrypted
-// by the salted session.
-func (t *TPM) Decrypt(ctx context.Context, b *Blob, a Auth, ciphertext []byte, s DecryptScheme) ([]byte, error) {
-	p, err := t.use(b, a, PurposeDecrypt)
-	if err != nil {
-		return nil, fmt.Errorf("tpm.Decrypt: %w", err)
-	}
-	scheme := tpm2.TPMTRSADecrypt{Scheme: tpm2.TPMAlgOAEP,
-		Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgOAEP, &tpm2.TPMSEncSchemeOAEP{HashAlg: tpm2.TPMAlgSHA256})}
-	switch s {
-	case OAEPSHA256:
-	case PKCS1v15:
-		scheme = tpm2.TPMTRSADecrypt{Scheme: tpm2.TPMAlgRSAES,
-			Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgRSAES, &tpm2.TPMSEncSchemeRSAES{})}
-	default:
-		return nil, fmt.Errorf("tpm.Decrypt: %w: scheme %d", ErrInvalid, s)
-	}
-	pub, _ := p.public.Unique.RSA()
-	if len(ciphertext) != len(pub.Buffer) {
-		return nil, fmt.Errorf("tpm.Decrypt: %w: ciphertext of %d bytes, want %d", ErrInvalid, len(ciphertext), len(pub.Buffer))
-	}
-	var out []byte
-	err = t.withKey(ctx, "tpm2.RSA_Decrypt", p, a, true, false, func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error {
-		rsp, err := tpm2.RSADecrypt{
-			KeyHandle:  ah,
-			CipherText: tpm2.TPM2BPublicKeyRSA{Buffer: ciphertext},
-			InScheme:   scheme,
-		}.Execute(tr, extra...)
-		if err == nil {
-			out = rsp.Message.Buffer
-		}
-		return err
-	})
-	// A ciphertext whose padding does not check out is bad input, not a TPM
-	// fault: TPM_RC_VALUE on the parameter per Part 3, which libtpms
-	// (swtpm) reports as TPM_RC_FAILURE while staying healthy.
-	var f1 tpm2.TPMFmt1Error
-	isParamValue := errors.As(err, &f1) && errors.Is(err, tpm2.TPMRCValue)
-	if isParamValue || errors.Is(err, tpm2.TPMRCFailure) {
-		return nil, fmt.Errorf("tpm.Decrypt: %w: ciphertext does not decrypt: %w", ErrInvalid, err)
-	}
-	return out, err
-}
-
-// ECDH returns the x coordinate of d*peer; peer is *ecdsa.PublicKey or *ecdh.PublicKey.
-func (t *TPM) ECDH(ctx context.Context, b *Blob, a Auth, peer crypto.PublicKey) ([]byte, error) {
-	p, err := t.use(b, a, PurposeAgree)
-	if err != nil {
-		return nil, fmt.Errorf("tpm.ECDH: %w", err)
-	}
-	x, y, err := peerPoint(p.alg, peer)
-	if err != nil {
-		return nil, fmt.Errorf("tpm.ECDH: %w", err)
-	}
-	var out []byte
-	err = t.withKey(ctx, "tpm2.ECDH_ZGen", p, a, true, false, func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error {
-		rsp, err := tpm2.ECDHZGen{
-			KeyHandle: ah,
-			InPoint:   tpm2.New2B(tpm2.TPMSECCPoint{X: tpm2.TPM2BECCParameter{Buffer: x}, Y: tpm2.TPM2BECCParameter{Buffer: y}}),
-		}.Execute(tr, extra...)
-		if err != nil {
-			return err
-		}
-		pt, err := rsp.OutPoint.Contents()
-		if err != nil {
-			return err
-		}
-		out = leftPad(pt.X.Buffer, len(x))
-		return nil
-	})
-	return out, err
-}
-
-// peerPoint validates peer (on the key's curve) and returns its
-// fixed-size coordinates.
-func peerPoint(alg Algorithm, peer crypto.PublicKey) ([]byte, []byte, error) {
-	want := ecdh.P256()
-	if alg == ECCP384 {
-		want = ecdh.P384()
-	}
-	var pk *ecdh.PublicKey
-	switch k := peer.(type) {
-	case *ecdh.PublicKey:
-		pk = k
-	case *ecdsa.PublicKey:
-		var err error
-		if pk, err = k.ECDH(); err != nil {
-			return nil, nil, fmt.Errorf("%w: peer key: %v", ErrInvalid, err)
-		}
-	default:
-		return nil, nil, fmt.Errorf("%w: peer key of type %T", ErrInvalid, peer)
-	}
-	if pk.Curve() != want {
-		return nil, nil, fmt.Errorf("%w: peer key on another curve than the %v key", ErrInvalid, alg)
-	}
-	enc := pk.Bytes() // 0x04 || X || Y
-	n := (len(enc) - 1) / 2
-	return enc[1 : 1+n], enc[1+n:], nil
-}
-
-func leftPad(b []byte, n int) []byte {
-	if len(b) >= n {
-		return b
-	}
-	out := make([]byte, n)
-	copy(out[n-len(b):], b)
-	return out
 }

@@ -13,7 +13,7 @@ const simulatorBuilt = true
 // made under it survive closing and reopening.
 func TestSimulator(t *testing.T) {
 	dir := t.TempDir()
-	tp, err := Open(ctx(), "sim:", Options{StateDir: dir, Logger: testLogger(t)})
+	tp, err := OpenSpec(ctx(), "sim:", Options{StateDir: dir, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatalf("Open(sim:) = %v", err)
 	}
@@ -25,7 +25,7 @@ func TestSimulator(t *testing.T) {
 	}
 	name := tp.SRKName()
 	tp.Close()
-	tp, err = Open(ctx(), "sim:", Options{StateDir: dir, Logger: testLogger(t)})
+	tp, err = OpenSpec(ctx(), "sim:", Options{StateDir: dir, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatalf("reopen sim: = %v", err)
 	}

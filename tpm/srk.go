@@ -188,8 +188,4 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // SRKName returns the pinned SRK Name.
-func (t *TPM) SRKName() []byte {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return bytes.Clone(t.srk.name.Buffer)
-}
+func (t *TPM) SRKName() []byte { return bytes.Clone(t.srkName) }

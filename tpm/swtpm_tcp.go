@@ -2,6 +2,7 @@ package tpm
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -20,7 +21,7 @@ import (
 // a command costs two syscalls instead of five. It never sends PowerOn:
 // swtpm runs powered on and its control port speaks another protocol.
 type swtpmTCP struct {
-	mu   sync.Mutex // Send is called under TPM.mu; this guards the buffers anyway
+	mu   sync.Mutex // Send is called in the TPM's turn; this guards the buffers anyway
 	cmd  net.Conn
 	plat net.Conn // held open as transport/tcp does; never written
 	br   *bufio.Reader
@@ -41,12 +42,13 @@ var (
 
 // openSwtpmTCP connects to swtpm's command and control ports, in that
 // order, as transport/tcp.Open does.
-func openSwtpmTCP(cmdAddr, platAddr string) (*swtpmTCP, error) {
-	cmd, err := net.Dial("tcp", cmdAddr)
+func openSwtpmTCP(ctx context.Context, cmdAddr, platAddr string) (*swtpmTCP, error) {
+	var d net.Dialer
+	cmd, err := d.DialContext(ctx, "tcp", cmdAddr)
 	if err != nil {
 		return nil, fmt.Errorf("could not connect to command service at %q: %w", cmdAddr, err)
 	}
-	plat, err := net.Dial("tcp", platAddr)
+	plat, err := d.DialContext(ctx, "tcp", platAddr)
 	if err != nil {
 		cmd.Close()
 		return nil, fmt.Errorf("could not connect to platform service at %q: %w", platAddr, err)

@@ -6,28 +6,35 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 )
 
-// TPM owns one TPM connection and serialises every command on it.
-// Safe for concurrent use.
+// TPM owns one TPM connection and serialises every command on it: a caller
+// holds the turn (see scheduler) for the whole of one job. Safe for
+// concurrent use.
 type TPM struct {
-	spec    string
+	// Set by Open, read-only after.
+	opener  Opener
 	opts    Options
 	log     *slog.Logger
 	ownerPW []byte
 	info    Info
 	algs    map[Algorithm]bool
 	hashes  map[crypto.Hash]bool
-	parsed  parsedCache // validated blobs; own lock
+	srkName []byte // the pinned SRK Name; any other is ErrTPMChanged
 
-	mu     sync.Mutex // serialises TPM commands and guards what follows
+	parsed  parsedCache // validated blobs; own lock
+	sched   scheduler   // hands out the turn; own lock
+	answers answerClock // when the TPM last answered; atomic
+	failing atomic.Bool // the last probe found the TPM in failure mode
+
+	// Guarded by the turn: only its holder (functions named …Locked, and
+	// what they call) touches these.
 	wire   *wire
-	noRM   bool
 	srk    srkState
 	sess   *saltedSession
 	cache  *keyCache
@@ -36,10 +43,12 @@ type TPM struct {
 }
 
 // wire is the transport, remembering the first failure so that the next
-// call reconnects instead of talking into a dead connection.
+// call reconnects instead of talking into a dead connection, and noting
+// every answer for the health check.
 type wire struct {
-	tpm    transport.TPMCloser
-	failed error
+	tpm     transport.TPMCloser
+	failed  error
+	answers *answerClock
 }
 
 func (w *wire) Send(cmd []byte) ([]byte, error) {
@@ -51,6 +60,7 @@ func (w *wire) Send(cmd []byte) ([]byte, error) {
 		w.failed = fmt.Errorf("%w: %v", errTransport, err)
 		return nil, w.failed
 	}
+	w.answers.mark()
 	return rsp, nil
 }
 
@@ -63,22 +73,20 @@ const (
 )
 
 // retryLater carries a TPM warning (RETRY, YIELDED, TESTING) out of the
-// locked section, so that the backoff sleeps without holding TPM.mu.
+// turn, so that the backoff sleeps without holding it.
 type retryLater struct{ err error }
 
 func (r *retryLater) Error() string { return r.err.Error() }
 func (r *retryLater) Unwrap() error { return r.err }
 
-// do runs f under the TPM lock, reconnecting first if the last call broke
+// do runs f in a turn of the TPM, reconnecting first if the last call broke
 // the transport. It retries RETRY/YIELDED/TESTING with a bounded backoff,
-// sleeping unlocked; it evicts a cached key on OBJECT_MEMORY, restarts a
-// dropped session, and reconnects once if the transport breaks during f.
+// sleeping between turns; it evicts a cached key on OBJECT_MEMORY, restarts
+// a dropped session, and reconnects once if the transport breaks during f.
 func (t *TPM) do(ctx context.Context, op string, f func(tr transport.TPM) error) error {
 	backoff := firstBackoff
 	for attempt := 1; ; attempt++ {
-		t.mu.Lock()
-		err := t.doLocked(ctx, op, f)
-		t.mu.Unlock()
+		err := t.withTurn(ctx, op, attempt > 1, func() error { return t.doLocked(ctx, op, f) })
 		var rl *retryLater
 		if !errors.As(err, &rl) {
 			return err
@@ -100,7 +108,7 @@ func (t *TPM) doLocked(ctx context.Context, op string, f func(tr transport.TPM) 
 	reconnected := false
 	if t.wire.failed != nil || t.stale {
 		if err := t.reconnectLocked(ctx); err != nil {
-			return classify(op, err)
+			return t.classifyLocked(op, err)
 		}
 		reconnected = true
 	}
@@ -113,7 +121,7 @@ func (t *TPM) doLocked(ctx context.Context, op string, f func(tr transport.TPM) 
 			return nil
 		}
 		if attempt >= maxAttempts {
-			return classify(op, err)
+			return t.classifyLocked(op, err)
 		}
 		switch {
 		case t.wire.failed != nil:
@@ -121,7 +129,7 @@ func (t *TPM) doLocked(ctx context.Context, op string, f func(tr transport.TPM) 
 				return classify(op, err)
 			}
 			if rerr := t.reconnectLocked(ctx); rerr != nil {
-				return classify(op, rerr)
+				return t.classifyLocked(op, rerr)
 			}
 			reconnected = true
 		case isRetryable(err):
@@ -136,10 +144,10 @@ func (t *TPM) doLocked(ctx context.Context, op string, f func(tr transport.TPM) 
 		case isObjectGone(err):
 			t.log.Warn("TPM lost a loaded object; resynchronising", "op", op, "err", err)
 			if rerr := t.resyncLocked(ctx); rerr != nil {
-				return classify(op, rerr)
+				return t.classifyLocked(op, rerr)
 			}
 		default:
-			return classify(op, err)
+			return t.classifyLocked(op, err)
 		}
 	}
 }
@@ -163,12 +171,12 @@ func (t *TPM) reconnectLocked(ctx context.Context) error {
 	t.cache.drain() // the handles died with the connection or are flushed below
 	t.sess = nil
 	t.srk = srkState{}
-	tr, noRM, err := openTransport(ctx, t.spec, t.opts, t.log)
+	tr, err := t.opener.Dial(ctx)
 	if err != nil {
 		t.wire.failed = fmt.Errorf("%w: %v", errTransport, err)
 		return t.wire.failed
 	}
-	t.wire, t.noRM = &wire{tpm: tr}, noRM
+	t.wire = &wire{tpm: tr, answers: &t.answers}
 	return t.prepareLocked(ctx)
 }
 
@@ -197,7 +205,7 @@ func (t *TPM) prepareStepsLocked(ctx context.Context) error {
 	if err := retryTPM(ctx, func() error { return startupIfNeeded(t.wire) }); err != nil {
 		return err
 	}
-	if t.noRM {
+	if t.opener.NoRM {
 		if err := retryTPM(ctx, func() error { return t.flushLeftoversLocked() }); err != nil {
 			return err
 		}
@@ -295,10 +303,13 @@ func (t *TPM) evictOldestLocked() bool {
 	return ok
 }
 
-// Close flushes everything this TPM loaded and closes the connection.
+// Close flushes everything this TPM loaded and closes the connection,
+// after the job running now; jobs still waiting then get ErrClosed.
 func (t *TPM) Close() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	return t.withTurn(context.Background(), "tpm.Close", false, t.closeLocked)
+}
+
+func (t *TPM) closeLocked() error {
 	if t.closed {
 		return nil
 	}

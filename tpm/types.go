@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"time"
 )
 
 // Algorithm is a key algorithm this package can create.
@@ -105,7 +106,19 @@ type Info struct {
 	Manufacturer string // e.g. "IBM"
 	Firmware     string // e.g. "20.1.0.0" style
 	Algorithms   []Algorithm
-	Slots        int // transient object slots usable for the key cache
+	Slots        int     // transient object slots usable for the key cache
+	DA           DAState // the dictionary-attack lockout, as it was at Open
+}
+
+// DAState is the TPM's dictionary-attack lockout (Part 1 §19.8, Part 2
+// TPM_PT_LOCKOUT_*). Its one counter is shared by everything on the TPM
+// that is authorized with DA protection: every PIN of every user.
+type DAState struct {
+	Counter   uint32        // failed authorizations counted now (TPM_PT_LOCKOUT_COUNTER)
+	MaxTries  uint32        // the count at which the TPM locks out (TPM_PT_MAX_AUTH_FAIL)
+	Interval  time.Duration // how long until one failure is forgotten (TPM_PT_LOCKOUT_INTERVAL)
+	Recovery  time.Duration // the wait after a failed lockout authorization (TPM_PT_LOCKOUT_RECOVERY)
+	InLockout bool          // TPMA_PERMANENT.inLockout: PINs are refused now
 }
 
 // Options configure Open.
@@ -114,6 +127,10 @@ type Options struct {
 	OwnerPasswordFile string // optional owner-hierarchy password
 	Logger            *slog.Logger
 	CacheSlots        int // 0: derive from the TPM's properties
+	// MaxQueuedPerOwner bounds the jobs one owner (see WithOwner) may have
+	// waiting for the TPM; past it a call fails at once with ErrBusy.
+	// 0: DefaultMaxQueuedPerOwner.
+	MaxQueuedPerOwner int
 }
 
 // DecryptScheme selects RSA decryption padding.

@@ -39,7 +39,7 @@ func startUnixSwtpm(t *testing.T) string {
 
 func TestUnixSocketSpec(t *testing.T) {
 	sock := startUnixSwtpm(t)
-	tp, err := Open(context.Background(), "swtpm:unix://"+sock, Options{StateDir: t.TempDir(), Logger: testLogger(t)})
+	tp, err := OpenSpec(context.Background(), "swtpm:unix://"+sock, Options{StateDir: t.TempDir(), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatalf("Open(swtpm:unix://) = %v", err)
 	}

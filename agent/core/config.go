@@ -46,7 +46,7 @@ type Limits struct {
 	Burst                int      `toml:"burst"`                       // default 2000
 	MaxInflightBytes     int64    `toml:"max_inflight_bytes"`          // request bytes held at once, all owners; default 64 MiB
 	MaxInflightBytesUID  int64    `toml:"max_inflight_bytes_per_uid"`  // per owner; default 16 MiB; >= max_frame_size
-	MaxQueuedTPMPerUID   int      `toml:"max_queued_tpm_per_uid"`      // TPM jobs waiting per owner; past it BUSY; default 16
+	MaxQueuedTPMPerUID   int      `toml:"max_queued_tpm_per_uid"`      // TPM jobs waiting per owner; past it BUSY; default 128
 	ShutdownTimeout      Duration `toml:"shutdown_timeout"`            // default 10s
 }
 
@@ -95,7 +95,7 @@ func DefaultConfig() Config {
 			Burst:                2000,
 			MaxInflightBytes:     64 << 20,
 			MaxInflightBytesUID:  16 << 20,
-			MaxQueuedTPMPerUID:   16,
+			MaxQueuedTPMPerUID:   128,
 			ShutdownTimeout:      Duration{10 * time.Second},
 		},
 		Audit:      Audit{Format: "auto", Level: "info"},

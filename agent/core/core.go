@@ -24,11 +24,12 @@ type TPM interface {
 	Random(ctx context.Context, n int) ([]byte, error)
 	CreateKey(ctx context.Context, spec tpm.KeySpec) (*tpm.Blob, crypto.PublicKey, error)
 	Seal(ctx context.Context, secret []byte, spec tpm.KeySpec) (*tpm.Blob, error)
-	Sign(ctx context.Context, b *tpm.Blob, a tpm.Auth, digest []byte, h crypto.Hash, pss bool) ([]byte, error)
+	Sign(ctx context.Context, b *tpm.Blob, a tpm.Auth, digest []byte, o tpm.SignOptions) ([]byte, error)
 	Decrypt(ctx context.Context, b *tpm.Blob, a tpm.Auth, ciphertext []byte, s tpm.DecryptScheme) ([]byte, error)
 	ECDH(ctx context.Context, b *tpm.Blob, a tpm.Auth, peer crypto.PublicKey) ([]byte, error)
 	Unseal(ctx context.Context, b *tpm.Blob, a tpm.Auth) ([]byte, error)
 	Forget(b *tpm.Blob)
+	DAState(ctx context.Context) (tpm.DAState, error)
 }
 
 // keyStore is the store as the core uses it.
@@ -245,7 +246,13 @@ func (s *Session) run(ctx context.Context, call *Call) (resp any, err error) {
 	if err := s.charge(call, op); err != nil {
 		return nil, err
 	}
-	if op.usesTPM && call.key != nil && call.key.HasPIN {
+	if !op.usesTPM {
+		return op.run(s.core, ctx, call)
+	}
+	// The TPM serves owners in turn, and at most max_queued_tpm_per_uid
+	// of one owner's jobs wait (tpm.ErrBusy past it).
+	ctx = tpm.WithOwner(ctx, s.caller.Owner)
+	if call.key != nil && call.key.HasPIN {
 		return s.runWithPIN(ctx, call, op)
 	}
 	return op.run(s.core, ctx, call)

@@ -73,6 +73,7 @@ var statusTable = []struct {
 	{ErrIncompatiblePurpose, protocol.StatusIncompatiblePurpose},
 	{ErrRateLimited, protocol.StatusRateLimited},
 	{ErrBusy, protocol.StatusBusy},
+	{tpm.ErrBusy, protocol.StatusBusy},
 	{tpm.ErrAuthFail, protocol.StatusWrongPIN},
 	{tpm.ErrLockout, protocol.StatusLockedOut},
 	{ErrPINLockedOut, protocol.StatusLockedOut},

@@ -25,7 +25,7 @@ func (c *Core) sign(ctx context.Context, call *Call, m *protocol.SignRequest) (*
 	if alg, _ := algFromWire(rec.Algorithm); m.PSS && !isRSA(alg) {
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "pss applies to RSA keys only")
 	}
-	sig, err := c.tpm.Sign(ctx, &rec.Blob, call.auth(m.PIN), digest, h, m.PSS)
+	sig, err := c.tpm.Sign(ctx, &rec.Blob, call.auth(m.PIN), digest, tpm.SignOptions{Hash: h, PSS: m.PSS})
 	if err != nil {
 		return nil, tpmErr(err)
 	}

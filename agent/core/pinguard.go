@@ -47,9 +47,37 @@ type pinGuard struct {
 	state func(ctx context.Context) (lockoutState, error)
 	now   func() time.Time
 
-	mu       sync.Mutex
-	ledger   pinLedger // guarded by mu
-	inflight int       // guarded by mu: PIN attempts now at the TPM
+	mu        sync.Mutex
+	ledger    pinLedger    // guarded by mu
+	inflight  int          // guarded by mu: PIN attempts now at the TPM
+	read      lockoutState // guarded by mu: the TPM's state as last read
+	readAt    time.Time    // guarded by mu
+	sinceRead int          // guarded by mu: wrong PINs seen since readAt
+}
+
+// lockoutMaxAge is how long a read of the TPM's lockout state serves, so
+// that a PIN use costs a TPM round trip at most once a second; wrong PINs
+// seen meanwhile are added to it.
+const lockoutMaxAge = time.Second
+
+// lockout returns the TPM's lockout state, read at most once per
+// lockoutMaxAge.
+func (g *pinGuard) lockout(ctx context.Context) (lockoutState, error) {
+	g.mu.Lock()
+	if !g.readAt.IsZero() && g.now().Sub(g.readAt) < lockoutMaxAge {
+		st := g.read
+		g.mu.Unlock()
+		return st, nil
+	}
+	g.mu.Unlock()
+	st, err := g.state(ctx)
+	if err != nil {
+		return lockoutState{}, err
+	}
+	g.mu.Lock()
+	g.read, g.readAt, g.sinceRead = st, g.now(), 0
+	g.mu.Unlock()
+	return st, nil
 }
 
 // pinLedger is what the guard persists.
@@ -66,18 +94,15 @@ type pinFailure struct {
 
 const pinLedgerFile = "pin-failures.json"
 
-// daStater is a TPM that can report its dictionary-attack state.
-type daStater interface {
-	LockoutState(ctx context.Context) (lockoutState, error)
-}
-
-// lockoutOf reads t's lockout state when it can; a TPM that cannot say
-// leaves only the per-key tries to the guard.
+// lockoutOf reads t's lockout state.
 func lockoutOf(t TPM) func(context.Context) (lockoutState, error) {
-	if d, ok := t.(daStater); ok {
-		return d.LockoutState
+	return func(ctx context.Context) (lockoutState, error) {
+		st, err := t.DAState(ctx)
+		if err != nil {
+			return lockoutState{}, err
+		}
+		return lockoutState{Counter: st.Counter, MaxTries: st.MaxTries, Interval: st.Interval, Recovery: st.Recovery}, nil
 	}
-	return func(context.Context) (lockoutState, error) { return lockoutState{}, nil }
 }
 
 func newPinGuard(stateDir string, state func(context.Context) (lockoutState, error)) (*pinGuard, error) {
@@ -116,13 +141,14 @@ func shares(maxTries uint32) (reserve, perOwner int) {
 // with ErrPINLockedOut. done must be called with whether the TPM said the
 // PIN was wrong.
 func (g *pinGuard) begin(ctx context.Context, owner uint32, keyID []byte) (done func(wrong bool), err error) {
-	st, err := g.state(ctx)
+	st, err := g.lockout(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the TPM's lockout state: %w", err)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
+	st.Counter += uint32(g.sinceRead) // wrong PINs the TPM counted after the read
 	g.pruneLocked(now, st.Interval)
 	key := hex.EncodeToString(keyID)
 	if wait := g.keyWaitLocked(key, now, st.Interval); wait > 0 {
@@ -151,6 +177,7 @@ func (g *pinGuard) finish(owner uint32, key string, wrong bool) {
 	g.inflight--
 	switch {
 	case wrong:
+		g.sinceRead++
 		now := g.now().Unix()
 		g.ledger.Failures = append(g.ledger.Failures, pinFailure{Owner: owner, At: now})
 		g.ledger.KeyTries[key]++

@@ -16,7 +16,7 @@ import (
 // swtpm serves one client at a time.
 func openTPM(t *testing.T, sw *swtpmtest.Instance, stateDir string) *tpm.TPM {
 	t.Helper()
-	tp, err := tpm.Open(context.Background(), sw.Spec(), tpm.Options{StateDir: stateDir})
+	tp, err := tpm.OpenSpec(context.Background(), sw.Spec(), tpm.Options{StateDir: stateDir})
 	if err != nil {
 		t.Fatalf("tpm.Open(%s) = %v", sw.Spec(), err)
 	}

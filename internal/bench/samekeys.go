@@ -117,7 +117,7 @@ func importRawKeys(ctx context.Context, tpmSpec, stateDir string, rw *raw, log *
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	t, err := tpm.Open(ctx, tpmSpec, tpm.Options{StateDir: stateDir, Logger: log})
+	t, err := tpm.OpenSpec(ctx, tpmSpec, tpm.Options{StateDir: stateDir, Logger: log})
 	if err != nil {
 		return fmt.Errorf("bench: tpm.Open: %w", err)
 	}

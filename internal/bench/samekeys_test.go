@@ -92,7 +92,7 @@ func launchPair(t *testing.T, ctx context.Context, dir string, twins bool) [2]*s
 // key the floor's TPM reported.
 func signImported(t *testing.T, ctx context.Context, spec, stateDir string, log *slog.Logger) {
 	t.Helper()
-	tp, err := tpm.Open(ctx, spec, tpm.Options{StateDir: stateDir, Logger: log})
+	tp, err := tpm.OpenSpec(ctx, spec, tpm.Options{StateDir: stateDir, Logger: log})
 	if err != nil {
 		t.Fatalf("tpm.Open(swtpm #2) = %v", err)
 	}
@@ -117,7 +117,7 @@ func signImported(t *testing.T, ctx context.Context, spec, stateDir string, log 
 			t.Fatalf("tpm.PublicKey(%s) = %v", alias, err)
 		}
 		_, isRSA := pub.(*rsa.PublicKey)
-		sig, err := tp.Sign(ctx, &rec.Blob, tpm.Auth{}, digest[:], crypto.SHA256, isRSA)
+		sig, err := tp.Sign(ctx, &rec.Blob, tpm.Auth{}, digest[:], tpm.SignOptions{Hash: crypto.SHA256, PSS: isRSA})
 		if err != nil {
 			t.Fatalf("Sign(%s) on swtpm #2 = %v", alias, err)
 		}

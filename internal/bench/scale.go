@@ -190,7 +190,7 @@ func (s *scaler) createRange(macKey []byte, seed *store.Record, from, to, step i
 }
 
 func (s *scaler) integrityKey(ctx context.Context) ([]byte, error) {
-	t, err := tpm.Open(ctx, s.tpmSpec, tpm.Options{StateDir: s.stateDir, Logger: s.log})
+	t, err := tpm.OpenSpec(ctx, s.tpmSpec, tpm.Options{StateDir: s.stateDir, Logger: s.log})
 	if err != nil {
 		return nil, fmt.Errorf("tpm.Open: %w", err)
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // Instance is a Process owned by one test.
@@ -106,4 +108,17 @@ func RequireRoot(t testing.TB, why string) {
 	if os.Getuid() != 0 {
 		Missing(t, errors.New("needs root to "+why))
 	}
+}
+
+// SetLockout sets the TPM's dictionary-attack parameters with
+// tpm2_dictionarylockout (swtpm's lockout auth is empty): maxTries wrong
+// authorizations before lockout, one forgiven per interval. swtpm's own
+// default is 3 tries; a chip's is often 32. Call it before anything else
+// connects (swtpm serves one client at a time).
+func (i *Instance) SetLockout(maxTries uint32, interval, recovery time.Duration) {
+	i.t.Helper()
+	i.Tool("tpm2_dictionarylockout", "--setup-parameters",
+		"--max-tries="+strconv.FormatUint(uint64(maxTries), 10),
+		"--recovery-time="+strconv.Itoa(int(interval.Seconds())),
+		"--lockout-recovery-time="+strconv.Itoa(int(recovery.Seconds())))
 }
