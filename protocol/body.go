@@ -106,6 +106,16 @@ func finishFrame(dst []byte, start int, body any) ([]byte, error) {
 	return dst, nil
 }
 
+// EncodedSize is the length of v's CBOR encoding, as AppendResponse would
+// write it, so that a server can keep a response within its frame limit.
+func EncodedSize(v any) (int, error) {
+	b, err := modes().enc.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("protocol: encode %T: %w", v, err)
+	}
+	return len(b), nil
+}
+
 // DecodeBody decodes a CBOR body into v (a pointer) with the decode limits,
 // then calls v's Validate method if it has one. A zero-length body decodes
 // as an empty map; keys of the body map that are not text strings are
