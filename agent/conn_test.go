@@ -100,12 +100,12 @@ func TestMalformedFrames(t *testing.T) {
 }
 
 func TestFrameTooLargeFromConfig(t *testing.T) {
-	td := startDaemon(t, "[limits]\nmax_frame_size = 1024\n")
+	td := startDaemon(t, "[limits]\nmax_frame_size = 2048\n")
 	c := dialHello(t, td.socket)
-	c.send(protocol.OpSign, &protocol.SignRequest{Alias: "k", Message: make([]byte, 2000), Hash: "sha256"})
+	c.send(protocol.OpSign, &protocol.SignRequest{Alias: "k", Message: make([]byte, 3000), Hash: "sha256"})
 	h, _ := c.mustRecv()
 	if h.Status != protocol.StatusFrameTooLarge {
-		t.Fatalf("2000-byte Sign with a 1024-byte limit = %v, want FRAME_TOO_LARGE", h.Status)
+		t.Fatalf("3000-byte Sign with a 2048-byte limit = %v, want FRAME_TOO_LARGE", h.Status)
 	}
 	c.expectClosed()
 }

@@ -106,16 +106,32 @@ func finishFrame(dst []byte, start int, body any) ([]byte, error) {
 	return dst, nil
 }
 
+// EncodedSize is the length of v's CBOR encoding, as AppendResponse would
+// write it, so that a server can keep a response within its frame limit.
+func EncodedSize(v any) (int, error) {
+	b, err := modes().enc.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("protocol: encode %T: %w", v, err)
+	}
+	return len(b), nil
+}
+
 // DecodeBody decodes a CBOR body into v (a pointer) with the decode limits,
 // then calls v's Validate method if it has one. A zero-length body decodes
-// as an empty map. A failure is an *Error with StatusBadRequest whose
+// as an empty map; keys of the body map that are not text strings are
+// ignored, as unknown fields are. A failure is an *Error with StatusBadRequest whose
 // message names the field where one is to blame.
 func DecodeBody(body []byte, v any) error {
 	if len(body) > 0 {
 		if body[0]>>5 != 5 { // major type 5: map
 			return Errorf(StatusBadRequest, "body is not a CBOR map (initial byte 0x%02x)", body[0])
 		}
-		if err := modes().dec.Unmarshal(body, v); err != nil {
+		body, rebuilt := dropNonTextKeys(body)
+		err := modes().dec.Unmarshal(body, v)
+		if rebuilt {
+			clear(body)
+		}
+		if err != nil {
 			return decodeError(err)
 		}
 	}

@@ -67,7 +67,9 @@ func vectors() []vector {
 			&GenerateKeyResponse{Key: sampleKey()}},
 		{"get-key", OpGetKey, 3, &GetKeyRequest{Alias: "web"}, &GetKeyResponse{Key: sampleKey()}},
 		{"list-keys", OpListKeys, 4, &ListKeysRequest{Limit: 2, UID: uid(1000)},
-			&ListKeysResponse{Keys: []KeyInfo{sampleKey(), sampleSealed()}, NextCursor: "db-password"}},
+			// Ascending by alias; the cursor is what the server sends after
+			// "web": base64url of the last alias on the page.
+			&ListKeysResponse{Keys: []KeyInfo{sampleSealed(), sampleKey()}, NextCursor: "d2Vi"}},
 		{"delete-key", OpDeleteKey, 5, &DeleteKeyRequest{Alias: "web"}, &DeleteKeyResponse{}},
 		{"sign", OpSign, 6, &SignRequest{Alias: "web", Digest: mustHex(sampleDigest), Hash: HashSHA256},
 			&SignResponse{Signature: mustHex(sampleSig)}},

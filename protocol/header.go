@@ -31,8 +31,10 @@ type ResponseHeader struct {
 // if any, is an *Error to answer with. Whenever the payload holds a whole
 // header, the header is returned even with an error, so that the answer can
 // echo its id: a version other than 1 gives UNSUPPORTED_VERSION, non-zero
-// flags BAD_REQUEST, and an opcode that is not a version-1 operation
-// (reserved ones included) UNKNOWN_OP. A payload shorter than the header
+// flags BAD_REQUEST, an opcode that is not a version-1 operation
+// (reserved ones included) UNKNOWN_OP, and request id 0, which is reserved
+// for frames the server sends unasked, BAD_REQUEST; in that order
+// (docs/PROTOCOL.md §3.3). A payload shorter than the header
 // gives BAD_REQUEST matching ErrShortFrame, with a zero header.
 func ParseRequest(payload []byte) (RequestHeader, []byte, error) {
 	if len(payload) < RequestHeaderSize {
@@ -49,6 +51,11 @@ func ParseRequest(payload []byte) (RequestHeader, []byte, error) {
 	}
 	if !h.Op.IsV1() {
 		return h, body, Errorf(StatusUnknownOp, "unknown opcode %d", uint16(h.Op))
+	}
+	if h.ID == 0 {
+		// Id 0 marks frames the server sends unasked; an answer to a
+		// request with id 0 could be taken for one.
+		return h, body, Errorf(StatusBadRequest, "request id 0 is reserved")
 	}
 	return h, body, nil
 }

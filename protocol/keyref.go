@@ -30,6 +30,17 @@ func (r *ECDHRequest) KeyNamespace() *uint32        { return nil }
 func (r *SealRequest) KeyNamespace() *uint32        { return nil }
 func (r *UnsealRequest) KeyNamespace() *uint32      { return nil }
 
+// PINBearer is a request that uses a stored key's private part and may
+// carry its PIN (Sign, Decrypt, ECDH, Unseal).
+type PINBearer interface {
+	KeyPIN() []byte
+}
+
+func (r *SignRequest) KeyPIN() []byte    { return r.PIN }
+func (r *DecryptRequest) KeyPIN() []byte { return r.PIN }
+func (r *ECDHRequest) KeyPIN() []byte    { return r.PIN }
+func (r *UnsealRequest) KeyPIN() []byte  { return r.PIN }
+
 // Secretive is a request that carries secrets (PINs, plaintexts, secrets
 // to seal). A server clears them once the request is answered.
 type Secretive interface {

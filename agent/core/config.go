@@ -56,10 +56,12 @@ type Audit struct {
 	Level  string `toml:"level"`  // log level: debug, info, warn, error; default info
 }
 
-// Bounds of the frame limit: below 64 bytes not even a Hello fits, and above
-// 16 MiB one client could make the daemon hold a large buffer per request.
+// Bounds of the frame limit: 2 KiB holds every response whose size the
+// server does not choose (the largest is a GetRandom of 1024 bytes; a
+// ListKeys page holds at least one key of at most ~1 KiB), and above 16 MiB
+// one client could make the daemon hold a large buffer per request.
 const (
-	MinFrameSize = 64
+	MinFrameSize = 2 << 10
 	MaxFrameSize = 16 << 20
 )
 

@@ -252,8 +252,15 @@ func (s *Session) run(ctx context.Context, call *Call) (resp any, err error) {
 	// The TPM serves owners in turn, and at most max_queued_tpm_per_uid
 	// of one owner's jobs wait (tpm.ErrBusy past it).
 	ctx = tpm.WithOwner(ctx, s.caller.Owner)
-	if call.key != nil && call.key.HasPIN {
-		return s.runWithPIN(ctx, call, op)
+	if call.key != nil {
+		if call.key.HasPIN {
+			return s.runWithPIN(ctx, call, op)
+		}
+		if pb, ok := call.Req.(protocol.PINBearer); ok && len(pb.KeyPIN()) > 0 {
+			// The key's PIN is empty, so the one sent is wrong. Told here,
+			// the TPM never sees a wrong auth outside the PIN budget.
+			return nil, protocol.Errorf(protocol.StatusWrongPIN, "key %q has no PIN; send none", call.alias)
+		}
 	}
 	return op.run(s.core, ctx, call)
 }

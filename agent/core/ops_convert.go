@@ -177,18 +177,18 @@ func hashFromWire(name string) (crypto.Hash, error) {
 }
 
 // digestOf returns the digest given, or hashes the message: exactly one of
-// them must be set. Hashing runs on the request's goroutine, never under
-// the TPM's lock.
+// them must be non-empty (an empty one counts as absent, docs §4.3).
+// Hashing runs on the request's goroutine, never under the TPM's lock.
 func digestOf(h crypto.Hash, digest, message []byte) ([]byte, error) {
 	switch {
-	case digest != nil && message != nil:
+	case len(digest) > 0 && len(message) > 0:
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "give digest or message, not both")
-	case digest != nil:
+	case len(digest) > 0:
 		if len(digest) != h.Size() {
 			return nil, protocol.Errorf(protocol.StatusBadRequest, "digest is %d bytes, want %d for %v", len(digest), h.Size(), h)
 		}
 		return digest, nil
-	case message == nil:
+	case len(message) == 0:
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "digest or message is required")
 	}
 	switch h {

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"errors"
 	"fmt"
 
@@ -18,12 +17,9 @@ import (
 
 func (c *Core) sign(ctx context.Context, call *Call, m *protocol.SignRequest) (*protocol.SignResponse, error) {
 	rec := call.key
-	h, digest, err := signInput(m.Hash, m.Digest, m.Message)
+	h, digest, err := signInput(rec, m.Hash, m.PSS, m.Digest, m.Message)
 	if err != nil {
 		return nil, err
-	}
-	if alg, _ := algFromWire(rec.Algorithm); m.PSS && !isRSA(alg) {
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "pss applies to RSA keys only")
 	}
 	sig, err := c.tpm.Sign(ctx, &rec.Blob, call.auth(m.PIN), digest, tpm.SignOptions{Hash: h, PSS: m.PSS})
 	if err != nil {
@@ -35,7 +31,7 @@ func (c *Core) sign(ctx context.Context, call *Call, m *protocol.SignRequest) (*
 // verify checks a signature in software, against the stored public key.
 func (c *Core) verify(_ context.Context, call *Call, m *protocol.VerifyRequest) (*protocol.VerifyResponse, error) {
 	rec := call.key
-	h, digest, err := signInput(m.Hash, m.Digest, m.Message)
+	h, digest, err := signInput(rec, m.Hash, m.PSS, m.Digest, m.Message)
 	if err != nil {
 		return nil, err
 	}
@@ -57,9 +53,13 @@ func (c *Core) verify(_ context.Context, call *Call, m *protocol.VerifyRequest) 
 	return &protocol.VerifyResponse{Valid: valid}, nil
 }
 
-// signInput is what Sign and Verify share: the hash, and the digest,
-// hashed here from a message if need be (outside the TPM's turn).
-func signInput(hash string, digest, message []byte) (crypto.Hash, []byte, error) {
+// signInput is what Sign and Verify share: the checks of the scheme
+// against rec's key, the hash, and the digest, hashed here from a message
+// if need be (outside the TPM's turn).
+func signInput(rec *store.Record, hash string, pss bool, digest, message []byte) (crypto.Hash, []byte, error) {
+	if alg, _ := algFromWire(rec.Algorithm); pss && !isRSA(alg) {
+		return 0, nil, protocol.Errorf(protocol.StatusBadRequest, "pss applies to RSA keys only")
+	}
 	h, err := hashFromWire(hash)
 	if err != nil {
 		return 0, nil, err
@@ -93,6 +93,9 @@ func (c *Core) decrypt(ctx context.Context, call *Call, m *protocol.DecryptReque
 	rec := call.key
 	scheme, err := decryptScheme(m.Padding)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkCiphertext(rec, m.Ciphertext); err != nil {
 		return nil, err
 	}
 	pt, err := c.tpm.Decrypt(ctx, &rec.Blob, call.auth(m.PIN), m.Ciphertext, scheme)
@@ -147,26 +150,4 @@ func (c *Core) ecdh(ctx context.Context, call *Call, m *protocol.ECDHRequest) (*
 	call.Sensitive = true
 	call.wipe(secret)
 	return &protocol.ECDHResponse{SharedSecret: secret}, nil
-}
-
-// peerKey parses the peer's SubjectPublicKeyInfo (which checks the point
-// is on its curve) and requires the curve of rec's key.
-func peerKey(rec *store.Record, der []byte) (crypto.PublicKey, error) {
-	own, err := publicKey(rec)
-	if err != nil {
-		return nil, err
-	}
-	ownEC, ok := own.(*ecdsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("ECDH with %q: %w", rec.Alias, ErrIncompatiblePurpose)
-	}
-	pub, err := x509.ParsePKIXPublicKey(der)
-	if err != nil {
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "peer_public_key is not a valid SubjectPublicKeyInfo")
-	}
-	peer, ok := pub.(*ecdsa.PublicKey)
-	if !ok || peer.Curve != ownEC.Curve {
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "peer_public_key must be on %s", ownEC.Curve.Params().Name)
-	}
-	return peer, nil
 }

@@ -110,7 +110,7 @@ func (c *Core) listKeys(_ context.Context, call *Call, m *protocol.ListKeysReque
 	for i, rec := range recs {
 		resp.Keys[i] = keyInfo(rec)
 	}
-	return resp, nil
+	return fitPage(resp, call.limits().MaxFrameSize)
 }
 
 func (c *Core) deleteKey(_ context.Context, call *Call, m *protocol.DeleteKeyRequest) (*protocol.DeleteKeyResponse, error) {

@@ -255,6 +255,17 @@ func (c *conn) respond(h protocol.RequestHeader, status protocol.Status, body an
 		rh.Status = protocol.StatusInternal
 		out, err = protocol.AppendResponse(out[:0], rh, &protocol.ErrorBody{Message: "internal error"})
 	}
+	if limit := int(c.s.core.Limits().MaxFrameSize); err == nil && len(out)-protocol.LengthPrefixSize > limit {
+		// The server never sends more than it announced (docs §2): an
+		// error keeps its status with a short message, a result that does
+		// not fit becomes INTERNAL. ListKeys pages are cut to fit before.
+		c.s.log.Warn("response over the frame limit", "op", h.Op.String(), "status", rh.Status.String(), "bytes", len(out))
+		clear(out)
+		if rh.Status == protocol.StatusOK {
+			rh.Status = protocol.StatusInternal
+		}
+		out, err = protocol.AppendResponse(out[:0], rh, &protocol.ErrorBody{Message: "response over the frame limit"})
+	}
 	if err == nil {
 		c.write(out)
 	}

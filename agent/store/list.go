@@ -81,6 +81,10 @@ func (s *Store) peek(uid uint32, alias string) (*Record, error) {
 	return r, err
 }
 
+// CursorAfter is the cursor of a page that ends with alias: List resumes
+// after it. A caller that sends fewer records than List gave uses it.
+func CursorAfter(alias string) string { return encodeCursor(alias) }
+
 // A cursor is the last alias of the previous page, base64url-encoded so that
 // clients treat it as opaque.
 func encodeCursor(alias string) string {
