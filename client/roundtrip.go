@@ -21,6 +21,9 @@ func (c *Client) roundTrip(ctx context.Context, op protocol.Op, req, resp any) e
 		return err
 	}
 	id := c.nextID.Add(1)
+	if id == 0 { // the server refuses id 0; after 2^32 requests the counter wraps
+		id = c.nextID.Add(1)
+	}
 	ch := c.replies.Get().(chan response)
 	c.pmu.Lock()
 	if c.pending == nil {
