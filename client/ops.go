@@ -14,13 +14,8 @@ import (
 const maxRandomPerCall = 1024
 
 func hashName(h crypto.Hash) (string, error) {
-	switch h {
-	case crypto.SHA256:
-		return protocol.HashSHA256, nil
-	case crypto.SHA384:
-		return protocol.HashSHA384, nil
-	case crypto.SHA512:
-		return protocol.HashSHA512, nil
+	if name, ok := protocol.HashName(h); ok {
+		return name, nil
 	}
 	return "", fmt.Errorf("%w: hash %v (want SHA-256, SHA-384 or SHA-512)", ErrUnsupported, h)
 }

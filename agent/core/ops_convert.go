@@ -19,34 +19,32 @@ import (
 // Conversions between wire names and tpm types, and the checks on request
 // fields that need no TPM.
 
+// algNames pairs each wire algorithm name with the TPM layer's algorithm.
+var algNames = []struct {
+	alg  tpm.Algorithm
+	name string
+}{
+	{tpm.ECCP256, protocol.AlgECP256},
+	{tpm.ECCP384, protocol.AlgECP384},
+	{tpm.RSA2048, protocol.AlgRSA2048},
+	{tpm.RSA3072, protocol.AlgRSA3072},
+	{tpm.Sealed, protocol.AlgSealed},
+}
+
 func algFromWire(name string) (tpm.Algorithm, bool) {
-	switch name {
-	case protocol.AlgECP256:
-		return tpm.ECCP256, true
-	case protocol.AlgECP384:
-		return tpm.ECCP384, true
-	case protocol.AlgRSA2048:
-		return tpm.RSA2048, true
-	case protocol.AlgRSA3072:
-		return tpm.RSA3072, true
-	case protocol.AlgSealed:
-		return tpm.Sealed, true
+	for _, n := range algNames {
+		if n.name == name {
+			return n.alg, true
+		}
 	}
 	return 0, false
 }
 
 func algToWire(a tpm.Algorithm) string {
-	switch a {
-	case tpm.ECCP256:
-		return protocol.AlgECP256
-	case tpm.ECCP384:
-		return protocol.AlgECP384
-	case tpm.RSA2048:
-		return protocol.AlgRSA2048
-	case tpm.RSA3072:
-		return protocol.AlgRSA3072
-	case tpm.Sealed:
-		return protocol.AlgSealed
+	for _, n := range algNames {
+		if n.alg == a {
+			return n.name
+		}
 	}
 	return ""
 }
@@ -164,14 +162,13 @@ func pinScheme(pin []byte) store.PINScheme {
 	return store.PINSHA256
 }
 
+// hashFromWire is the hash a request names; absent means SHA-256.
 func hashFromWire(name string) (crypto.Hash, error) {
-	switch name {
-	case protocol.HashSHA256, "":
+	if name == "" {
 		return crypto.SHA256, nil
-	case protocol.HashSHA384:
-		return crypto.SHA384, nil
-	case protocol.HashSHA512:
-		return crypto.SHA512, nil
+	}
+	if h, ok := protocol.HashByName(name); ok {
+		return h, nil
 	}
 	return 0, protocol.Errorf(protocol.StatusBadRequest, "unknown hash %q", name)
 }
