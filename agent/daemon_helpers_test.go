@@ -4,7 +4,6 @@ package agent
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,32 +12,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tpmkeyd/tpmkeyd/agent/core"
 	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
+	"github.com/tpmkeyd/tpmkeyd/internal/syncbuf"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a goroutine-safe log sink that can read back audit records.
+type syncBuffer struct{ syncbuf.Buffer }
 
 // auditLines returns the JSON audit records written so far.
 func (b *syncBuffer) auditLines(t *testing.T) []map[string]any {
@@ -112,10 +96,7 @@ func writeFile(t testing.TB, path, body string) {
 func startDaemon(t *testing.T, cfgBody string) *testDaemon {
 	t.Helper()
 	sw := swtpmtest.Start(t)
-	// A chip's usual 32 tries, not swtpm's 3: with 3, a caller's share
-	// of wrong PINs is one (core's pinGuard), and tests that give a wrong
-	// PIN and then the right one would be refused the right one.
-	sw.SetLockout(32, time.Hour, time.Hour)
+	sw.SetLockout(swtpmtest.ChipLockoutTries, time.Hour, time.Hour)
 	opts, logs, audit := testOptions(t, sw, cfgBody)
 	return runDaemon(t, sw, opts, logs, audit)
 }

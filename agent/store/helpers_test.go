@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tpmkeyd/tpmkeyd/internal/syncbuf"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
 
@@ -18,22 +18,7 @@ import (
 func testMACKey() []byte { return bytes.Repeat([]byte{0x5a}, IntegrityKeySize) }
 
 // logBuffer is a slog destination tests can read back.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer = syncbuf.Buffer
 
 // newTestStore opens a store in a fresh directory, logging into the
 // returned buffer.

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,9 +10,10 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tpmkeyd/tpmkeyd/internal/syncbuf"
 )
 
 // ErrDaemonExited means tpmkeyd exited when it should have been running.
@@ -36,7 +36,7 @@ type Daemon struct {
 	cmd     *exec.Cmd
 	done    chan struct{}
 	waitErr error
-	log     lockedBuffer
+	log     syncbuf.Buffer
 }
 
 // StartDaemon starts tpmkeyd and returns once its socket accepts a
@@ -164,22 +164,4 @@ func RSS(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("e2e: no VmRSS in /proc/%d/status", pid)
-}
-
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

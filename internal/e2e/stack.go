@@ -57,6 +57,10 @@ func LaunchStack(ctx context.Context, bin string, args ...string) (*Stack, error
 		return nil, err
 	}
 	s.own = true
+	if err := s.TPM.SetLockout(swtpmtest.ChipLockoutTries, time.Hour, time.Hour); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.StartDaemon(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -74,6 +78,7 @@ func StartStack(t testing.TB, bin string, args ...string) (*Stack, *swtpmtest.In
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	sw.SetLockout(swtpmtest.ChipLockoutTries, time.Hour, time.Hour)
 	if err := s.StartDaemon(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -196,3 +196,26 @@ func freePortPair() (int, error) {
 func OpenSpecTCP(port int) (transport.TPMCloser, error) {
 	return (&Process{Port: port}).Open()
 }
+
+// ChipLockoutTries is the dictionary-attack setting of a typical TPM chip (32
+// tries, one forgiven per hour), which the e2e stacks use. swtpm's own
+// default is 3 tries: with that, one caller's share of wrong PINs is one
+// (agent/core's pinGuard), and a test that gives a wrong PIN and then the
+// right one would be refused the right one.
+const ChipLockoutTries = 32
+
+// SetLockout sets the TPM's dictionary-attack parameters with
+// tpm2_dictionarylockout (swtpm's lockout auth is empty): maxTries wrong
+// authorizations before lockout, one forgiven per interval. Call it before
+// anything else connects: swtpm serves one client at a time.
+func (p *Process) SetLockout(maxTries uint32, interval, recovery time.Duration) error {
+	cmd := exec.Command("tpm2_dictionarylockout", "--setup-parameters",
+		"--max-tries="+strconv.FormatUint(uint64(maxTries), 10),
+		"--recovery-time="+strconv.Itoa(int(interval.Seconds())),
+		"--lockout-recovery-time="+strconv.Itoa(int(recovery.Seconds())))
+	cmd.Env = append(os.Environ(), "TPM2TOOLS_TCTI="+p.TCTI())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("tpm2_dictionarylockout: %w: %s", err, out)
+	}
+	return nil
+}

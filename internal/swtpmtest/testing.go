@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -110,15 +109,11 @@ func RequireRoot(t testing.TB, why string) {
 	}
 }
 
-// SetLockout sets the TPM's dictionary-attack parameters with
-// tpm2_dictionarylockout (swtpm's lockout auth is empty): maxTries wrong
-// authorizations before lockout, one forgiven per interval. swtpm's own
-// default is 3 tries; a chip's is often 32. Call it before anything else
-// connects (swtpm serves one client at a time).
+// SetLockout is Process.SetLockout, failing t on error.
 func (i *Instance) SetLockout(maxTries uint32, interval, recovery time.Duration) {
 	i.t.Helper()
-	i.Tool("tpm2_dictionarylockout", "--setup-parameters",
-		"--max-tries="+strconv.FormatUint(uint64(maxTries), 10),
-		"--recovery-time="+strconv.Itoa(int(interval.Seconds())),
-		"--lockout-recovery-time="+strconv.Itoa(int(recovery.Seconds())))
+	RequireTool(i.t, "tpm2_dictionarylockout")
+	if err := i.Process.SetLockout(maxTries, interval, recovery); err != nil {
+		i.t.Fatal(err)
+	}
 }
