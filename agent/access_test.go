@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tpmkeyd/tpmkeyd/agent/core"
+	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
@@ -106,6 +107,11 @@ func TestStatusConnectionsOwnOnly(t *testing.T) {
 			st, _ := res.Resp.(*protocol.StatusResponse)
 			if res.Status != protocol.StatusOK || st.Connections != tc.want {
 				t.Errorf("Status as %s = %v, connections %d, want OK, %d", tc.name, res.Status, st.Connections, tc.want)
+			}
+			if admin := tc.caller.UID == 0; res.Status == protocol.StatusOK && (st.TPMLockout != nil) != admin {
+				t.Errorf("Status as %s: tpm_lockout = %+v, want it for admins only", tc.name, st.TPMLockout)
+			} else if admin && st.TPMLockout.MaxTries != swtpmtest.ChipLockoutTries {
+				t.Errorf("Status as root: tpm_lockout.max_tries = %d, want %d (set by the test)", st.TPMLockout.MaxTries, swtpmtest.ChipLockoutTries)
 			}
 		})
 	}

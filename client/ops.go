@@ -180,5 +180,15 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 		Keys:            resp.Keys,
 		Connections:     resp.Connections,
 		KeysPerUID:      resp.KeysPerUID,
+		Lockout:         lockoutFromWire(resp.TPMLockout),
+		TPMQueue:        resp.TPMQueue,
 	}, nil
+}
+
+func lockoutFromWire(l *protocol.LockoutInfo) *Lockout {
+	if l == nil {
+		return nil
+	}
+	return &Lockout{Counter: l.Counter, MaxTries: l.MaxTries, InLockout: l.InLockout,
+		Interval: time.Duration(l.IntervalSeconds) * time.Second, Recovery: time.Duration(l.RecoverySeconds) * time.Second}
 }

@@ -110,4 +110,15 @@ type Status struct {
 	Keys            uint64            // the caller's own keys
 	Connections     uint64            // open connections, all uids
 	KeysPerUID      map[uint32]uint64 // admins only
+	Lockout         *Lockout          // admins only: the TPM's wrong-PIN counter
+	TPMQueue        uint64            // admins only: jobs waiting for the TPM
+}
+
+// Lockout is the TPM's dictionary-attack state, for admins.
+type Lockout struct {
+	Counter   uint32        // wrong authorizations the TPM counts now
+	MaxTries  uint32        // at this count the TPM locks out every PIN key
+	Interval  time.Duration // the TPM forgets one failure per interval
+	Recovery  time.Duration // lockout recovery time
+	InLockout bool
 }

@@ -244,4 +244,15 @@ type StatusResponse struct {
 	Keys            uint64            `cbor:"keys"`                   // the caller's own
 	Connections     uint64            `cbor:"connections"`            // open connections, all uids
 	KeysPerUID      map[uint32]uint64 `cbor:"keys_per_uid,omitempty"` // admins only
+	TPMLockout      *LockoutInfo      `cbor:"tpm_lockout,omitempty"`  // admins only
+	TPMQueue        uint64            `cbor:"tpm_queue,omitempty"`    // admins only: jobs waiting for the TPM
+}
+
+// LockoutInfo is the TPM's dictionary-attack state (TPM_PT_LOCKOUT_*).
+type LockoutInfo struct {
+	Counter         uint32 `cbor:"counter"`          // wrong authorizations the TPM counts now
+	MaxTries        uint32 `cbor:"max_tries"`        // at this count the TPM locks out
+	IntervalSeconds uint64 `cbor:"interval_seconds"` // the TPM forgets one failure per interval
+	RecoverySeconds uint64 `cbor:"recovery_seconds"` // lockout recovery time
+	InLockout       bool   `cbor:"in_lockout"`
 }

@@ -30,6 +30,7 @@ type TPM interface {
 	Unseal(ctx context.Context, b *tpm.Blob, a tpm.Auth) ([]byte, error)
 	Forget(b *tpm.Blob)
 	DAState(ctx context.Context) (tpm.DAState, error)
+	QueueLen() int
 }
 
 // keyStore is the store as the core uses it.

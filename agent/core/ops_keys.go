@@ -136,7 +136,7 @@ func (c *Core) getRandom(ctx context.Context, _ *Call, m *protocol.GetRandomRequ
 	return &protocol.GetRandomResponse{Bytes: b}, nil
 }
 
-func (c *Core) status(_ context.Context, call *Call, _ *protocol.StatusRequest) (*protocol.StatusResponse, error) {
+func (c *Core) status(ctx context.Context, call *Call, _ *protocol.StatusRequest) (*protocol.StatusResponse, error) {
 	n, err := c.store.Count(call.caller.UID)
 	if err != nil {
 		return nil, fmt.Errorf("Store.Count: %w", err)
@@ -157,6 +157,14 @@ func (c *Core) status(_ context.Context, call *Call, _ *protocol.StatusRequest) 
 		for uid, c := range all {
 			resp.KeysPerUID[uid] = uint64(c)
 		}
+		da, err := c.tpm.DAState(ctx)
+		if err != nil {
+			return nil, tpmErr(err)
+		}
+		resp.TPMLockout = &protocol.LockoutInfo{Counter: da.Counter, MaxTries: da.MaxTries,
+			IntervalSeconds: uint64(da.Interval.Seconds()), RecoverySeconds: uint64(da.Recovery.Seconds()),
+			InLockout: da.InLockout}
+		resp.TPMQueue = uint64(c.tpm.QueueLen())
 	}
 	return resp, nil
 }
