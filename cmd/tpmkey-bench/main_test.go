@@ -91,7 +91,7 @@ func TestSmokeFlood(t *testing.T) {
 		t.Fatalf("report.flood = nil, want the flood part; output:\n%s", stdout.String())
 	}
 	want := []string{bench.ScenarioBaseline, bench.ScenarioKeygenQueue, bench.ScenarioBigFrames,
-		bench.ScenarioWrongPINs, bench.ScenarioConnections}
+		bench.ScenarioConnections, bench.ScenarioWrongPINs}
 	var got []string
 	for _, s := range rep.Flood.Scenarios {
 		got = append(got, s.Name)
