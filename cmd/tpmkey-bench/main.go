@@ -81,6 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg bench.Config, asJSON, quie
 	flood := fs.Bool("flood", false, "run only the flood part: while uid 65534 floods, root's sign latency, the daemon's RSS and watchdog gaps (needs root; docs/RELIABILITY.md)")
 	scenarios := fs.String("scenarios", "", "with --flood: run only these scenarios after the baseline, comma-separated (keygen-queue,big-frames,wrong-pins,connections)")
 	keygens := fs.Int("keygens", 0, "with --flood: keygens of the keygen-queue scenario (default 48; smoke 2)")
+	pinWorkers := fs.Int("pin-workers", 0, "with --flood: wrong PINs the flooder keeps in flight at once (default 8; smoke 4)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -124,8 +125,11 @@ func parseFlags(args []string, stderr io.Writer) (cfg bench.Config, asJSON, quie
 		if *keygens > 0 {
 			cfg.Flood.Keygens = *keygens
 		}
-	} else if *scenarios != "" || *keygens > 0 {
-		fmt.Fprintln(stderr, "tpmkey-bench: --scenarios and --keygens need --flood")
+		if *pinWorkers > 0 {
+			cfg.Flood.PINWorkers = *pinWorkers
+		}
+	} else if *scenarios != "" || *keygens > 0 || *pinWorkers > 0 {
+		fmt.Fprintln(stderr, "tpmkey-bench: --scenarios, --keygens and --pin-workers need --flood")
 		return cfg, false, false, errUsage
 	}
 	return cfg, asJSON, quiet, nil

@@ -102,6 +102,7 @@ func (d *daemonProc) awaitReady(ctx context.Context, nl *notifyListener, start t
 func (d *daemonProc) stop() error {
 	select {
 	case <-d.done:
+		d.closeNotify()
 		return fmt.Errorf("bench: tpmkeyd exited early: %v", d.waitErr)
 	default:
 	}
