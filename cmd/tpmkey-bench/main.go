@@ -6,6 +6,8 @@
 //	go run ./cmd/tpmkey-bench                # full run (several minutes)
 //	go run ./cmd/tpmkey-bench --smoke        # every case for a moment (CI)
 //	go run ./cmd/tpmkey-bench --json > run.json
+//	sudo go run ./cmd/tpmkey-bench --flood   # one owner floods, another signs (docs/RELIABILITY.md)
+//	sudo go run ./cmd/tpmkey-bench --flood --smoke
 package main
 
 import (
@@ -25,6 +27,9 @@ import (
 )
 
 func main() {
+	if bench.IsFlooder() { // the flood part's flooder: this binary, re-executed as uid 65534
+		os.Exit(bench.FlooderMain())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -73,6 +78,10 @@ func parseFlags(args []string, stderr io.Writer) (cfg bench.Config, asJSON, quie
 	tpmkeyd := fs.String("tpmkeyd", "", "tpmkeyd binary (default: go build ./cmd/tpmkeyd into a temp dir)")
 	cpuprofile := fs.String("cpuprofile", "", "have the daemon of the main cases write a CPU profile here (tpmkeyd --cpuprofile)")
 	only := fs.String("cases", "", "run only these agent cases, comma-separated (e.g. hot-1-client,rsa-2048-pss)")
+	flood := fs.Bool("flood", false, "run only the flood part: while uid 65534 floods, root's sign latency, the daemon's RSS and watchdog gaps (needs root; docs/RELIABILITY.md)")
+	scenarios := fs.String("scenarios", "", "with --flood: run only these scenarios after the baseline, comma-separated (keygen-queue,big-frames,wrong-pins,connections)")
+	keygens := fs.Int("keygens", 0, "with --flood: keygens of the keygen-queue scenario (default 48; smoke 2)")
+	pinWorkers := fs.Int("pin-workers", 0, "with --flood: wrong PINs the flooder keeps in flight at once (default 8; smoke 4)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -105,6 +114,24 @@ func parseFlags(args []string, stderr io.Writer) (cfg bench.Config, asJSON, quie
 		cfg.Cases = strings.Split(*only, ",")
 	}
 	cfg.PageSize, cfg.Tpmkeyd, cfg.CPUProfile = *page, *tpmkeyd, *cpuprofile
+	if *flood {
+		cfg.Flood = bench.FloodFull()
+		if *smoke {
+			cfg.Flood = bench.FloodSmoke()
+		}
+		if *scenarios != "" {
+			cfg.Flood.Scenarios = strings.Split(*scenarios, ",")
+		}
+		if *keygens > 0 {
+			cfg.Flood.Keygens = *keygens
+		}
+		if *pinWorkers > 0 {
+			cfg.Flood.PINWorkers = *pinWorkers
+		}
+	} else if *scenarios != "" || *keygens > 0 || *pinWorkers > 0 {
+		fmt.Fprintln(stderr, "tpmkey-bench: --scenarios, --keygens and --pin-workers need --flood")
+		return cfg, false, false, errUsage
+	}
 	return cfg, asJSON, quiet, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -13,6 +14,15 @@ import (
 	"github.com/tpmkeyd/tpmkeyd/internal/bench"
 	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
 )
+
+// TestMain lets the test binary be the flood part's flooder, as main does:
+// the flood smoke re-executes this binary as uid 65534.
+func TestMain(m *testing.M) {
+	if bench.IsFlooder() {
+		os.Exit(bench.FlooderMain())
+	}
+	os.Exit(m.Run())
+}
 
 // TestSmoke runs what CI runs (tpmkey-bench --smoke --json) in-process: the
 // real tpmkeyd binary on two real swtpm instances. It checks that every case
@@ -60,6 +70,44 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
+// TestSmokeFlood runs tpmkey-bench --flood --smoke --json in-process: the
+// real tpmkeyd on a real swtpm, this test binary re-executed as uid 65534
+// for the flooder. It checks that every scenario ran and produced numbers,
+// never a timing or a target.
+func TestSmokeFlood(t *testing.T) {
+	swtpmtest.RequireSwtpm(t)
+	swtpmtest.RequireRoot(t, "run the flooder as uid 65534")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	if err := run(ctx, []string{"--flood", "--smoke", "--json", "--quiet"}, &stdout, &stderr); err != nil {
+		t.Fatalf("run(--flood --smoke) = %v, want nil; stderr:\n%s", err, stderr.String())
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("json.Unmarshal(report) = %v; output:\n%s", err, stdout.String())
+	}
+	if rep.Flood == nil {
+		t.Fatalf("report.flood = nil, want the flood part; output:\n%s", stdout.String())
+	}
+	want := []string{bench.ScenarioBaseline, bench.ScenarioKeygenQueue, bench.ScenarioBigFrames,
+		bench.ScenarioConnections, bench.ScenarioWrongPINs}
+	var got []string
+	for _, s := range rep.Flood.Scenarios {
+		got = append(got, s.Name)
+		if s.Victim.Signs == 0 || s.Victim.P99ms <= 0 || s.Memory.RSSKiB <= 0 || s.WatchdogMaxGapSec <= 0 {
+			t.Errorf("scenario %s = %d victim signs, p99 %v ms, RSS %d KiB, watchdog gap %v s; want all measured",
+				s.Name, s.Victim.Signs, s.Victim.P99ms, s.Memory.RSSKiB, s.WatchdogMaxGapSec)
+		}
+		if s.Name != bench.ScenarioBaseline && (s.Flooder == nil || s.Flooder.Requests == 0 || s.Flooder.UID != 65534) {
+			t.Errorf("scenario %s flooder = %+v, want requests from uid 65534", s.Name, s.Flooder)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("scenarios = %v, want %v", got, want)
+	}
+}
+
 func TestParseFlags(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -79,6 +127,14 @@ func TestParseFlags(t *testing.T) {
 		{"scale-none", []string{"--scale", "none"}, nil, func(c bench.Config) bool { return c.ScaleCounts == nil }},
 		{"scale-negative", []string{"--scale", "-1"}, errUsage, nil},
 		{"scale-garbage", []string{"--scale", "ten"}, errUsage, nil},
+		{"flood", []string{"--flood"}, nil, func(c bench.Config) bool {
+			return c.Flood != nil && c.Flood.Keygens == 48 && c.Flood.WrongPINs == 10_000
+		}},
+		{"flood-smoke", []string{"--flood", "--smoke", "--scenarios", "wrong-pins", "--keygens", "3"}, nil, func(c bench.Config) bool {
+			return c.Flood != nil && c.Flood.Keygens == 3 && slices.Equal(c.Flood.Scenarios, []string{"wrong-pins"})
+		}},
+		{"no-flood-by-default", nil, nil, func(c bench.Config) bool { return c.Flood == nil }},
+		{"scenarios-without-flood", []string{"--scenarios", "wrong-pins"}, errUsage, nil},
 		{"extra-argument", []string{"now"}, errUsage, nil},
 		{"unknown-flag", []string{"--fast"}, errUsage, nil},
 	}

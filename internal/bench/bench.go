@@ -23,6 +23,7 @@ type Config struct {
 	CPUProfile  string        // if set, the daemon of the main cases writes its CPU profile here
 	Cases       []string      // run only these agent cases (and their floors); empty: all
 	Smoke       bool          // recorded in the report
+	Flood       *FloodConfig  // if set, run only the flood part (needs root)
 	Log         *slog.Logger  // progress; nil: discard
 }
 
@@ -51,6 +52,9 @@ type run struct {
 // harness, the daemon or the TPM; missed targets are only listed in
 // Report.Failures.
 func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
+	if cfg.Flood != nil {
+		return runFlood(ctx, cfg)
+	}
 	if cfg.Rounds < 1 || cfg.Phase <= 0 {
 		return nil, errors.New("bench: Rounds and Phase must be positive")
 	}

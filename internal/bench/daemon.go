@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +17,9 @@ import (
 type daemonConfig struct {
 	bin, tpm, stateDir, socket, config string
 	args                               []string
-	logPath                            string // stderr goes here
+	env                                []string      // added to the bench's environment
+	watchdog                           time.Duration // WATCHDOG_USEC for the daemon; 0: none
+	logPath                            string        // stderr goes here
 }
 
 // daemonProc is a running tpmkeyd. ready is the time from exec to READY=1.
@@ -28,19 +29,25 @@ type daemonProc struct {
 	done    chan struct{}
 	waitErr error
 	ready   time.Duration
+	// notify stays open for the daemon's life when it has a watchdog, to
+	// record its pings; otherwise it is closed after READY=1 and nil.
+	notify *notifyListener
 }
 
 // startDaemon runs tpmkeyd with NOTIFY_SOCKET pointing at a datagram socket
 // of our own, and returns once the daemon sent READY=1 (as systemd would see
 // it), with the time that took.
 func startDaemon(ctx context.Context, cfg daemonConfig) (*daemonProc, error) {
-	notifyPath := filepath.Join(filepath.Dir(cfg.socket), "notify.sock")
-	_ = os.Remove(notifyPath)
-	nl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notifyPath, Net: "unixgram"})
+	nl, err := listenNotify(filepath.Join(filepath.Dir(cfg.socket), "notify.sock"))
 	if err != nil {
-		return nil, fmt.Errorf("bench: listen %s: %w", notifyPath, err)
+		return nil, err
 	}
-	defer func() { nl.Close(); os.Remove(notifyPath) }()
+	keep := false
+	defer func() {
+		if !keep {
+			nl.close()
+		}
+	}()
 	logf, err := os.OpenFile(cfg.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -52,7 +59,10 @@ func startDaemon(ctx context.Context, cfg daemonConfig) (*daemonProc, error) {
 	}
 	d := &daemonProc{cfg: cfg, done: make(chan struct{})}
 	d.cmd = exec.Command(cfg.bin, append(args, cfg.args...)...)
-	d.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notifyPath)
+	d.cmd.Env = append(append(os.Environ(), "NOTIFY_SOCKET="+nl.path), cfg.env...)
+	if cfg.watchdog > 0 {
+		d.cmd.Env = append(d.cmd.Env, "WATCHDOG_USEC="+strconv.FormatInt(cfg.watchdog.Microseconds(), 10))
+	}
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	// Die with the bench, so that an aborted run leaves no daemon behind.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -65,31 +75,19 @@ func startDaemon(ctx context.Context, cfg daemonConfig) (*daemonProc, error) {
 		d.kill()
 		return nil, fmt.Errorf("%w; log %s:\n%s", err, cfg.logPath, tail(cfg.logPath))
 	}
+	if cfg.watchdog > 0 {
+		d.notify, keep = nl, true
+	}
 	return d, nil
 }
 
-// awaitReady reads notifications until one carries READY=1.
-func (d *daemonProc) awaitReady(ctx context.Context, nl *net.UnixConn, start time.Time) error {
-	got := make(chan time.Duration, 1)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, _, err := nl.ReadFromUnix(buf)
-			if err != nil {
-				return
-			}
-			for line := range strings.Lines(string(buf[:n])) {
-				if strings.TrimSpace(line) == "READY=1" {
-					got <- time.Since(start)
-					return
-				}
-			}
-		}
-	}()
+// awaitReady waits for the notification READY=1.
+func (d *daemonProc) awaitReady(ctx context.Context, nl *notifyListener, start time.Time) error {
 	timeout := time.NewTimer(60 * time.Second)
 	defer timeout.Stop()
 	select {
-	case d.ready = <-got:
+	case t := <-nl.ready:
+		d.ready = t.Sub(start)
 		return nil
 	case <-d.done:
 		return fmt.Errorf("%w: exited: %v", ErrNoReady, d.waitErr)
@@ -104,6 +102,7 @@ func (d *daemonProc) awaitReady(ctx context.Context, nl *net.UnixConn, start tim
 func (d *daemonProc) stop() error {
 	select {
 	case <-d.done:
+		d.closeNotify()
 		return fmt.Errorf("bench: tpmkeyd exited early: %v", d.waitErr)
 	default:
 	}
@@ -112,6 +111,7 @@ func (d *daemonProc) stop() error {
 	}
 	select {
 	case <-d.done:
+		d.closeNotify()
 		if d.waitErr != nil {
 			return fmt.Errorf("bench: tpmkeyd after SIGTERM: %w; log:\n%s", d.waitErr, tail(d.cfg.logPath))
 		}
@@ -128,6 +128,14 @@ func (d *daemonProc) kill() {
 	default:
 		_ = d.cmd.Process.Kill()
 		<-d.done
+	}
+	d.closeNotify()
+}
+
+func (d *daemonProc) closeNotify() {
+	if d.notify != nil {
+		d.notify.close()
+		d.notify = nil
 	}
 }
 

@@ -14,4 +14,10 @@ var (
 	ErrSRKMismatch = errors.New("bench: swtpm #1 and #2 have different SRKs")
 	// ErrNoOps means a measured phase completed no operation at all.
 	ErrNoOps = errors.New("bench: phase completed no operation")
+	// ErrUnknownScenario means FloodConfig.Scenarios names a scenario that
+	// does not exist.
+	ErrUnknownScenario = errors.New("bench: unknown flood scenario")
+	// ErrNeedRoot means the flood part was asked for without root: it runs
+	// the flooder as another uid.
+	ErrNeedRoot = errors.New("bench: the flood part needs root (it runs the flooder as uid 65534)")
 )
