@@ -157,13 +157,13 @@ func (c *Core) status(ctx context.Context, call *Call, _ *protocol.StatusRequest
 		for uid, c := range all {
 			resp.KeysPerUID[uid] = uint64(c)
 		}
-		da, err := c.tpm.DAState(ctx)
-		if err != nil {
-			return nil, tpmErr(err)
+		// Status must answer when the TPM does not (TPM_CHANGED, a hang):
+		// without it, tpm_lockout is left out.
+		if da, err := c.tpm.DAState(ctx); err == nil {
+			resp.TPMLockout = &protocol.LockoutInfo{Counter: da.Counter, MaxTries: da.MaxTries,
+				IntervalSeconds: uint64(da.Interval.Seconds()), RecoverySeconds: uint64(da.Recovery.Seconds()),
+				InLockout: da.InLockout}
 		}
-		resp.TPMLockout = &protocol.LockoutInfo{Counter: da.Counter, MaxTries: da.MaxTries,
-			IntervalSeconds: uint64(da.Interval.Seconds()), RecoverySeconds: uint64(da.Recovery.Seconds()),
-			InLockout: da.InLockout}
 		resp.TPMQueue = uint64(c.tpm.QueueLen())
 	}
 	return resp, nil

@@ -34,9 +34,15 @@ type conn struct {
 	// close: a frame waiting for memory budget stops waiting.
 	ctx    context.Context
 	cancel context.CancelFunc
-	br     *wipeReader
-	sess   *core.Session // nil only for a connection being refused
-	sem    chan struct{}
+	// reqCtx is the context of the connection's requests: it ends when
+	// the peer is gone (a failed write, or a hang-up seen at EOF), so
+	// that a request still waiting for the TPM leaves the queue, and when
+	// a shutdown runs out of time.
+	reqCtx    context.Context
+	reqCancel context.CancelFunc
+	br        *wipeReader
+	sess      *core.Session // nil only for a connection being refused
+	sem       chan struct{}
 	// role passes the reader role; closed when the connection ends. The
 	// fields below it are guarded by the role: only the goroutine that
 	// holds it reads or writes them (the channel hand-off orders them).
@@ -52,8 +58,10 @@ type conn struct {
 
 func newConn(s *Server, nc *net.UnixConn, sess *core.Session) *conn {
 	ctx, cancel := context.WithCancel(s.reqCtx)
+	reqCtx, reqCancel := context.WithCancel(s.reqCtx)
 	return &conn{
-		s: s, nc: nc, ctx: ctx, cancel: cancel, br: newWipeReader(nc, 4096), sess: sess,
+		s: s, nc: nc, ctx: ctx, cancel: cancel, reqCtx: reqCtx, reqCancel: reqCancel,
+		br: newWipeReader(nc, 4096), sess: sess,
 		sem:  make(chan struct{}, max(1, s.core.Limits().MaxInflightPerConn)),
 		role: make(chan struct{}),
 	}
@@ -131,6 +139,7 @@ func (c *conn) passRole() {
 func (c *conn) finish() {
 	c.inflight.Wait()
 	c.cancel()
+	c.reqCancel()
 	c.nc.Close()
 }
 
@@ -178,6 +187,9 @@ func (c *conn) readFailed(err error) {
 	var pe *protocol.Error
 	if errors.As(err, &pe) {
 		c.respond(protocol.RequestHeader{}, pe.Status, &protocol.ErrorBody{Message: pe.Message}, false)
+	}
+	if errors.Is(err, io.EOF) && peerHungUp(c.nc) {
+		c.reqCancel() // nobody will read the answers still to come
 	}
 	if !errors.Is(err, io.EOF) && !errors.Is(err, errStopping) {
 		c.s.log.Debug("connection closed", "uid", c.sess.Caller().UID, "pid", c.sess.Caller().PID, "reason", err)
@@ -234,7 +246,7 @@ func (c *conn) runJob(j job) {
 // audits like any request.
 func (c *conn) run(h protocol.RequestHeader, body []byte, refused error) (st protocol.Status, keep bool) {
 	call := &core.Call{Op: h.Op, Body: body, Refused: refused}
-	res := c.sess.Do(c.s.reqCtx, call)
+	res := c.sess.Do(c.reqCtx, call)
 	resp := res.Resp
 	if res.Status != protocol.StatusOK {
 		resp = &protocol.ErrorBody{Message: res.Message}
@@ -283,7 +295,9 @@ func (c *conn) write(frame []byte) {
 	defer c.wmu.Unlock()
 	c.nc.SetWriteDeadline(deadline(c.s.core.Limits().ReadTimeout.Duration))
 	if _, err := c.nc.Write(frame); err != nil {
-		// A peer that does not read its responses loses its connection.
+		// A peer that does not read its responses loses its connection,
+		// and its requests still waiting stop waiting.
+		c.reqCancel()
 		c.nc.Close()
 	}
 }
