@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
 	"testing"
@@ -187,37 +186,25 @@ func (c *rawClient) callMap(op protocol.Op, m map[string]any, resp any) (protoco
 var undefined = cbor.RawMessage{0xf7}
 
 // compressedSPKI is pub's SubjectPublicKeyInfo with its point compressed
-// (RFC 5480 §2.2).
-// The OIDs of RFC 5480.
-var (
-	oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
-	oidP256        = asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}
-	oidP384        = asn1.ObjectIdentifier{1, 3, 132, 0, 34}
-)
-
-// spki is a SubjectPublicKeyInfo (RFC 5280).
-type spki struct {
-	Algorithm pkix.AlgorithmIdentifier
-	PublicKey asn1.BitString
-}
-
+// (RFC 5480 §2.2): x509's encoding, with the bit string replaced.
 func compressedSPKI(t *testing.T, pub *ecdh.PublicKey) []byte {
 	t.Helper()
-	enc := pub.Bytes() // 04 || X || Y
-	n := (len(enc) - 1) / 2
-	point := append([]byte{2 | enc[len(enc)-1]&1}, enc[1:1+n]...)
-	oid := oidP256
-	if pub.Curve() == ecdh.P384() {
-		oid = oidP384
-	}
-	params, err := asn1.Marshal(oid)
+	full, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := asn1.Marshal(spki{
-		Algorithm: pkix.AlgorithmIdentifier{Algorithm: oidECPublicKey, Parameters: asn1.RawValue{FullBytes: params}},
-		PublicKey: asn1.BitString{Bytes: point, BitLength: 8 * len(point)},
-	})
+	var k struct {
+		Algorithm asn1.RawValue
+		PublicKey asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(full, &k); err != nil {
+		t.Fatal(err)
+	}
+	enc := pub.Bytes() // 04 || X || Y
+	n := (len(enc) - 1) / 2
+	point := append([]byte{2 | enc[len(enc)-1]&1}, enc[1:1+n]...)
+	k.PublicKey = asn1.BitString{Bytes: point, BitLength: 8 * len(point)}
+	der, err := asn1.Marshal(k)
 	if err != nil {
 		t.Fatal(err)
 	}
