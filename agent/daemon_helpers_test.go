@@ -107,7 +107,9 @@ func startDaemonTB(b *testing.B) *testDaemon {
 	sw := swtpmtest.Start(b)
 	dir := shortDir(b)
 	opts := Options{TPMSpec: sw.Spec(), StateDir: filepath.Join(dir, "state"), SocketPath: filepath.Join(dir, "s.sock"),
-		AuditLogger: slog.New(slog.DiscardHandler)}
+		AuditLogger: slog.New(slog.DiscardHandler), ConfigPath: filepath.Join(dir, "tpmkeyd.toml")}
+	// A benchmark outruns the default rate limit of 1000 requests a second.
+	writeFile(b, opts.ConfigPath, "[limits]\nrequests_per_second = 0\n")
 	d, err := New(opts)
 	if err != nil {
 		b.Fatal(err)

@@ -170,6 +170,7 @@ type Call struct {
 	target bool          // ns was resolved (it names whose keys the call acts on)
 	ns     uint32        // namespace the key is in
 	wipes  [][]byte      // cleared by Finish
+	record *auditRecord  // written by Finish
 }
 
 // Result is the core's answer to a Call: a response body (OK) or a status
@@ -184,7 +185,8 @@ type Result struct {
 }
 
 // Do runs call for the session's caller: admission, key lookup, the
-// operation (store, TPM), then one audit record. It never panics: a panic
+// operation (store, TPM), and prepares its one audit record, which Finish
+// writes. It never panics: a panic
 // becomes INTERNAL, logged with its stack. The caller of Do must call
 // call.Finish once the response is written.
 func (s *Session) Do(ctx context.Context, call *Call) Result {
@@ -209,12 +211,18 @@ func (s *Session) Do(ctx context.Context, call *Call) Result {
 		}
 		rec.Suppressed = n
 	}
-	call.st.audit.record(rec)
+	call.record = rec
 	return res
 }
 
-// Finish clears the secrets the call held (PINs, plaintexts).
+// Finish writes the call's audit record and clears the secrets it held
+// (PINs, plaintexts). A front end calls it once the response is written,
+// so that writing the record is not on the caller's wait.
 func (call *Call) Finish() {
+	if call.record != nil {
+		call.st.audit.record(call.record)
+		call.record = nil
+	}
 	for _, b := range call.wipes {
 		clear(b)
 	}
