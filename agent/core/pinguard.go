@@ -47,12 +47,13 @@ type pinGuard struct {
 	state func(ctx context.Context) (lockoutState, error)
 	now   func() time.Time
 
-	mu        sync.Mutex
-	ledger    pinLedger    // guarded by mu
-	inflight  int          // guarded by mu: PIN attempts now at the TPM
-	read      lockoutState // guarded by mu: the TPM's state as last read
-	readAt    time.Time    // guarded by mu
-	sinceRead int          // guarded by mu: wrong PINs seen since readAt
+	mu         sync.Mutex
+	ledger     pinLedger      // guarded by mu
+	inflight   int            // guarded by mu: PIN attempts now at the TPM
+	inflightOf map[uint32]int // guarded by mu: the same, per owner
+	read       lockoutState   // guarded by mu: the TPM's state as last read
+	readAt     time.Time      // guarded by mu
+	sinceRead  int            // guarded by mu: wrong PINs seen since readAt
 }
 
 // lockoutMaxAge is how long a read of the TPM's lockout state serves, so
@@ -107,7 +108,8 @@ func lockoutOf(t TPM) func(context.Context) (lockoutState, error) {
 
 func newPinGuard(stateDir string, state func(context.Context) (lockoutState, error)) (*pinGuard, error) {
 	g := &pinGuard{path: filepath.Join(stateDir, pinLedgerFile), state: state, now: time.Now,
-		ledger: pinLedger{KeyTries: map[string]int{}, KeyLast: map[string]int64{}}}
+		inflightOf: map[uint32]int{},
+		ledger:     pinLedger{KeyTries: map[string]int{}, KeyLast: map[string]int64{}}}
 	data, err := os.ReadFile(g.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -158,7 +160,12 @@ func (g *pinGuard) begin(ctx context.Context, owner uint32, keyID []byte) (done 
 	if st.MaxTries > 0 {
 		reserve, perOwner := shares(st.MaxTries)
 		mine, oldest := g.ownerLocked(owner)
-		if mine >= perOwner {
+		// Attempts still at the TPM may all turn out wrong: they count.
+		if mine+g.inflightOf[owner] >= perOwner {
+			if mine == 0 {
+				return nil, fmt.Errorf("uid %d has PIN attempts at the TPM; retry once they are answered: %w",
+					owner, ErrPINLockedOut)
+			}
 			return nil, fmt.Errorf("uid %d has had %d wrong PINs; retry in %s: %w",
 				owner, mine, (time.Unix(oldest, 0).Add(st.Interval).Sub(now)).Round(time.Second), ErrPINLockedOut)
 		}
@@ -168,6 +175,7 @@ func (g *pinGuard) begin(ctx context.Context, owner uint32, keyID []byte) (done 
 		}
 	}
 	g.inflight++
+	g.inflightOf[owner]++
 	return func(wrong bool) { g.finish(owner, key, wrong) }, nil
 }
 
@@ -175,6 +183,9 @@ func (g *pinGuard) finish(owner uint32, key string, wrong bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.inflight--
+	if g.inflightOf[owner]--; g.inflightOf[owner] <= 0 {
+		delete(g.inflightOf, owner)
+	}
 	switch {
 	case wrong:
 		g.sinceRead++
