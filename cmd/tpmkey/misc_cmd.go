@@ -114,6 +114,17 @@ type statusJSON struct {
 	Keys            uint64            `json:"keys"`
 	Connections     uint64            `json:"connections"`
 	KeysPerUID      map[string]uint64 `json:"keys_per_uid,omitempty"`
+	TPMLockout      *lockoutJSON      `json:"tpm_lockout,omitempty"`
+	TPMQueue        uint64            `json:"tpm_queue,omitempty"`
+}
+
+// lockoutJSON is the TPM's wrong-PIN counter, for admins.
+type lockoutJSON struct {
+	Counter         uint32 `json:"counter"`
+	MaxTries        uint32 `json:"max_tries"`
+	IntervalSeconds uint64 `json:"interval_seconds"`
+	RecoverySeconds uint64 `json:"recovery_seconds"`
+	InLockout       bool   `json:"in_lockout"`
 }
 
 func (c *cli) statusCommand() *cobra.Command {
@@ -139,6 +150,11 @@ func (c *cli) statusCommand() *cobra.Command {
 						j.KeysPerUID[strconv.FormatUint(uint64(uid), 10)] = n
 					}
 				}
+				if l := st.Lockout; l != nil {
+					j.TPMLockout = &lockoutJSON{Counter: l.Counter, MaxTries: l.MaxTries, InLockout: l.InLockout,
+						IntervalSeconds: uint64(l.Interval.Seconds()), RecoverySeconds: uint64(l.Recovery.Seconds())}
+				}
+				j.TPMQueue = st.TPMQueue
 				if c.json {
 					return writeJSON(c.out, j)
 				}
@@ -157,6 +173,11 @@ func (c *cli) writeStatusText(j statusJSON, perUID map[uint32]uint64) {
 	fmt.Fprintf(w, "uptime:      %ds\n", j.UptimeSeconds)
 	fmt.Fprintf(w, "connections: %d\n", j.Connections)
 	fmt.Fprintf(w, "your keys:   %d\n", j.Keys)
+	if l := j.TPMLockout; l != nil {
+		fmt.Fprintf(w, "tpm lockout: %d of %d wrong PINs counted, one forgiven every %ds%s\n",
+			l.Counter, l.MaxTries, l.IntervalSeconds, map[bool]string{true: " (LOCKED OUT)"}[l.InLockout])
+		fmt.Fprintf(w, "tpm queue:   %d waiting\n", j.TPMQueue)
+	}
 	uids := make([]uint32, 0, len(perUID))
 	for uid := range perUID {
 		uids = append(uids, uid)
