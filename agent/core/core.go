@@ -65,7 +65,7 @@ type Core struct {
 // New makes the core over an open TPM and store, with the settings s.
 // stateDir holds the wrong-PIN ledger (pinGuard).
 func New(log *slog.Logger, t TPM, st store.Keys, stateDir, version string, s *Settings) (*Core, error) {
-	pins, err := newPinGuard(stateDir, lockoutOf(t))
+	pins, err := newPinGuard(log, stateDir, lockoutOf(t))
 	if err != nil {
 		return nil, fmt.Errorf("wrong-PIN ledger: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -43,6 +44,7 @@ const (
 // Its ledger is a file in the state directory, so a restart does not
 // refill anyone's budget.
 type pinGuard struct {
+	log   *slog.Logger
 	path  string
 	state func(ctx context.Context) (lockoutState, error)
 	now   func() time.Time
@@ -106,8 +108,8 @@ func lockoutOf(t TPM) func(context.Context) (lockoutState, error) {
 	}
 }
 
-func newPinGuard(stateDir string, state func(context.Context) (lockoutState, error)) (*pinGuard, error) {
-	g := &pinGuard{path: filepath.Join(stateDir, pinLedgerFile), state: state, now: time.Now,
+func newPinGuard(log *slog.Logger, stateDir string, state func(context.Context) (lockoutState, error)) (*pinGuard, error) {
+	g := &pinGuard{log: log, path: filepath.Join(stateDir, pinLedgerFile), state: state, now: time.Now,
 		inflightOf: map[uint32]int{},
 		ledger:     pinLedger{KeyTries: map[string]int{}, KeyLast: map[string]int64{}}}
 	data, err := os.ReadFile(g.path)
@@ -241,24 +243,35 @@ func (g *pinGuard) pruneLocked(now time.Time, interval time.Duration) {
 	g.ledger.Failures = kept
 }
 
-// saveLocked writes the ledger atomically. A failure to write is logged
-// by the caller's audit as usual; the in-memory ledger still holds.
+// saveLocked writes the ledger atomically (a new file, fsynced, renamed
+// over the old). A failure is logged; the ledger in memory still holds
+// until the daemon stops, but a restart would then forget it.
 func (g *pinGuard) saveLocked() {
+	if err := g.writeLocked(); err != nil {
+		g.log.Error("the wrong-PIN ledger could not be saved; a restart would forget recent wrong PINs",
+			"path", g.path, "err", err)
+	}
+}
+
+func (g *pinGuard) writeLocked() error {
 	data, err := json.Marshal(&g.ledger)
 	if err != nil {
-		return
+		return fmt.Errorf("json.Marshal: %w", err)
 	}
 	tmp := g.path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return
+		return fmt.Errorf("os.OpenFile: %w", err)
 	}
 	_, werr := f.Write(data)
 	serr := f.Sync()
 	cerr := f.Close()
-	if werr != nil || serr != nil || cerr != nil {
+	if err := errors.Join(werr, serr, cerr); err != nil {
 		os.Remove(tmp)
-		return
+		return fmt.Errorf("writing %s: %w", tmp, err)
 	}
-	os.Rename(tmp, g.path)
+	if err := os.Rename(tmp, g.path); err != nil {
+		return fmt.Errorf("os.Rename: %w", err)
+	}
+	return nil
 }

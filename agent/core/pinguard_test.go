@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -15,7 +16,7 @@ func (f *fakeDA) state(context.Context) (lockoutState, error) { return f.st, nil
 func TestPinGuardShares(t *testing.T) {
 	dir := t.TempDir()
 	da := &fakeDA{st: lockoutState{MaxTries: 3, Interval: time.Hour}}
-	g, err := newPinGuard(dir, da.state)
+	g, err := newPinGuard(slog.New(slog.DiscardHandler), dir, da.state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestPinGuardShares(t *testing.T) {
 	}
 
 	// A restart does not refill uid 65534's share.
-	g2, err := newPinGuard(dir, da.state)
+	g2, err := newPinGuard(slog.New(slog.DiscardHandler), dir, da.state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestPinGuardShares(t *testing.T) {
 
 func TestPinGuardKeyTries(t *testing.T) {
 	da := &fakeDA{} // a TPM without DA limits: only the key's own counter
-	g, err := newPinGuard(t.TempDir(), da.state)
+	g, err := newPinGuard(slog.New(slog.DiscardHandler), t.TempDir(), da.state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestPinGuardKeyTries(t *testing.T) {
 // flood bench: 8 pipelined wrong PINs spent two of swtpm's three tries).
 func TestPinGuardCountsAttemptsInFlight(t *testing.T) {
 	da := &fakeDA{st: lockoutState{MaxTries: 3, Interval: time.Hour}}
-	g, err := newPinGuard(t.TempDir(), da.state)
+	g, err := newPinGuard(slog.New(slog.DiscardHandler), t.TempDir(), da.state)
 	if err != nil {
 		t.Fatal(err)
 	}
