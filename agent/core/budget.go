@@ -20,15 +20,17 @@ type byteBudget struct {
 	mu       sync.Mutex
 	total    int64            // guarded by mu
 	perOwner map[uint32]int64 // guarded by mu
-	freed    chan struct{}    // guarded by mu; closed and replaced when bytes are released
+	freed    chan struct{}    // guarded by mu; closed and replaced when bytes are released to waiters
+	waiters  int              // guarded by mu: holds waiting for bytes
 }
 
 func newByteBudget() *byteBudget {
 	return &byteBudget{perOwner: map[uint32]int64{}, freed: make(chan struct{})}
 }
 
-// hold waits until n bytes fit for owner, or ctx ends.
-func (b *byteBudget) hold(ctx context.Context, owner uint32, n int64, lim Limits) (release func(), err error) {
+// hold waits until n bytes fit for owner, or ctx ends; waited reports
+// that it had to wait.
+func (b *byteBudget) hold(ctx context.Context, owner uint32, n int64, lim Limits) (release func(), waited bool, err error) {
 	n = min(n, lim.MaxInflightBytesUID) // the largest frame always fits alone
 	for {
 		b.mu.Lock()
@@ -36,15 +38,23 @@ func (b *byteBudget) hold(ctx context.Context, owner uint32, n int64, lim Limits
 			b.total += n
 			b.perOwner[owner] += n
 			b.mu.Unlock()
-			return func() { b.release(owner, n) }, nil
+			return func() { b.release(owner, n) }, waited, nil
 		}
 		freed := b.freed
+		b.waiters++
 		b.mu.Unlock()
+		waited = true
 		select {
 		case <-freed:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for %d bytes of memory budget: %w", n, ctx.Err())
+			b.mu.Lock()
+			b.waiters--
+			b.mu.Unlock()
+			return nil, true, fmt.Errorf("waiting for %d bytes of memory budget: %w", n, ctx.Err())
 		}
+		b.mu.Lock()
+		b.waiters--
+		b.mu.Unlock()
 	}
 }
 
@@ -55,8 +65,10 @@ func (b *byteBudget) release(owner uint32, n int64) {
 	if b.perOwner[owner] -= n; b.perOwner[owner] <= 0 {
 		delete(b.perOwner, owner)
 	}
-	close(b.freed)
-	b.freed = make(chan struct{})
+	if b.waiters > 0 {
+		close(b.freed)
+		b.freed = make(chan struct{})
+	}
 }
 
 // used returns the bytes held in total and by owner.
@@ -69,6 +81,8 @@ func (b *byteBudget) used(owner uint32) (total, mine int64) {
 // HoldFrame takes the memory budget for a frame of n bytes the front end
 // is about to read, waiting while the caller's owner, or everyone, holds
 // too much. release gives it back once the request is answered.
-func (s *Session) HoldFrame(ctx context.Context, n int) (release func(), err error) {
+// waited reports that the frame had to wait (the front end then restarts
+// its read deadline).
+func (s *Session) HoldFrame(ctx context.Context, n int) (release func(), waited bool, err error) {
 	return s.core.budget.hold(ctx, s.caller.Owner, int64(n)+frameOverhead, s.core.Limits())
 }

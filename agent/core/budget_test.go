@@ -11,22 +11,22 @@ func TestByteBudget(t *testing.T) {
 	lim := Limits{MaxInflightBytes: 300, MaxInflightBytesUID: 200}
 	b := newByteBudget()
 	ctx := t.Context()
-	r1, err := b.hold(ctx, 1, 150, lim)
+	r1, _, err := b.hold(ctx, 1, 150, lim)
 	if err != nil {
 		t.Fatal(err)
 	}
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if _, err := b.hold(short, 1, 100, lim); !errors.Is(err, context.DeadlineExceeded) {
+	if _, _, err := b.hold(short, 1, 100, lim); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("hold over owner 1's budget = %v, want to wait until the deadline", err)
 	}
-	r2, err := b.hold(ctx, 2, 150, lim)
+	r2, _, err := b.hold(ctx, 2, 150, lim)
 	if err != nil {
 		t.Fatalf("owner 2 hold = %v, want its own budget", err)
 	}
 	got := make(chan error, 1)
 	go func() {
-		r, err := b.hold(ctx, 3, 50, lim) // total 300 full: waits
+		r, _, err := b.hold(ctx, 3, 50, lim) // total 300 full: waits
 		if err == nil {
 			r()
 		}
@@ -45,7 +45,7 @@ func TestByteBudget(t *testing.T) {
 	if total, mine := b.used(1); total != 0 || mine != 0 {
 		t.Errorf("used(1) after all releases = %d, %d, want 0, 0", total, mine)
 	}
-	if r, err := b.hold(ctx, 1, 10_000, lim); err != nil {
+	if r, _, err := b.hold(ctx, 1, 10_000, lim); err != nil {
 		t.Errorf("hold of a frame larger than the owner budget = %v, want it to fit alone", err)
 	} else {
 		r()

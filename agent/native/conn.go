@@ -166,10 +166,13 @@ func (c *conn) readFrame(lim core.Limits) (payload []byte, release func(), err e
 	release = func() {}
 	if prefix, err := c.br.Peek(protocol.LengthPrefixSize); err == nil {
 		if n := binary.BigEndian.Uint32(prefix); n > 0 && n <= lim.MaxFrameSize {
-			if release, err = c.sess.HoldFrame(c.ctx, int(n)); err != nil {
+			var waited bool
+			if release, waited, err = c.sess.HoldFrame(c.ctx, int(n)); err != nil {
 				return nil, nil, errStopping
 			}
-			c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
+			if waited { // the frame's time starts when it may be read
+				c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
+			}
 		}
 	}
 	payload, err = protocol.ReadFrame(c.br, lim.MaxFrameSize)
