@@ -2,6 +2,7 @@ package tpm
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +28,13 @@ func startUnixSwtpm(t *testing.T) string {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	deadline := time.Now().Add(10 * time.Second)
 	for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+		// The socket file appears at bind, before swtpm listens: only a
+		// connection that succeeds says it is ready.
 		if fi, err := os.Stat(sock); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			return sock
+			if c, err := net.Dial("unix", sock); err == nil {
+				c.Close()
+				return sock
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("swtpm socket %s did not appear", sock)
