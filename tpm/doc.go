@@ -19,7 +19,8 @@
 // above it. The symmetric keys of docs/PROTOCOL.md build on it: each key
 // version is an HMAC key, and its AES-256-GCM working key is derived inside
 // the TPM as HMAC(k, label) for a fixed, versioned label, so that k itself
-// never leaves the TPM and only the working key reaches the daemon. A
-// derivation must ask for the response to be encrypted by the salted
-// session (HMAC returns its tag in the clear, as a MAC is not secret).
+// never leaves the TPM and only the working key reaches the daemon.
+// DeriveKey is that derivation: one TPM2_HMAC whose result comes back
+// encrypted by the salted session, whereas HMAC returns its tag in the
+// clear, since a MAC is not secret.
 package tpm

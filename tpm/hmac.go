@@ -25,28 +25,49 @@ func (t *TPM) HMAC(ctx context.Context, b *Blob, a Auth, data []byte) ([]byte, e
 	if len(data) > MaxMACData {
 		return nil, fmt.Errorf("tpm.HMAC: %w: %d bytes of data (at most %d)", ErrInvalid, len(data), MaxMACData)
 	}
-	return t.hmac(ctx, p, a, data)
-}
-
-func (t *TPM) hmac(ctx context.Context, p *parsedBlob, a Auth, data []byte) ([]byte, error) {
 	chunk := t.info.InputBuffer
 	if chunk == 0 {
 		chunk = defaultInputBuffer
 	}
-	var out []byte
 	if len(data) <= chunk {
-		err := t.withKey(ctx, "tpm2.HMAC", p, a, false, false, func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error {
-			rsp, err := tpm2.Hmac{Handle: ah, Buffer: tpm2.TPM2BMaxBuffer{Buffer: data}, HashAlg: tpm2.TPMAlgSHA256}.Execute(tr, extra...)
-			if err == nil {
-				out = rsp.OutHMAC.Buffer
-			}
-			return err
-		})
-		return out, err
+		return t.hmacOnce(ctx, p, a, data, false)
 	}
-	err := t.withKey(ctx, "tpm2.HMAC_Start", p, a, false, false, func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error {
+	var out []byte
+	err = t.withKey(ctx, "tpm2.HMAC_Start", p, a, false, false, func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error {
 		var err error
 		out, err = t.hmacSequenceLocked(tr, ah, extra, data, chunk)
+		return err
+	})
+	return out, err
+}
+
+// MaxLabelSize is the longest label DeriveKey accepts.
+const MaxLabelSize = 256
+
+// DeriveKey returns HMAC-SHA256(k, label) for an HMACSHA256 key k: a
+// 32-byte secret (a working key) derived inside the TPM, which the caller
+// must zero when done with it. Unlike HMAC's tag, it comes back encrypted
+// by the salted session, so it never crosses the bus in the clear; k itself
+// never leaves the TPM. The label (1..MaxLabelSize bytes) is not secret.
+func (t *TPM) DeriveKey(ctx context.Context, b *Blob, a Auth, label []byte) ([]byte, error) {
+	p, err := t.use(b, a, PurposeMAC)
+	if err != nil {
+		return nil, fmt.Errorf("tpm.DeriveKey: %w", err)
+	}
+	if len(label) == 0 || len(label) > MaxLabelSize {
+		return nil, fmt.Errorf("tpm.DeriveKey: %w: label of %d bytes (1..%d)", ErrInvalid, len(label), MaxLabelSize)
+	}
+	return t.hmacOnce(ctx, p, a, label, true)
+}
+
+// hmacOnce is one TPM2_HMAC; encOut asks for its result to be encrypted.
+func (t *TPM) hmacOnce(ctx context.Context, p *parsedBlob, a Auth, data []byte, encOut bool) ([]byte, error) {
+	var out []byte
+	err := t.withKey(ctx, "tpm2.HMAC", p, a, encOut, false, func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error {
+		rsp, err := tpm2.Hmac{Handle: ah, Buffer: tpm2.TPM2BMaxBuffer{Buffer: data}, HashAlg: tpm2.TPMAlgSHA256}.Execute(tr, extra...)
+		if err == nil {
+			out = rsp.OutHMAC.Buffer
+		}
 		return err
 	})
 	return out, err

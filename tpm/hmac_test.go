@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
 )
 
 // hmacSizes cover the one-shot TPM2_HMAC (up to swtpm's 1024-byte input
@@ -38,7 +40,7 @@ func goHMAC(key, data []byte) []byte {
 // checked against crypto/hmac. The package refuses such a blob (its key is
 // not TPM-generated), so the test registers the decoded blob in the parsed
 // cache itself; the rest of HMAC's path is the real one.
-func knownHMACKey(t *testing.T, tt *testTPM, key, pin []byte) *Blob {
+func knownHMACKey(t *testing.T, tp *TPM, key, pin []byte) *Blob {
 	t.Helper()
 	tmpl := tpm2.TPMTPublic{
 		Type:    tpm2.TPMAlgKeyedHash,
@@ -55,9 +57,9 @@ func knownHMACKey(t *testing.T, tt *testTPM, key, pin []byte) *Blob {
 		Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgKeyedHash, &tpm2.TPM2BDigest{}),
 	}
 	var b *Blob
-	err := tt.do(ctx(), "test", func(tr transport.TPM) error {
+	err := tp.do(ctx(), "test", func(tr transport.TPM) error {
 		rsp, err := tpm2.Create{
-			ParentHandle: tt.srk.named(),
+			ParentHandle: tp.srk.named(),
 			InSensitive: tpm2.TPM2BSensitiveCreate{Sensitive: &tpm2.TPMSSensitiveCreate{
 				UserAuth: tpm2.TPM2BAuth{Buffer: pin},
 				Data:     tpm2.NewTPMUSensitiveCreate(&tpm2.TPM2BSensitiveData{Buffer: key}),
@@ -67,7 +69,7 @@ func knownHMACKey(t *testing.T, tt *testTPM, key, pin []byte) *Blob {
 		if err != nil {
 			return err
 		}
-		b = &Blob{Public: tpm2.Marshal(rsp.OutPublic), Private: tpm2.Marshal(rsp.OutPrivate), ParentName: slices.Clone(tt.srk.name.Buffer)}
+		b = &Blob{Public: tpm2.Marshal(rsp.OutPublic), Private: tpm2.Marshal(rsp.OutPrivate), ParentName: slices.Clone(tp.srk.name.Buffer)}
 		return nil
 	})
 	if err != nil {
@@ -81,7 +83,7 @@ func knownHMACKey(t *testing.T, tt *testTPM, key, pin []byte) *Blob {
 		t.Fatalf("decodeBlob() = %v", err)
 	}
 	p.alg, p.purposes, p.hasPIN = HMACSHA256, PurposeMAC, len(pin) > 0
-	tt.parsed.put(p.id, p)
+	tp.parsed.put(p.id, p)
 	return b
 }
 
@@ -152,7 +154,7 @@ func TestHMACKnownKey(t *testing.T) {
 	tt := openTest(t)
 	key := randomBytes(t, 32)
 	for _, pin := range [][]byte{nil, []byte("mac-pin")} {
-		b := knownHMACKey(t, tt, key, pin)
+		b := knownHMACKey(t, tt.TPM, key, pin)
 		for _, n := range hmacSizes {
 			data := randomBytes(t, n)
 			got, err := tt.HMAC(ctx(), b, Auth{PIN: pin}, data)
@@ -168,7 +170,7 @@ func TestHMACKnownKey(t *testing.T) {
 func TestHMACPaths(t *testing.T) {
 	tt, in := openFaulty(t)
 	key := randomBytes(t, 32)
-	b := knownHMACKey(t, tt, key, nil)
+	b := knownHMACKey(t, tt.TPM, key, nil)
 	tests := []struct {
 		n                          int
 		oneShot, start, upd, compl int
@@ -221,7 +223,7 @@ func assertOnlyCachedLoaded(t *testing.T, tt *testTPM) {
 func TestHMACSequenceFailureFlushes(t *testing.T) {
 	tt, in := openFaulty(t)
 	key := randomBytes(t, 32)
-	b := knownHMACKey(t, tt, key, nil)
+	b := knownHMACKey(t, tt.TPM, key, nil)
 	data := randomBytes(t, 3000)
 	tests := []struct {
 		name   string
@@ -256,7 +258,7 @@ func TestHMACSequenceFailureFlushes(t *testing.T) {
 func TestHMACSequenceWithFullCache(t *testing.T) {
 	tt := openTest(t)
 	key := randomBytes(t, 32)
-	b := knownHMACKey(t, tt, key, nil)
+	b := knownHMACKey(t, tt.TPM, key, nil)
 	others := makeSignKeys(t, tt.TPM, tt.Info().Slots)
 	data := randomBytes(t, 1500)
 	for round := 0; round < 2; round++ {
@@ -396,4 +398,54 @@ func TestHMACForget(t *testing.T) {
 		}
 	})
 	assertOnlyCachedLoaded(t, tt)
+}
+
+// TestDeriveKey: the derived key is HMAC(k, label), the same as HMAC's tag
+// for that label, but it crosses the bus only encrypted; the control shows
+// that the probe does see HMAC's clear tag.
+func TestDeriveKey(t *testing.T) {
+	sw := swtpmtest.Start(t)
+	tap := sw.StartTap()
+	tp, err := OpenSpec(ctx(), tap.Spec(), Options{StateDir: t.TempDir(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", tap.Spec(), err)
+	}
+	key := randomBytes(t, 32)
+	label := []byte("tpmkeyd aes-256-gcm working key v1")
+	want := goHMAC(key, label)
+	for _, pin := range [][]byte{nil, []byte("derive-pin")} {
+		b := knownHMACKey(t, tp, key, pin)
+		got, err := tp.DeriveKey(ctx(), b, Auth{PIN: pin}, label)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("DeriveKey(pin=%v) = %x, %v, want %x", len(pin) > 0, got, err, want)
+		}
+	}
+	if tap.Seen(want) {
+		t.Errorf("a derived key crossed the TPM bus in the clear")
+	}
+	b := knownHMACKey(t, tp, key, nil)
+	for _, n := range []int{0, MaxLabelSize + 1} {
+		if _, err := tp.DeriveKey(ctx(), b, Auth{}, make([]byte, n)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("DeriveKey(label of %d bytes) = %v, want ErrInvalid", n, err)
+		}
+	}
+	sign, _, err := tp.CreateKey(ctx(), KeySpec{Algorithm: ECCP256, Purposes: PurposeSign})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tp.DeriveKey(ctx(), sign, Auth{}, label); !errors.Is(err, ErrPurpose) {
+		t.Errorf("DeriveKey(sign key) = %v, want ErrPurpose", err)
+	}
+	control := []byte("control label for a clear tag")
+	tag, err := tp.HMAC(ctx(), b, Auth{}, control)
+	if err != nil || !bytes.Equal(tag, goHMAC(key, control)) {
+		t.Fatalf("HMAC(control) = %x, %v", tag, err)
+	}
+	if !tap.Seen(tag) {
+		t.Errorf("HMAC's clear tag was not seen by the probe: the probe is blind")
+	}
+	if err := tp.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	sw.AssertNoTransients()
 }

@@ -183,11 +183,12 @@ func testRSA(tr transport.TPM, bits int) bool {
 }
 
 // defaultInputBuffer is MAX_DIGEST_BUFFER in the reference implementation,
-// used when a TPM reports no TPM_PT_INPUT_BUFFER or an implausible one.
+// used when a TPM reports no TPM_PT_INPUT_BUFFER or an implausible one
+// (smaller than a DeriveKey label, which takes one TPM2_HMAC).
 const defaultInputBuffer = 1024
 
 func inputBuffer(v uint32) int {
-	if v < 64 || v > MaxMACData {
+	if v < MaxLabelSize || v > MaxMACData {
 		return defaultInputBuffer
 	}
 	return int(v)
