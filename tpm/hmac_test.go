@@ -6,8 +6,11 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
+	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
@@ -254,12 +257,43 @@ func TestHMACSequenceFailureFlushes(t *testing.T) {
 }
 
 // TestHMACSequenceWithFullCache: a sequence takes an object slot of its
-// own; with every cache slot taken the call still succeeds.
+// own. With a transient SRK and every cache slot taken, HMAC_Start meets
+// TPM_RC_OBJECT_MEMORY, a cached key is evicted and the call still succeeds.
 func TestHMACSequenceWithFullCache(t *testing.T) {
-	tt := openTest(t)
+	tt, in := openFaulty(t)
+	// As in TestTransientSRK: 0x81000001 holds another key, so the SRK is
+	// transient and takes a slot for as long as the TPM is open.
+	tt.TPM.Close()
+	tt.sw.Tool("tpm2_evictcontrol", "-C", "o", "-c", "0x81000001")
+	ctxFile := filepath.Join(t.TempDir(), "rsa.ctx")
+	tt.sw.Tool("tpm2_createprimary", "-C", "o", "-G", "rsa", "-c", ctxFile)
+	tt.sw.Tool("tpm2_evictcontrol", "-C", "o", "-c", ctxFile, "0x81000001")
+	op, err := ParseSpec(tt.sw.Spec(), tt.opts(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tt.TPM, err = Open(ctx(), in.wrap(op), tt.opts(t)); err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	if tt.srk.persistent {
+		t.Fatalf("SRK persistent although 0x81000001 holds an RSA key")
+	}
+	slots := tt.Info().Slots
 	key := randomBytes(t, 32)
 	b := knownHMACKey(t, tt.TPM, key, nil)
-	others := makeSignKeys(t, tt.TPM, tt.Info().Slots)
+	others := makeSignKeys(t, tt.TPM, slots)
+	var mu sync.Mutex
+	var objectMemory int
+	in.set(func(cc tpm2.TPMCC, cmd []byte, next transport.TPM) ([]byte, error) {
+		rsp, err := next.Send(cmd)
+		if cc == tpm2.TPMCCHMACStart && len(rsp) >= cmdHeaderSize &&
+			tpm2.TPMRC(binary.BigEndian.Uint32(rsp[6:10])) == tpm2.TPMRCObjectMemory {
+			mu.Lock()
+			objectMemory++
+			mu.Unlock()
+		}
+		return rsp, err
+	})
 	data := randomBytes(t, 1500)
 	for round := 0; round < 2; round++ {
 		if _, err := tt.HMAC(ctx(), b, Auth{}, data[:10]); err != nil {
@@ -275,6 +309,11 @@ func TestHMACSequenceWithFullCache(t *testing.T) {
 			t.Errorf("round %d: HMAC(sequence, cache full) = %x, %v, want %x", round, got, err, want)
 		}
 		assertOnlyCachedLoaded(t, tt)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if objectMemory == 0 {
+		t.Errorf("HMAC_Start never met TPM_RC_OBJECT_MEMORY: the test did not fill the TPM")
 	}
 }
 
