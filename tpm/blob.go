@@ -38,6 +38,18 @@ type parsedBlob struct {
 
 // parseBlob validates b without touching the TPM.
 func parseBlob(b *Blob) (*parsedBlob, error) {
+	p, err := decodeBlob(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.classify(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// decodeBlob checks sizes and decodes b, without judging what it is.
+func decodeBlob(b *Blob) (*parsedBlob, error) {
 	if b == nil {
 		return nil, fmt.Errorf("%w: nil", ErrBadBlob)
 	}
@@ -62,11 +74,8 @@ func parseBlob(b *Blob) (*parsedBlob, error) {
 		private:    tpm2.TPM2BPrivate{Buffer: privBytes},
 		loadParms:  append(append(make([]byte, 0, len(b.Private)+len(b.Public)), b.Private...), b.Public...),
 		parentName: b.ParentName,
+		id:         blobID(b),
 	}
-	if err := p.classify(); err != nil {
-		return nil, err
-	}
-	p.id = blobID(b)
 	return p, nil
 }
 
@@ -132,14 +141,45 @@ func (p *parsedBlob) classify() error {
 	case tpm2.TPMAlgRSA:
 		err = p.classifyRSA()
 	case tpm2.TPMAlgKeyedHash:
-		p.alg = Sealed
-		if a.SignEncrypt || a.Decrypt || a.SensitiveDataOrigin {
-			err = fmt.Errorf("%w: sealed object with key attributes", ErrBadBlob)
-		}
+		err = p.classifyKeyedHash()
 	default:
 		err = fmt.Errorf("%w: object type %v", ErrBadBlob, pub.Type)
 	}
 	return err
+}
+
+// classifyKeyedHash tells sealed data (scheme NULL, no key attributes)
+// from an HMAC-SHA256 key, which must be TPM-generated and sign only: a
+// keyedhash object with caller-supplied key bytes is not one of ours.
+func (p *parsedBlob) classifyKeyedHash() error {
+	parms, err := p.public.Parameters.KeyedHashDetail()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadBlob, err)
+	}
+	a := p.public.ObjectAttributes
+	switch parms.Scheme.Scheme {
+	case tpm2.TPMAlgNull:
+		p.alg = Sealed
+		if a.SignEncrypt || a.Decrypt || a.SensitiveDataOrigin {
+			return fmt.Errorf("%w: sealed object with key attributes", ErrBadBlob)
+		}
+		return nil
+	case tpm2.TPMAlgHMAC:
+		h, err := parms.Scheme.Details.HMAC()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadBlob, err)
+		}
+		if h.HashAlg != tpm2.TPMAlgSHA256 {
+			return fmt.Errorf("%w: HMAC key with hash %v", ErrBadBlob, h.HashAlg)
+		}
+		if !a.SignEncrypt || a.Decrypt || !a.SensitiveDataOrigin {
+			return fmt.Errorf("%w: HMAC key attributes sign=%v decrypt=%v sensitiveDataOrigin=%v",
+				ErrBadBlob, a.SignEncrypt, a.Decrypt, a.SensitiveDataOrigin)
+		}
+		p.alg, p.purposes = HMACSHA256, PurposeMAC
+		return nil
+	}
+	return fmt.Errorf("%w: keyedhash scheme %v", ErrBadBlob, parms.Scheme.Scheme)
 }
 
 func (p *parsedBlob) classifyECC() error {

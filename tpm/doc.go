@@ -12,4 +12,15 @@
 // session salted to the pinned SRK; PINs are HMAC session auth, never
 // plain-text passwords. A key without PIN or policy signs with a single
 // TPM2_Sign and no session start.
+//
+// An HMACSHA256 key is a TPM-generated keyedhash object (HMAC-SHA256
+// scheme, sign attribute, sensitiveDataOrigin); HMAC computes a tag inside
+// the TPM, with TPM2_HMAC up to the TPM's input buffer and an HMAC sequence
+// above it. The symmetric keys of docs/PROTOCOL.md build on it: each key
+// version is an HMAC key, and its AES-256-GCM working key is derived inside
+// the TPM as HMAC(k, label) for a fixed, versioned label, so that k itself
+// never leaves the TPM and only the working key reaches the daemon.
+// DeriveKey is that derivation: one TPM2_HMAC whose result comes back
+// encrypted by the salted session, whereas HMAC returns its tag in the
+// clear, since a MAC is not secret.
 package tpm

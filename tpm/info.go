@@ -18,7 +18,7 @@ import (
 func (t *TPM) readInfoLocked() error {
 	tr := t.wire
 	props := map[tpm2.TPMPT]uint32{}
-	for _, pt := range []tpm2.TPMPT{tpm2.TPMPTManufacturer, tpm2.TPMPTFirmwareVersion1, tpm2.TPMPTFirmwareVersion2, tpm2.TPMPTHRTransientMin} {
+	for _, pt := range []tpm2.TPMPT{tpm2.TPMPTManufacturer, tpm2.TPMPTFirmwareVersion1, tpm2.TPMPTFirmwareVersion2, tpm2.TPMPTHRTransientMin, tpm2.TPMPTInputBuffer} {
 		v, err := getProperty(tr, pt)
 		if err != nil {
 			return err
@@ -41,6 +41,7 @@ func (t *TPM) readInfoLocked() error {
 	t.algs[RSA2048] = rsaOK && testRSA(tr, 2048)
 	t.algs[RSA3072] = rsaOK && testRSA(tr, 3072)
 	t.algs[Sealed] = algs[tpm2.TPMAlgKeyedHash]
+	t.algs[HMACSHA256] = algs[tpm2.TPMAlgKeyedHash] && algs[tpm2.TPMAlgHMAC] && algs[tpm2.TPMAlgSHA256]
 	t.hashes = map[crypto.Hash]bool{
 		crypto.SHA256: algs[tpm2.TPMAlgSHA256],
 		crypto.SHA384: algs[tpm2.TPMAlgSHA384],
@@ -51,7 +52,8 @@ func (t *TPM) readInfoLocked() error {
 		Firmware:     firmware(props[tpm2.TPMPTFirmwareVersion1], props[tpm2.TPMPTFirmwareVersion2]),
 		// One slot stays free: a persistent SRK is loaded into a slot
 		// while it is used, and a transient one occupies one.
-		Slots: max(int(props[tpm2.TPMPTHRTransientMin])-1, 1),
+		Slots:       max(int(props[tpm2.TPMPTHRTransientMin])-1, 1),
+		InputBuffer: inputBuffer(props[tpm2.TPMPTInputBuffer]),
 	}
 	for _, a := range allAlgorithms {
 		if t.algs[a] {
@@ -178,6 +180,18 @@ func testRSA(tr transport.TPM, bits int) bool {
 		}),
 	}}.Execute(tr)
 	return err == nil
+}
+
+// defaultInputBuffer is MAX_DIGEST_BUFFER in the reference implementation,
+// used when a TPM reports no TPM_PT_INPUT_BUFFER or an implausible one
+// (smaller than a DeriveKey label, which takes one TPM2_HMAC).
+const defaultInputBuffer = 1024
+
+func inputBuffer(v uint32) int {
+	if v < MaxLabelSize || v > MaxMACData {
+		return defaultInputBuffer
+	}
+	return int(v)
 }
 
 func manufacturer(v uint32) string {

@@ -10,7 +10,9 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 )
 
-// CreateKey makes a new key under the SRK (not for Sealed).
+// CreateKey makes a new key under the SRK (not for Sealed). For HMACSHA256
+// the key is a TPM-generated keyedhash object that never leaves the TPM
+// unwrapped, and the returned crypto.PublicKey is nil: it has none.
 func (t *TPM) CreateKey(ctx context.Context, spec KeySpec) (*Blob, crypto.PublicKey, error) {
 	if spec.Algorithm == Sealed {
 		return nil, nil, fmt.Errorf("tpm.CreateKey: %w: use Seal for sealed data", ErrInvalid)
@@ -22,6 +24,12 @@ func (t *TPM) CreateKey(ctx context.Context, spec KeySpec) (*Blob, crypto.Public
 	b, err := t.create(ctx, tmpl, spec, nil)
 	if err != nil {
 		return nil, nil, err
+	}
+	if spec.Algorithm == HMACSHA256 {
+		if _, err := parseBlob(b); err != nil {
+			return nil, nil, fmt.Errorf("tpm.CreateKey: TPM returned %w", err)
+		}
+		return b, nil, nil
 	}
 	pub, err := PublicKey(b)
 	if err != nil {
@@ -110,6 +118,19 @@ func (t *TPM) keyTemplate(spec KeySpec) (tpm2.TPMTPublic, error) {
 			Scheme: tpm2.TPMTKeyedHashScheme{Scheme: tpm2.TPMAlgNull},
 		})
 		pub.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgKeyedHash, &tpm2.TPM2BDigest{})
+	case spec.Algorithm == HMACSHA256:
+		// The TPM draws the key (sensitiveDataOrigin); sign is the
+		// attribute TPM2_HMAC and TPM2_HMAC_Start require.
+		attrs.SensitiveDataOrigin = true
+		attrs.SignEncrypt = true
+		pub.Type = tpm2.TPMAlgKeyedHash
+		pub.Parameters = tpm2.NewTPMUPublicParms(tpm2.TPMAlgKeyedHash, &tpm2.TPMSKeyedHashParms{
+			Scheme: tpm2.TPMTKeyedHashScheme{
+				Scheme:  tpm2.TPMAlgHMAC,
+				Details: tpm2.NewTPMUSchemeKeyedHash(tpm2.TPMAlgHMAC, &tpm2.TPMSSchemeHMAC{HashAlg: tpm2.TPMAlgSHA256}),
+			},
+		})
+		pub.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgKeyedHash, &tpm2.TPM2BDigest{})
 	case spec.Algorithm.isECC():
 		attrs.SensitiveDataOrigin = true
 		attrs.SignEncrypt = spec.Purposes&PurposeSign != 0
@@ -160,6 +181,10 @@ func checkKeySpec(spec KeySpec) error {
 	switch {
 	case spec.Algorithm == Sealed:
 		return nil
+	case spec.Algorithm == HMACSHA256:
+		if spec.Purposes != PurposeMAC {
+			return fmt.Errorf("%w: %v keys only MAC, not purposes %#x", ErrPurpose, spec.Algorithm, spec.Purposes)
+		}
 	case spec.Algorithm.isECC():
 		if spec.Purposes == 0 || spec.Purposes&^(PurposeSign|PurposeAgree) != 0 {
 			return fmt.Errorf("%w: %v keys sign or agree (ECDH), not purposes %#x", ErrPurpose, spec.Algorithm, spec.Purposes)

@@ -16,7 +16,8 @@ const (
 	ECCP384
 	RSA2048
 	RSA3072
-	Sealed // keyedhash sealed data object, up to MaxSealedSize bytes
+	Sealed     // keyedhash sealed data object, up to MaxSealedSize bytes
+	HMACSHA256 // keyedhash HMAC key with scheme HMAC-SHA256, made by the TPM; purpose MAC only
 )
 
 // String returns the algorithm's wire name (as in docs/PROTOCOL.md).
@@ -32,6 +33,8 @@ func (a Algorithm) String() string {
 		return "rsa-3072"
 	case Sealed:
 		return "sealed"
+	case HMACSHA256:
+		return "hmac-sha256"
 	}
 	return "unknown"
 }
@@ -40,10 +43,13 @@ func (a Algorithm) isECC() bool { return a == ECCP256 || a == ECCP384 }
 func (a Algorithm) isRSA() bool { return a == RSA2048 || a == RSA3072 }
 
 // allAlgorithms is every Algorithm, in Info order.
-var allAlgorithms = [...]Algorithm{ECCP256, ECCP384, RSA2048, RSA3072, Sealed}
+var allAlgorithms = [...]Algorithm{ECCP256, ECCP384, RSA2048, RSA3072, Sealed, HMACSHA256}
 
 // MaxSealedSize is the largest secret Seal accepts.
 const MaxSealedSize = 128
+
+// MaxMACData is the longest message HMAC accepts.
+const MaxMACData = 64 << 10
 
 // MaxPINSize is the longest PIN: a TPM auth value is at most the size of
 // the object's Name hash (SHA-256).
@@ -57,6 +63,7 @@ const (
 	PurposeSign Purpose = 1 << iota
 	PurposeDecrypt
 	PurposeAgree
+	PurposeMAC // HMAC computed inside the TPM; the only purpose of HMACSHA256
 )
 
 // KeySpec says what to create.
@@ -107,6 +114,7 @@ type Info struct {
 	Firmware     string // e.g. "20.1.0.0" style
 	Algorithms   []Algorithm
 	Slots        int     // transient object slots usable for the key cache
+	InputBuffer  int     // the largest TPM2B_MAX_BUFFER a command takes (TPM_PT_INPUT_BUFFER)
 	DA           DAState // the dictionary-attack lockout, as it was at Open
 }
 
