@@ -13,6 +13,18 @@ var (
 	ErrQuotaExceeded  = errors.New("key quota exceeded")
 	ErrInvalidCursor  = errors.New("invalid list cursor") // a List cursor this store did not hand out
 
+	// ErrInvalidRecord is a record Create or Update refuses to write: a
+	// symmetric key whose versions break the rules of docs/STORE.md, or
+	// versions on another kind. Read from disk, such a record is
+	// ErrKeyInvalidated instead.
+	ErrInvalidRecord = errors.New("invalid key record")
+
+	// ErrKeyIDMismatch is an Update whose key id is not the one stored
+	// under the alias: the key the caller meant was deleted and another
+	// made in its place. It is a kind of ErrKeyNotFound, which is what the
+	// caller's key now is.
+	ErrKeyIDMismatch error = &refinedError{"key under this alias has another key id", ErrKeyNotFound}
+
 	// ErrUnsupportedRecord is a record of a format version or kind newer
 	// than this build knows (written by a later tpmkeyd, or damaged): kept,
 	// not used. It is a kind of ErrKeyInvalidated: errors.Is(err,
@@ -33,6 +45,7 @@ var (
 // Causes that stay in the log: a refused record answers ErrKeyInvalidated.
 var (
 	errRecordMAC     = errors.New("MAC mismatch")
+	errV1Symmetric   = errors.New("record version 1 holding a symmetric key") // version 1 predates them
 	errFileTooLarge  = errors.New("file too large")
 	errNotRegular    = errors.New("not a regular file")
 	errSecretMarshal = errors.New("store: refusing to marshal a secret")

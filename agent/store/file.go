@@ -134,6 +134,30 @@ func writeNewFile(dir *os.File, name string, data []byte) error {
 	return syncDir(dir)
 }
 
+// replaceFile atomically replaces name inside dir with data, mode 0600: it
+// writes and fsyncs a temporary file, renames it over name and fsyncs dir,
+// so that a reader opening name at any moment finds the old file or the new
+// one, complete. renameat replaces the entry name itself and never follows
+// a symlink there. Unlike writeNewFile it creates name if it is missing:
+// the caller checks that it exists first.
+func replaceFile(dir *os.File, name string, data []byte) error {
+	dirfd := int(dir.Fd())
+	tmp, err := createTemp(dir)
+	if err != nil {
+		return err
+	}
+	tmpName := filepath.Base(tmp.Name())
+	if err := writeSynced(tmp, data); err != nil {
+		unix.Unlinkat(dirfd, tmpName, 0)
+		return err
+	}
+	if err := unix.Renameat(dirfd, tmpName, dirfd, name); err != nil {
+		unix.Unlinkat(dirfd, tmpName, 0)
+		return &fs.PathError{Op: "renameat", Path: filepath.Join(dir.Name(), name), Err: err}
+	}
+	return syncDir(dir)
+}
+
 // writeNewFileAt is writeNewFile into the directory at path.
 func writeNewFileAt(path, name string, data []byte) error {
 	dir, err := os.Open(path)

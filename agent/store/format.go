@@ -42,9 +42,11 @@ type recordFile struct {
 	MAC     []byte `cbor:"mac"`
 }
 
-// recordBody is the description and the TPM blobs, the body of kinds key
-// and sealed in every version so far. Key names follow the wire's KeyInfo so
-// that an admin reading a record with a CBOR tool recognises them.
+// recordBody is the description and the TPM blobs, the body of every kind so
+// far. Key names follow the wire's KeyInfo so that an admin reading a record
+// with a CBOR tool recognises them. The fields of kind symmetric are all
+// omitempty, so that the bodies of kinds key and sealed are the bytes they
+// always were; a symmetric body leaves the record-level blob empty.
 type recordBody struct {
 	Alias      string   `cbor:"alias"`
 	KeyID      []byte   `cbor:"key_id"`
@@ -59,6 +61,20 @@ type recordBody struct {
 	TPMPublic  []byte   `cbor:"tpm_public"`
 	TPMPrivate []byte   `cbor:"tpm_private"`
 	SRKName    []byte   `cbor:"srk_name"`
+
+	Versions             []versionBody `cbor:"versions,omitempty"`               // kind symmetric
+	MinDecryptionVersion uint32        `cbor:"min_decryption_version,omitempty"` // kind symmetric
+	RotationPeriod       int64         `cbor:"rotation_period,omitempty"`        // kind symmetric; seconds
+}
+
+// versionBody is one version of a symmetric key.
+type versionBody struct {
+	Number     uint32 `cbor:"number"`
+	Created    int64  `cbor:"created"` // Unix seconds
+	Disabled   bool   `cbor:"disabled,omitempty"`
+	TPMPublic  []byte `cbor:"tpm_public"`
+	TPMPrivate []byte `cbor:"tpm_private"`
+	SRKName    []byte `cbor:"srk_name"`
 }
 
 // recordCodec encodes and decodes record files. Its modes are immutable and
@@ -97,8 +113,11 @@ func newRecordCodec() (recordCodec, error) {
 }
 
 // encode returns the file contents for r in the current version, MACed
-// under key.
+// under key. A record that decode would refuse is ErrInvalidRecord.
 func (c recordCodec) encode(key *secretKey, r *Record) ([]byte, error) {
+	if err := validateVersions(r); err != nil {
+		return nil, err
+	}
 	body, err := c.enc.Marshal(bodyOf(r))
 	if err != nil {
 		return nil, fmt.Errorf("cbor.Marshal record: %w", err)
@@ -109,6 +128,9 @@ func (c recordCodec) encode(key *secretKey, r *Record) ([]byte, error) {
 	b, err := c.enc.Marshal(&f)
 	if err != nil {
 		return nil, fmt.Errorf("cbor.Marshal record file: %w", err)
+	}
+	if len(b) > maxRecordSize {
+		return nil, fmt.Errorf("%w: %d bytes exceeds %d", ErrInvalidRecord, len(b), maxRecordSize)
 	}
 	return b, nil
 }
@@ -125,7 +147,7 @@ func (c recordCodec) decode(key *secretKey, uid uint32, alias string, data []byt
 	if !hmac.Equal(f.MAC, recordMAC(key, f.Version, f.Kind, uid, alias, f.Body)) {
 		return nil, errRecordMAC
 	}
-	if f.Version > recordV1 && f.Kind != KindKey && f.Kind != KindSealed {
+	if f.Version > recordV1 && f.Kind != KindKey && f.Kind != KindSealed && f.Kind != KindSymmetric {
 		return nil, fmt.Errorf("record kind %q: %w", f.Kind, ErrUnsupportedRecord)
 	}
 	r, err := c.decodeBody(f.Body)
@@ -137,6 +159,12 @@ func (c recordCodec) decode(key *secretKey, uid uint32, alias string, data []byt
 	}
 	if f.Version > recordV1 && f.Kind != r.Kind() {
 		return nil, fmt.Errorf("record of kind %q holds algorithm %q", f.Kind, r.Algorithm)
+	}
+	if f.Version == recordV1 && r.Kind() == KindSymmetric {
+		return nil, errV1Symmetric
+	}
+	if err := validateVersions(r); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -191,8 +219,21 @@ func (c recordCodec) decodeBody(body []byte) (*Record, error) {
 		Created:   time.Unix(b.Created, 0).UTC(),
 		PublicDER: b.PublicKey,
 		Blob:      tpm.Blob{Public: b.TPMPublic, Private: b.TPMPrivate, ParentName: b.SRKName},
+
+		MinDecryptionVersion: b.MinDecryptionVersion,
 	}
 	copy(r.KeyID[:], b.KeyID)
+	if b.RotationPeriod < 0 || b.RotationPeriod > int64(maxRotationPeriod/time.Second) {
+		return nil, fmt.Errorf("record rotation_period %d out of range", b.RotationPeriod)
+	}
+	r.RotationPeriod = time.Duration(b.RotationPeriod) * time.Second
+	if b.Versions != nil {
+		r.Versions = make([]KeyVersion, len(b.Versions))
+		for i, v := range b.Versions {
+			r.Versions[i] = KeyVersion{Number: v.Number, Created: time.Unix(v.Created, 0).UTC(), Disabled: v.Disabled,
+				Blob: tpm.Blob{Public: v.TPMPublic, Private: v.TPMPrivate, ParentName: v.SRKName}}
+		}
+	}
 	return r, nil
 }
 
@@ -211,7 +252,23 @@ func bodyOf(r *Record) *recordBody {
 		TPMPublic:  r.Blob.Public,
 		TPMPrivate: r.Blob.Private,
 		SRKName:    r.Blob.ParentName,
+
+		Versions:             versionsOf(r),
+		MinDecryptionVersion: r.MinDecryptionVersion,
+		RotationPeriod:       int64(r.RotationPeriod / time.Second),
 	}
+}
+
+func versionsOf(r *Record) []versionBody {
+	if r.Versions == nil {
+		return nil
+	}
+	vs := make([]versionBody, len(r.Versions))
+	for i, v := range r.Versions {
+		vs[i] = versionBody{Number: v.Number, Created: v.Created.Unix(), Disabled: v.Disabled,
+			TPMPublic: v.Blob.Public, TPMPrivate: v.Blob.Private, SRKName: v.Blob.ParentName}
+	}
+	return vs
 }
 
 // recordMAC is HMAC-SHA256 over a domain string naming the format version,

@@ -6,8 +6,9 @@ import (
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
 
-// Record is one stored key: its description and its TPM-wrapped blob.
-// It never holds private key material.
+// Record is one stored key: its description and its TPM-wrapped blob, or,
+// for KindSymmetric, its TPM-wrapped versions. It never holds private key
+// material.
 type Record struct {
 	Alias     string
 	KeyID     [16]byte
@@ -18,8 +19,28 @@ type Record struct {
 	PINScheme PINScheme // how the TPM auth value derives from the PIN
 	PCRs      []uint
 	Created   time.Time // stored with one-second precision, in UTC
-	PublicDER []byte    // SubjectPublicKeyInfo; nil for sealed
-	Blob      tpm.Blob
+	PublicDER []byte    // SubjectPublicKeyInfo; nil for sealed and symmetric
+	Blob      tpm.Blob  // empty for KindSymmetric: each version has its own
+
+	// Versions are a symmetric key's versions, numbered 1..N in order;
+	// nil for every other kind (validateVersions).
+	Versions []KeyVersion
+	// MinDecryptionVersion is the oldest version that still decrypts or
+	// verifies; 0 is read as 1. Symmetric only.
+	MinDecryptionVersion uint32
+	// RotationPeriod is how often the daemon adds a version by itself; 0:
+	// never. Stored with one-second precision. Symmetric only.
+	RotationPeriod time.Duration
+}
+
+// KeyVersion is one version of a symmetric key: a TPM-made HMAC-SHA256
+// keyedhash object (tpm.HMACSHA256), wrapped by the SRK. For aes-256-gcm the
+// AES working key is derived from it inside the TPM.
+type KeyVersion struct {
+	Number   uint32    // 1 for the first version, then one more per rotation
+	Created  time.Time // stored with one-second precision, in UTC
+	Disabled bool      // a disabled version neither encrypts nor decrypts
+	Blob     tpm.Blob
 }
 
 // PINScheme is how a key's TPM auth value is made from its PIN.
@@ -40,16 +61,50 @@ const (
 type Kind string
 
 const (
-	KindKey    Kind = "key"    // an asymmetric key the TPM made
-	KindSealed Kind = "sealed" // a secret sealed to the TPM
+	KindKey       Kind = "key"       // an asymmetric key the TPM made
+	KindSealed    Kind = "sealed"    // a secret sealed to the TPM
+	KindSymmetric Kind = "symmetric" // a symmetric key with versions
 )
 
-// Kind is KindSealed for a sealed secret and KindKey otherwise.
+// Wire names of the symmetric algorithms. Both are TPM keyedhash HMAC keys
+// (tpm.HMACSHA256) in every version.
+const (
+	AlgAES256GCM  = "aes-256-gcm"
+	AlgHMACSHA256 = "hmac-sha256"
+)
+
+// Kind is KindSealed for a sealed secret, KindSymmetric for aes-256-gcm and
+// hmac-sha256, and KindKey otherwise.
 func (r *Record) Kind() Kind {
-	if r.Algorithm == tpm.Sealed.String() {
+	switch r.Algorithm {
+	case tpm.Sealed.String():
 		return KindSealed
+	case AlgAES256GCM, AlgHMACSHA256:
+		return KindSymmetric
 	}
 	return KindKey
+}
+
+// Version returns version n of a symmetric key, enabled or not.
+func (r *Record) Version(n uint32) (*KeyVersion, bool) {
+	// Versions are numbered 1..N without gaps (validateVersions), but a
+	// caller may hold a Record it built itself, so search rather than index.
+	for i := range r.Versions {
+		if r.Versions[i].Number == n {
+			return &r.Versions[i], true
+		}
+	}
+	return nil, false
+}
+
+// Newest returns the newest enabled version: the one that encrypts and MACs.
+func (r *Record) Newest() (*KeyVersion, bool) {
+	for i := len(r.Versions) - 1; i >= 0; i-- {
+		if !r.Versions[i].Disabled {
+			return &r.Versions[i], true
+		}
+	}
+	return nil, false
 }
 
 // clone returns a deep copy of r, so the cache never shares slices with a
@@ -59,10 +114,21 @@ func (r *Record) clone() *Record {
 	c.Purposes = append([]string(nil), r.Purposes...)
 	c.PCRs = append([]uint(nil), r.PCRs...)
 	c.PublicDER = append([]byte(nil), r.PublicDER...)
-	c.Blob = tpm.Blob{
-		Public:     append([]byte(nil), r.Blob.Public...),
-		Private:    append([]byte(nil), r.Blob.Private...),
-		ParentName: append([]byte(nil), r.Blob.ParentName...),
+	c.Blob = cloneBlob(r.Blob)
+	if r.Versions != nil {
+		c.Versions = make([]KeyVersion, len(r.Versions))
+		for i, v := range r.Versions {
+			v.Blob = cloneBlob(v.Blob)
+			c.Versions[i] = v
+		}
 	}
 	return &c
+}
+
+func cloneBlob(b tpm.Blob) tpm.Blob {
+	return tpm.Blob{
+		Public:     append([]byte(nil), b.Public...),
+		Private:    append([]byte(nil), b.Private...),
+		ParentName: append([]byte(nil), b.ParentName...),
+	}
 }

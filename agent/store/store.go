@@ -179,14 +179,14 @@ func (s *Store) relist(uid uint32) {
 
 // Create writes a new record atomically. ErrInvalidAlias; ErrKeyExists;
 // ErrQuotaExceeded when the owner already has maxKeys (0 = unlimited). The
-// quota check and the create are atomic per uid. Created is stored with
-// one-second precision.
+// quota check and the create are atomic per uid. Times and the rotation
+// period are stored with one-second precision. A record breaking the rules
+// of its kind (a symmetric key's versions) is ErrInvalidRecord.
 func (s *Store) Create(r *Record, maxKeys int) error {
 	if !ValidAlias(r.Alias) {
 		return ErrInvalidAlias
 	}
-	rec := r.clone()
-	rec.Created = time.Unix(r.Created.Unix(), 0).UTC()
+	rec := storedCopy(r)
 	data, err := s.codec.encode(s.key, rec)
 	if err != nil {
 		return fmt.Errorf("store.Create: %w", err)
@@ -224,6 +224,18 @@ func (s *Store) Create(r *Record, maxKeys int) error {
 		s.cache.put(recordKey{rec.OwnerUID, rec.Alias}, rec, fileIDOfStat(&st))
 	}
 	return nil
+}
+
+// storedCopy is a deep copy of r as it will read back from disk: times in
+// UTC and whole seconds, as is the rotation period.
+func storedCopy(r *Record) *Record {
+	rec := r.clone()
+	rec.Created = time.Unix(r.Created.Unix(), 0).UTC()
+	for i := range rec.Versions {
+		rec.Versions[i].Created = time.Unix(rec.Versions[i].Created.Unix(), 0).UTC()
+	}
+	rec.RotationPeriod = rec.RotationPeriod.Truncate(time.Second)
+	return rec
 }
 
 // Delete removes the record and returns it (so the caller can flush it).
