@@ -61,4 +61,3 @@ func validateVersions(r *Record) error {
 	}
 	return nil
 }
-

@@ -59,4 +59,3 @@ func (s *Store) Update(r *Record) error {
 	}
 	return nil
 }
-
