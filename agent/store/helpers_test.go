@@ -94,6 +94,14 @@ func equalRecords(a, b *Record) bool {
 	return a.Alias == b.Alias && a.KeyID == b.KeyID && a.OwnerUID == b.OwnerUID &&
 		a.Algorithm == b.Algorithm && a.HasPIN == b.HasPIN && a.Created.Equal(b.Created) &&
 		slices.Equal(a.Purposes, b.Purposes) && slices.Equal(a.PCRs, b.PCRs) &&
-		bytes.Equal(a.PublicDER, b.PublicDER) && bytes.Equal(a.Blob.Public, b.Blob.Public) &&
-		bytes.Equal(a.Blob.Private, b.Blob.Private) && bytes.Equal(a.Blob.ParentName, b.Blob.ParentName)
+		bytes.Equal(a.PublicDER, b.PublicDER) &&
+		equalBlobs(a.Blob, b.Blob) && a.MinDecryptionVersion == b.MinDecryptionVersion &&
+		a.RotationPeriod == b.RotationPeriod &&
+		slices.EqualFunc(a.Versions, b.Versions, func(x, y KeyVersion) bool {
+			return x.Number == y.Number && x.Created.Equal(y.Created) && x.Disabled == y.Disabled && equalBlobs(x.Blob, y.Blob)
+		})
+}
+
+func equalBlobs(a, b tpm.Blob) bool {
+	return bytes.Equal(a.Public, b.Public) && bytes.Equal(a.Private, b.Private) && bytes.Equal(a.ParentName, b.ParentName)
 }
