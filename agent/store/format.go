@@ -13,11 +13,11 @@ import (
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
 
-// Versions of the record file format (docs/STORE.md). Create writes
-// recordVersion; decode reads every version from recordV1 on, since records
-// are never rewritten in place: a record written by an older build is read
-// as it is, for as long as it exists. A newer version than this build knows
-// is ErrUnsupportedRecord.
+// Versions of the record file format (docs/STORE.md). Create and Update write
+// recordVersion; decode reads every version from recordV1 on, since only
+// Update rewrites a record: one written by an older build is read as it is,
+// for as long as it exists. A newer version than this build knows is
+// ErrUnsupportedRecord.
 const (
 	recordV1      = 1 // no kind: the algorithm tells a sealed secret from a key
 	recordVersion = 2 // adds the kind, covered by the MAC

@@ -57,9 +57,10 @@ type Store struct {
 
 // uidDir is the in-memory view of one uid's directory.
 type uidDir struct {
-	// mu is held for writing by Create and Delete, which makes the quota
-	// check and the create atomic, and for reading while Get fills the
-	// cache, so that a concurrent Delete cannot leave a stale cache entry.
+	// mu is held for writing by Create, Update and Delete, which makes the
+	// quota check and the create atomic, and for reading while Get fills
+	// the cache, so that a concurrent Update or Delete cannot leave a stale
+	// cache entry.
 	mu     sync.RWMutex
 	loaded bool
 	names  []string // sorted aliases on disk, valid once loaded
