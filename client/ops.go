@@ -192,3 +192,36 @@ func lockoutFromWire(l *protocol.LockoutInfo) *Lockout {
 	return &Lockout{Counter: l.Counter, MaxTries: l.MaxTries, InLockout: l.InLockout,
 		Interval: time.Duration(l.IntervalSeconds) * time.Second, Recovery: time.Duration(l.RecoverySeconds) * time.Second}
 }
+
+// MAC returns the HMAC-SHA256 tag of data (at most 64 KiB), computed in
+// the TPM with alias's newest enabled version, and that version's number.
+// It accepts WithPIN.
+func (c *Client) MAC(ctx context.Context, alias string, data []byte, opts ...CallOption) (tag []byte, version uint32, err error) {
+	o, err := collect("MAC", optPIN, opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	req := protocol.MACRequest{Alias: alias, Data: data, PIN: o.pin}
+	var resp protocol.MACResponse
+	if err := c.roundTrip(ctx, protocol.OpMAC, &req, &resp); err != nil {
+		return nil, 0, err
+	}
+	return resp.Tag, resp.Version, nil
+}
+
+// VerifyMAC reports whether tag is alias's HMAC-SHA256 of data: with the
+// version given, or with any version the key still accepts when version
+// is 0. The comparison is the agent's, in constant time. It accepts
+// WithPIN.
+func (c *Client) VerifyMAC(ctx context.Context, alias string, data, tag []byte, version uint32, opts ...CallOption) (bool, error) {
+	o, err := collect("VerifyMAC", optPIN, opts)
+	if err != nil {
+		return false, err
+	}
+	req := protocol.VerifyMACRequest{Alias: alias, Data: data, Tag: tag, Version: version, PIN: o.pin}
+	var resp protocol.VerifyMACResponse
+	if err := c.roundTrip(ctx, protocol.OpVerifyMAC, &req, &resp); err != nil {
+		return false, err
+	}
+	return resp.Valid, nil
+}

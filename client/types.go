@@ -19,6 +19,9 @@ const (
 	AlgRSA2048 Algorithm = protocol.AlgRSA2048
 	AlgRSA3072 Algorithm = protocol.AlgRSA3072
 	AlgSealed  Algorithm = protocol.AlgSealed
+	// AlgHMACSHA256 is an HMAC-SHA256 key that never leaves the TPM
+	// (MAC, VerifyMAC), with versions.
+	AlgHMACSHA256 Algorithm = protocol.AlgHMACSHA256
 )
 
 // Purpose names what a key may be used for.
@@ -29,6 +32,7 @@ const (
 	PurposeSign    Purpose = protocol.PurposeSign
 	PurposeDecrypt Purpose = protocol.PurposeDecrypt
 	PurposeAgree   Purpose = protocol.PurposeAgree
+	PurposeMAC     Purpose = protocol.PurposeMAC
 )
 
 // Key describes a stored key or sealed secret. It never holds secrets.
@@ -45,6 +49,16 @@ type Key struct {
 	PublicKey crypto.PublicKey
 	// PublicKeyDER is PublicKey as DER SubjectPublicKeyInfo.
 	PublicKeyDER []byte
+	// Versions of a symmetric key (hmac-sha256), oldest first.
+	Versions             []KeyVersion
+	MinDecryptionVersion uint32
+}
+
+// KeyVersion is one version of a symmetric key.
+type KeyVersion struct {
+	Number   uint32
+	Created  time.Time
+	Disabled bool
 }
 
 // HasPurpose reports whether k may be used for p.
@@ -70,6 +84,11 @@ func keyFromWire(ki *protocol.KeyInfo) (*Key, error) {
 	}
 	for _, p := range ki.Purposes {
 		k.Purposes = append(k.Purposes, Purpose(p))
+	}
+	k.MinDecryptionVersion = ki.MinDecryptionVersion
+	for _, v := range ki.Versions {
+		k.Versions = append(k.Versions, KeyVersion{Number: v.Number, Created: time.Unix(v.Created, 0),
+			Disabled: v.State == protocol.VersionDisabled})
 	}
 	if len(ki.PublicKey) > 0 {
 		pub, err := x509.ParsePKIXPublicKey(ki.PublicKey)

@@ -40,7 +40,9 @@ func TestReadFrameHugeLengthAllocatesNothingBig(t *testing.T) {
 }
 
 // TestReadFrameAllocationFollowsData: a peer that declares the full limit
-// but sends little makes ReadFrame hold at most the first chunk.
+// but sends little makes ReadFrame hold at most the first chunk. The 4 KiB
+// of slack is for what else the runtime allocates meanwhile (under -race
+// it was seen to count 20 bytes more than a 1 KiB slack allowed).
 func TestReadFrameAllocationFollowsData(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -48,9 +50,9 @@ func TestReadFrameAllocationFollowsData(t *testing.T) {
 		sent     int
 		maxBytes uint64
 	}{
-		{"declares-1MiB-sends-10", DefaultMaxFrameSize, 10, firstChunk + 1024},
-		{"declares-1MiB-sends-100KiB", DefaultMaxFrameSize, 100 << 10, 3*firstChunk + 1024},
-		{"declares-1MiB-sends-all", DefaultMaxFrameSize, DefaultMaxFrameSize, 2*DefaultMaxFrameSize + 1024},
+		{"declares-1MiB-sends-10", DefaultMaxFrameSize, 10, firstChunk + 4096},
+		{"declares-1MiB-sends-100KiB", DefaultMaxFrameSize, 100 << 10, 3*firstChunk + 4096},
+		{"declares-1MiB-sends-all", DefaultMaxFrameSize, DefaultMaxFrameSize, 2*DefaultMaxFrameSize + 4096},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -85,6 +85,10 @@ func vectors() []vector {
 			&SealResponse{Key: sampleSealed()}},
 		{"unseal", OpUnseal, 12, &UnsealRequest{Alias: "db-password", PIN: []byte("1234")}, &UnsealResponse{Secret: []byte("hunter2")}},
 		{"get-random", OpGetRandom, 13, &GetRandomRequest{N: 16}, &GetRandomResponse{Bytes: mustHex("000102030405060708090a0b0c0d0e0f")}},
+		{"mac", OpMAC, 15, &MACRequest{Alias: "mac-key", Data: []byte("hello")},
+			&MACResponse{Tag: mustHex(sampleDigest), Version: 2}},
+		{"verify-mac", OpVerifyMAC, 16, &VerifyMACRequest{Alias: "mac-key", Data: []byte("hello"), Tag: mustHex(sampleDigest), Version: 2},
+			&VerifyMACResponse{Valid: true}},
 		{"status", OpStatus, 14, &StatusRequest{}, &StatusResponse{
 			AgentVersion: "1.0.0", TPMManufacturer: "IBM", TPMFirmware: "20191023.164445",
 			UptimeSeconds: 3600, Keys: 2, Connections: 1, KeysPerUID: map[uint32]uint64{0: 1, 1000: 2},

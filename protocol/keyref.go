@@ -18,6 +18,8 @@ func (r *EncryptRequest) KeyAlias() string     { return r.Alias }
 func (r *ECDHRequest) KeyAlias() string        { return r.Alias }
 func (r *SealRequest) KeyAlias() string        { return r.Alias }
 func (r *UnsealRequest) KeyAlias() string      { return r.Alias }
+func (r *MACRequest) KeyAlias() string         { return r.Alias }
+func (r *VerifyMACRequest) KeyAlias() string   { return r.Alias }
 
 func (r *GenerateKeyRequest) KeyNamespace() *uint32 { return nil }
 func (r *GetKeyRequest) KeyNamespace() *uint32      { return r.UID }
@@ -29,6 +31,8 @@ func (r *EncryptRequest) KeyNamespace() *uint32     { return nil }
 func (r *ECDHRequest) KeyNamespace() *uint32        { return nil }
 func (r *SealRequest) KeyNamespace() *uint32        { return nil }
 func (r *UnsealRequest) KeyNamespace() *uint32      { return nil }
+func (r *MACRequest) KeyNamespace() *uint32         { return nil }
+func (r *VerifyMACRequest) KeyNamespace() *uint32   { return nil }
 
 // PINBearer is a request that uses a stored key's private part and may
 // carry its PIN (Sign, Decrypt, ECDH, Unseal).
@@ -36,10 +40,12 @@ type PINBearer interface {
 	KeyPIN() []byte
 }
 
-func (r *SignRequest) KeyPIN() []byte    { return r.PIN }
-func (r *DecryptRequest) KeyPIN() []byte { return r.PIN }
-func (r *ECDHRequest) KeyPIN() []byte    { return r.PIN }
-func (r *UnsealRequest) KeyPIN() []byte  { return r.PIN }
+func (r *SignRequest) KeyPIN() []byte      { return r.PIN }
+func (r *DecryptRequest) KeyPIN() []byte   { return r.PIN }
+func (r *ECDHRequest) KeyPIN() []byte      { return r.PIN }
+func (r *UnsealRequest) KeyPIN() []byte    { return r.PIN }
+func (r *MACRequest) KeyPIN() []byte       { return r.PIN }
+func (r *VerifyMACRequest) KeyPIN() []byte { return r.PIN }
 
 // Secretive is a request that carries secrets (PINs, plaintexts, secrets
 // to seal). A server clears them once the request is answered.
@@ -54,3 +60,5 @@ func (r *EncryptRequest) Secrets() [][]byte     { return [][]byte{r.Plaintext} }
 func (r *ECDHRequest) Secrets() [][]byte        { return [][]byte{r.PIN} }
 func (r *SealRequest) Secrets() [][]byte        { return [][]byte{r.Secret, r.PIN} }
 func (r *UnsealRequest) Secrets() [][]byte      { return [][]byte{r.PIN} }
+func (r *MACRequest) Secrets() [][]byte         { return [][]byte{r.PIN} }
+func (r *VerifyMACRequest) Secrets() [][]byte   { return [][]byte{r.PIN} }

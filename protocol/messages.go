@@ -45,6 +45,9 @@ const (
 	AlgRSA2048 = "rsa-2048"
 	AlgRSA3072 = "rsa-3072"
 	AlgSealed  = "sealed"
+	// AlgHMACSHA256 is an HMAC-SHA256 key that stays in the TPM (MAC,
+	// VerifyMAC), with versions.
+	AlgHMACSHA256 = "hmac-sha256"
 )
 
 // Purpose names used on the wire.
@@ -52,6 +55,7 @@ const (
 	PurposeSign    = "sign"
 	PurposeDecrypt = "decrypt"
 	PurposeAgree   = "agree"
+	PurposeMAC     = "mac"
 )
 
 // Hash names used on the wire.
@@ -82,7 +86,24 @@ type KeyInfo struct {
 	PCRs      []uint   `cbor:"pcrs,omitempty"`       // SHA-256 bank indices the key is bound to
 	Created   int64    `cbor:"created"`              // Unix seconds
 	PublicKey []byte   `cbor:"public_key,omitempty"` // DER SubjectPublicKeyInfo; absent for sealed
+	// Versions of a symmetric key (hmac-sha256), oldest first; absent for
+	// other keys.
+	Versions             []KeyVersionInfo `cbor:"versions,omitempty"`
+	MinDecryptionVersion uint32           `cbor:"min_decryption_version,omitempty"`
 }
+
+// KeyVersionInfo is one version of a symmetric key.
+type KeyVersionInfo struct {
+	Number  uint32 `cbor:"number"`
+	Created int64  `cbor:"created"` // Unix seconds
+	State   string `cbor:"state"`   // "enabled" or "disabled"
+}
+
+// Key version states on the wire.
+const (
+	VersionEnabled  = "enabled"
+	VersionDisabled = "disabled"
+)
 
 // ErrorBody is the body of every response whose status is not OK.
 type ErrorBody struct {
@@ -232,6 +253,33 @@ type GetRandomRequest struct {
 
 type GetRandomResponse struct {
 	Bytes []byte `cbor:"bytes"`
+}
+
+// MACRequest asks for an HMAC of data with a mac key's newest enabled
+// version, computed inside the TPM.
+type MACRequest struct {
+	Alias string `cbor:"alias"`
+	Data  []byte `cbor:"data"` // 0..MaxMACData bytes
+	PIN   []byte `cbor:"pin,omitempty"`
+}
+
+type MACResponse struct {
+	Tag     []byte `cbor:"tag"`     // 32 bytes
+	Version uint32 `cbor:"version"` // the key version that made it
+}
+
+// VerifyMACRequest checks tag over data, with the version given, or with
+// every enabled version when Version is 0.
+type VerifyMACRequest struct {
+	Alias   string `cbor:"alias"`
+	Data    []byte `cbor:"data"`
+	Tag     []byte `cbor:"tag"`
+	Version uint32 `cbor:"version,omitempty"`
+	PIN     []byte `cbor:"pin,omitempty"`
+}
+
+type VerifyMACResponse struct {
+	Valid bool `cbor:"valid"`
 }
 
 type StatusRequest struct{}

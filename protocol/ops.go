@@ -69,8 +69,8 @@ var opTable = []OpSpec{
 
 	reserved(OpAEADEncrypt, "AEADEncrypt", "authenticated encryption with a TPM-held key"),
 	reserved(OpAEADDecrypt, "AEADDecrypt", ""),
-	reserved(OpMAC, "MAC", "HMAC with a TPM-held key"),
-	reserved(OpVerifyMAC, "VerifyMAC", ""),
+	op[MACRequest, MACResponse](OpMAC, "MAC", PurposeMAC),
+	op[VerifyMACRequest, VerifyMACResponse](OpVerifyMAC, "VerifyMAC", PurposeMAC),
 	reserved(OpImport, "Import", "import of an existing key"),
 	reserved(OpAttest, "Attest", "TPM attestation of a key"),
 	reserved(OpGrant, "Grant", "let another uid use a key"),

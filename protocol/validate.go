@@ -4,11 +4,13 @@ package protocol
 // (the alias charset, algorithm and hash names, key purposes) are the
 // agent's, with their own statuses.
 const (
-	MaxRandomBytes  = 1024 // GetRandom n is 1..MaxRandomBytes
-	MaxSecretSize   = 128  // Seal secret is 1..MaxSecretSize bytes
-	MaxListLimit    = 1000 // ListKeys limit is 0..MaxListLimit
-	MaxPCRIndex     = 23   // PCR indices are 0..MaxPCRIndex (SHA-256 bank)
-	MaxHelloVersion = 255  // versions travel in a u8 header field
+	MaxRandomBytes  = 1024     // GetRandom n is 1..MaxRandomBytes
+	MaxMACData      = 64 << 10 // MAC and VerifyMAC data is 0..MaxMACData bytes
+	MACTagSize      = 32       // an HMAC-SHA256 tag
+	MaxSecretSize   = 128      // Seal secret is 1..MaxSecretSize bytes
+	MaxListLimit    = 1000     // ListKeys limit is 0..MaxListLimit
+	MaxPCRIndex     = 23       // PCR indices are 0..MaxPCRIndex (SHA-256 bank)
+	MaxHelloVersion = 255      // versions travel in a u8 header field
 )
 
 // A required field must be present and non-empty: a zero-length string,
@@ -184,3 +186,28 @@ var (
 	_ Validator = (*GetRandomRequest)(nil)
 	_ Validator = (*StatusRequest)(nil)
 )
+
+// Validate implements Validator.
+func (r *MACRequest) Validate() error {
+	if err := required("alias", r.Alias != ""); err != nil {
+		return err
+	}
+	if len(r.Data) > MaxMACData {
+		return Errorf(StatusBadRequest, "field \"data\": %d bytes, more than %d", len(r.Data), MaxMACData)
+	}
+	return nil
+}
+
+// Validate implements Validator.
+func (r *VerifyMACRequest) Validate() error {
+	if err := required("alias", r.Alias != ""); err != nil {
+		return err
+	}
+	if len(r.Data) > MaxMACData {
+		return Errorf(StatusBadRequest, "field \"data\": %d bytes, more than %d", len(r.Data), MaxMACData)
+	}
+	if len(r.Tag) != MACTagSize {
+		return Errorf(StatusBadRequest, "field \"tag\": %d bytes, want %d", len(r.Tag), MACTagSize)
+	}
+	return nil
+}

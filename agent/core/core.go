@@ -31,6 +31,7 @@ type TPM interface {
 	Forget(b *tpm.Blob)
 	DAState(ctx context.Context) (tpm.DAState, error)
 	QueueLen() int
+	HMAC(ctx context.Context, b *tpm.Blob, a tpm.Auth, data []byte) ([]byte, error)
 }
 
 // keyStore is the store as the core uses it.

@@ -29,6 +29,7 @@ var algNames = []struct {
 	{tpm.RSA2048, protocol.AlgRSA2048},
 	{tpm.RSA3072, protocol.AlgRSA3072},
 	{tpm.Sealed, protocol.AlgSealed},
+	{tpm.HMACSHA256, protocol.AlgHMACSHA256},
 }
 
 func algFromWire(name string) (tpm.Algorithm, bool) {
@@ -54,6 +55,9 @@ func isRSA(a tpm.Algorithm) bool { return a == tpm.RSA2048 || a == tpm.RSA3072 }
 // parsePurposes checks the requested purposes against the algorithm (EC:
 // sign, agree; RSA: sign, decrypt) and returns them in canonical order.
 func parsePurposes(a tpm.Algorithm, names []string) (tpm.Purpose, []string, error) {
+	if a == tpm.HMACSHA256 {
+		return macPurposes(names)
+	}
 	if len(names) == 0 {
 		names = []string{protocol.PurposeSign}
 	}
@@ -66,6 +70,8 @@ func parsePurposes(a tpm.Algorithm, names []string) (tpm.Purpose, []string, erro
 			p |= tpm.PurposeDecrypt
 		case protocol.PurposeAgree:
 			p |= tpm.PurposeAgree
+		case protocol.PurposeMAC:
+			return 0, nil, fmt.Errorf("only hmac-sha256 keys make MACs: %w", ErrIncompatiblePurpose)
 		default:
 			return 0, nil, protocol.Errorf(protocol.StatusBadRequest, "unknown purpose %q", n)
 		}
@@ -86,6 +92,20 @@ func parsePurposes(a tpm.Algorithm, names []string) (tpm.Purpose, []string, erro
 		}
 	}
 	return p, wire, nil
+}
+
+// macPurposes: an hmac-sha256 key has the one purpose mac.
+func macPurposes(names []string) (tpm.Purpose, []string, error) {
+	for _, n := range names {
+		switch n {
+		case protocol.PurposeMAC:
+		case protocol.PurposeSign, protocol.PurposeDecrypt, protocol.PurposeAgree:
+			return 0, nil, fmt.Errorf("hmac-sha256 keys only make MACs: %w", ErrIncompatiblePurpose)
+		default:
+			return 0, nil, protocol.Errorf(protocol.StatusBadRequest, "unknown purpose %q", n)
+		}
+	}
+	return tpm.PurposeMAC, []string{protocol.PurposeMAC}, nil
 }
 
 // checkPCRs accepts SHA-256 bank indices 0..23, sorted and without repeats.
@@ -220,6 +240,6 @@ func keyInfo(r *store.Record) protocol.KeyInfo {
 	return protocol.KeyInfo{
 		Alias: r.Alias, KeyID: r.KeyID[:], OwnerUID: r.OwnerUID, Algorithm: r.Algorithm,
 		Purposes: r.Purposes, HasPIN: r.HasPIN, PCRs: r.PCRs, Created: r.Created.Unix(),
-		PublicKey: r.PublicDER,
+		PublicKey: r.PublicDER, Versions: versionInfo(r), MinDecryptionVersion: r.MinDecryptionVersion,
 	}
 }

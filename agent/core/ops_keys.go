@@ -64,12 +64,18 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 	if err != nil {
 		return nil, tpmErr(err)
 	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, fmt.Errorf("x509.MarshalPKIXPublicKey: %w", err)
-	}
 	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: m.Algorithm, Purposes: wirePurposes,
-		HasPIN: len(m.PIN) > 0, PINScheme: pinScheme(m.PIN), PCRs: pcrs, PublicDER: der, Blob: *blob}
+		HasPIN: len(m.PIN) > 0, PINScheme: pinScheme(m.PIN), PCRs: pcrs}
+	if alg == tpm.HMACSHA256 {
+		// A symmetric key's blobs are its versions; this is version 1.
+		rec.Versions = []store.KeyVersion{{Number: 1, Created: time.Now().UTC().Truncate(time.Second), Blob: *blob}}
+	} else {
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return nil, fmt.Errorf("x509.MarshalPKIXPublicKey: %w", err)
+		}
+		rec.PublicDER, rec.Blob = der, *blob
+	}
 	if err := c.createRecord(call, rec); err != nil {
 		return nil, err
 	}
@@ -121,7 +127,7 @@ func (c *Core) deleteKey(_ context.Context, call *Call, m *protocol.DeleteKeyReq
 	if rec.KeyID != ([16]byte{}) { // a refused record has no trustworthy id
 		call.keyID = rec.KeyID[:]
 	}
-	c.tpm.Forget(&rec.Blob)
+	c.forgetKey(rec)
 	return &protocol.DeleteKeyResponse{}, nil
 }
 

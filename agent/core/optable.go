@@ -51,6 +51,8 @@ func newOpTable() opTable {
 		handle(existingKey, true, keyUseCost, (*Core).unseal),
 		handle(noKey, true, flatCost(costFrame), (*Core).getRandom),
 		handle(noKey, false, flatCost(costFrame), (*Core).status),
+		handle(existingKey, true, flatCost(costFrame), (*Core).mac),
+		handle(existingKey, true, flatCost(costFrame), (*Core).verifyMAC),
 	)
 }
 

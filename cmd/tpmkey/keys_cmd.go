@@ -13,11 +13,12 @@ import (
 func (c *cli) keygenCommand() *cobra.Command {
 	var alg, purposes, pinFile, pcrs string
 	cmd := &cobra.Command{
-		Use:   "keygen ALIAS --alg ec-p256|ec-p384|rsa-2048|rsa-3072",
+		Use:   "keygen ALIAS --alg ec-p256|ec-p384|rsa-2048|rsa-3072|hmac-sha256",
 		Short: "Create a key in the TPM",
 		Args:  exactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			opts, err := keygenOptions(purposes, pinFile, pcrs)
+			// Unset, the agent's default applies: sign, or mac for hmac-sha256.
+			opts, err := keygenOptions(purposes, cmd.Flags().Changed("purpose"), pinFile, pcrs)
 			if err != nil {
 				return err
 			}
@@ -33,26 +34,28 @@ func (c *cli) keygenCommand() *cobra.Command {
 		}),
 	}
 	f := cmd.Flags()
-	f.StringVar(&alg, "alg", "", "key algorithm: ec-p256, ec-p384, rsa-2048 or rsa-3072")
-	f.StringVar(&purposes, "purpose", "sign", "comma-separated purposes: sign, decrypt, agree")
+	f.StringVar(&alg, "alg", "", "key algorithm: ec-p256, ec-p384, rsa-2048, rsa-3072 or hmac-sha256")
+	f.StringVar(&purposes, "purpose", "sign", "comma-separated purposes: sign, decrypt, agree; mac for hmac-sha256 (its default)")
 	f.StringVar(&pinFile, "pin-file", "", "file holding a PIN that every use of the key must give")
 	f.StringVar(&pcrs, "pcrs", "", "bind the key to the current values of these SHA-256 PCRs, e.g. 0,7")
 	cmd.MarkFlagRequired("alg")
 	return cmd
 }
 
-func keygenOptions(purposes, pinFile, pcrs string) ([]client.CallOption, error) {
+func keygenOptions(purposes string, purposeSet bool, pinFile, pcrs string) ([]client.CallOption, error) {
 	var opts []client.CallOption
-	var ps []client.Purpose
-	for _, p := range strings.Split(purposes, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			ps = append(ps, client.Purpose(p))
+	if purposeSet {
+		var ps []client.Purpose
+		for _, p := range strings.Split(purposes, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				ps = append(ps, client.Purpose(p))
+			}
 		}
+		if len(ps) == 0 {
+			return nil, usagef("--purpose: give at least one of sign, decrypt, agree, mac")
+		}
+		opts = append(opts, client.WithPurposes(ps...))
 	}
-	if len(ps) == 0 {
-		return nil, usagef("--purpose: give at least one of sign, decrypt, agree")
-	}
-	opts = append(opts, client.WithPurposes(ps...))
 	pin, err := readPIN(pinFile)
 	if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ func (c *cli) sealCommand() *cobra.Command {
 		Short: "Store a secret (1 to 128 bytes) sealed by the TPM",
 		Args:  exactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			opts, err := keygenOptions("sign", pinFile, pcrs)
+			opts, err := keygenOptions("", false, pinFile, pcrs) // a sealed secret has no purposes
 			if err != nil {
 				return err
 			}
@@ -28,7 +28,7 @@ func (c *cli) sealCommand() *cobra.Command {
 				return err
 			}
 			return c.withClient(cmd, func(ctx context.Context, cl *client.Client) error {
-				k, err := cl.Seal(ctx, args[0], secret, opts[1:]...) // not the purposes
+				k, err := cl.Seal(ctx, args[0], secret, opts...)
 				clear(secret)
 				if err != nil {
 					return err
