@@ -7,7 +7,6 @@ import (
 	_ "crypto/sha512" // registers SHA-384 and SHA-512
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -137,17 +136,7 @@ func (c *cli) verifyCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if c.json {
-					if err := writeJSON(c.out, map[string]bool{"valid": ok}); err != nil {
-						return err
-					}
-				} else if ok {
-					fmt.Fprintln(c.out, "Verified OK")
-				}
-				if !ok {
-					return local(codeInvalidSig, errors.New("the signature does not verify"))
-				}
-				return nil
+				return c.printVerdict(ok, "signature")
 			})
 		}),
 	}
@@ -155,6 +144,22 @@ func (c *cli) verifyCommand() *cobra.Command {
 	cmd.Flags().StringVar(&sigFile, "sig", "", "signature file")
 	cmd.MarkFlagRequired("sig")
 	return cmd
+}
+
+// printVerdict prints a verification's outcome, and makes a failed one
+// exit 1 with INVALID_SIGNATURE; what names what was checked.
+func (c *cli) printVerdict(ok bool, what string) error {
+	if c.json {
+		if err := writeJSON(c.out, map[string]bool{"valid": ok}); err != nil {
+			return err
+		}
+	} else if ok {
+		fmt.Fprintln(c.out, "Verified OK")
+	}
+	if !ok {
+		return local(codeInvalidSig, fmt.Errorf("the %s does not verify", what))
+	}
+	return nil
 }
 
 // cipherFlags are the flags decrypt and encrypt share.

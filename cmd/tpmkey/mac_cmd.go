@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -12,16 +11,21 @@ import (
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
-// macInput reads the data to MAC: at most protocol.MaxMACData bytes.
-func (c *cli) macInput(path string) ([]byte, error) {
-	data, err := c.readInput(path)
+// macInput reads the data to MAC (at most protocol.MaxMACData bytes) and
+// the key's PIN, if a PIN file is given.
+func (c *cli) macInput(path, pinFile string) (data, pin []byte, err error) {
+	data, err = c.readInput(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(data) > protocol.MaxMACData {
-		return nil, local(codeBadInput, fmt.Errorf("%s is larger than %d bytes, the most a MAC covers", displayName(path), protocol.MaxMACData))
+		return nil, nil, local(codeBadInput, fmt.Errorf("%s is larger than %d bytes, the most a MAC covers", displayName(path), protocol.MaxMACData))
 	}
-	return data, nil
+	pin, err = readPIN(pinFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	return data, pin, nil
 }
 
 func pinOptions(pin []byte) []client.CallOption {
@@ -38,11 +42,7 @@ func (c *cli) macCommand() *cobra.Command {
 		Short: "Print the HMAC-SHA256 tag of data (hex), made in the TPM with an hmac-sha256 key",
 		Args:  exactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			data, err := c.macInput(in)
-			if err != nil {
-				return err
-			}
-			pin, err := readPIN(pinFile)
+			data, pin, err := c.macInput(in, pinFile)
 			if err != nil {
 				return err
 			}
@@ -76,11 +76,7 @@ func (c *cli) verifyMACCommand() *cobra.Command {
 			if err != nil || len(tag) != protocol.MACTagSize {
 				return local(codeBadInput, fmt.Errorf("--tag must be %d bytes in hex", protocol.MACTagSize))
 			}
-			data, err := c.macInput(in)
-			if err != nil {
-				return err
-			}
-			pin, err := readPIN(pinFile)
+			data, pin, err := c.macInput(in, pinFile)
 			if err != nil {
 				return err
 			}
@@ -89,17 +85,7 @@ func (c *cli) verifyMACCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if c.json {
-					if err := writeJSON(c.out, map[string]bool{"valid": ok}); err != nil {
-						return err
-					}
-				} else if ok {
-					fmt.Fprintln(c.out, "Verified OK")
-				}
-				if !ok {
-					return local(codeInvalidSig, errors.New("the MAC does not verify"))
-				}
-				return nil
+				return c.printVerdict(ok, "MAC")
 			})
 		}),
 	}
