@@ -90,3 +90,79 @@ func TestMACKeys(t *testing.T) {
 	td2 := runDaemon(t, td.sw, td.opts, td.logs, td.audit)
 	runOpCases(t, dialHello(t, td2.socket), []opCase{verify("after-restart", tag, 0, data, true)})
 }
+
+// TestRotateMACKey: a rotation adds version 2, new MACs come from it, and
+// tags of version 1 still verify; PIN keys keep their PIN; asymmetric keys
+// do not rotate; concurrent rotations never lose a version.
+func TestRotateMACKey(t *testing.T) {
+	td := startDaemon(t, "")
+	c := dialHello(t, td.socket)
+	data := []byte("rotate me")
+	var v1Tag []byte
+	runOpCases(t, c, []opCase{
+		{name: "keygen", op: protocol.OpGenerateKey, want: protocol.StatusOK,
+			req: &protocol.GenerateKeyRequest{Alias: "m", Algorithm: protocol.AlgHMACSHA256}},
+		{name: "mac-v1", op: protocol.OpMAC, want: protocol.StatusOK, req: &protocol.MACRequest{Alias: "m", Data: data},
+			check: func(t *testing.T, resp any) { v1Tag = resp.(*protocol.MACResponse).Tag }},
+		{name: "rotate", op: protocol.OpRotateKey, want: protocol.StatusOK, req: &protocol.RotateKeyRequest{Alias: "m"},
+			check: func(t *testing.T, resp any) {
+				vs := resp.(*protocol.RotateKeyResponse).Key.Versions
+				if len(vs) != 2 || vs[1].Number != 2 || vs[1].State != protocol.VersionEnabled {
+					t.Errorf("RotateKey versions = %+v, want 1 and 2, enabled", vs)
+				}
+			}},
+		{name: "mac-v2", op: protocol.OpMAC, want: protocol.StatusOK, req: &protocol.MACRequest{Alias: "m", Data: data},
+			check: func(t *testing.T, resp any) {
+				r := resp.(*protocol.MACResponse)
+				if r.Version != 2 || bytes.Equal(r.Tag, v1Tag) {
+					t.Errorf("MAC after rotation = version %d, same tag %v; want version 2, a new tag", r.Version, bytes.Equal(r.Tag, v1Tag))
+				}
+			}},
+		{name: "ec-key", op: protocol.OpGenerateKey, want: protocol.StatusOK,
+			req: &protocol.GenerateKeyRequest{Alias: "ec", Algorithm: protocol.AlgECP256}},
+		{name: "rotate-ec", op: protocol.OpRotateKey, want: protocol.StatusUnsupportedAlgorithm, req: &protocol.RotateKeyRequest{Alias: "ec"}},
+		{name: "rotate-missing", op: protocol.OpRotateKey, want: protocol.StatusKeyNotFound, req: &protocol.RotateKeyRequest{Alias: "nope"}},
+		{name: "pin-key", op: protocol.OpGenerateKey, want: protocol.StatusOK,
+			req: &protocol.GenerateKeyRequest{Alias: "mp", Algorithm: protocol.AlgHMACSHA256, PIN: []byte("1234")}},
+		{name: "rotate-pin-wrong", op: protocol.OpRotateKey, want: protocol.StatusWrongPIN,
+			req: &protocol.RotateKeyRequest{Alias: "mp", PIN: []byte("4321")}},
+		{name: "rotate-pin-right", op: protocol.OpRotateKey, want: protocol.StatusOK,
+			req: &protocol.RotateKeyRequest{Alias: "mp", PIN: []byte("1234")}},
+		{name: "pin-key-v2-keeps-pin", op: protocol.OpMAC, want: protocol.StatusOK,
+			req: &protocol.MACRequest{Alias: "mp", Data: data, PIN: []byte("1234")},
+			check: func(t *testing.T, resp any) {
+				if v := resp.(*protocol.MACResponse).Version; v != 2 {
+					t.Errorf("MAC with the PIN key after rotation = version %d, want 2", v)
+				}
+			}},
+	})
+	runOpCases(t, c, []opCase{{name: "v1-tag-still-verifies", op: protocol.OpVerifyMAC, want: protocol.StatusOK,
+		req: &protocol.VerifyMACRequest{Alias: "m", Data: data, Tag: v1Tag},
+		check: func(t *testing.T, resp any) {
+			if !resp.(*protocol.VerifyMACResponse).Valid {
+				t.Errorf("VerifyMAC of a version-1 tag after rotation = false, want true")
+			}
+		}}})
+
+	// Concurrent rotations: each either adds a version or is BUSY; none is lost.
+	var reqs []any
+	for range 8 {
+		reqs = append(reqs, &protocol.RotateKeyRequest{Alias: "m"})
+	}
+	got := countStatus(pipeline(t, c, protocol.OpRotateKey, reqs))
+	if got[protocol.StatusOK]+got[protocol.StatusBusy] != 8 || got[protocol.StatusOK] == 0 {
+		t.Fatalf("8 concurrent rotations = %v, want only OK and BUSY, at least one OK", got)
+	}
+	var k protocol.GetKeyResponse
+	if st, msg := c.call(protocol.OpGetKey, &protocol.GetKeyRequest{Alias: "m"}, &k); st != protocol.StatusOK {
+		t.Fatalf("GetKey = %v (%s)", st, msg)
+	}
+	if want := 2 + got[protocol.StatusOK]; len(k.Key.Versions) != want {
+		t.Errorf("versions after %d more rotations = %d, want %d", got[protocol.StatusOK], len(k.Key.Versions), want)
+	}
+	for i, v := range k.Key.Versions {
+		if v.Number != uint32(i+1) {
+			t.Errorf("version %d numbered %d, want %d", i, v.Number, i+1)
+		}
+	}
+}

@@ -225,3 +225,20 @@ func (c *Client) VerifyMAC(ctx context.Context, alias string, data, tag []byte, 
 	}
 	return resp.Valid, nil
 }
+
+// RotateKey adds a version to alias's hmac-sha256 key and returns the
+// key with its versions: MAC then uses the new version, and tags made by
+// the older ones still verify. It accepts WithPIN (the key's PIN, which
+// the new version keeps).
+func (c *Client) RotateKey(ctx context.Context, alias string, opts ...CallOption) (*Key, error) {
+	o, err := collect("RotateKey", optPIN, opts)
+	if err != nil {
+		return nil, err
+	}
+	req := protocol.RotateKeyRequest{Alias: alias, PIN: o.pin}
+	var resp protocol.RotateKeyResponse
+	if err := c.roundTrip(ctx, protocol.OpRotateKey, &req, &resp); err != nil {
+		return nil, err
+	}
+	return keyFromWire(&resp.Key)
+}

@@ -53,6 +53,22 @@ func sampleSealed() KeyInfo {
 	}
 }
 
+// sampleMACKey is an hmac-sha256 key after one rotation.
+func sampleMACKey() KeyInfo {
+	return KeyInfo{
+		Alias:     "mac-key",
+		KeyID:     mustHex("0123456789abcdef0123456789abcdef"),
+		OwnerUID:  1000,
+		Algorithm: AlgHMACSHA256,
+		Purposes:  []string{PurposeMAC},
+		Created:   1767225600,
+		Versions: []KeyVersionInfo{
+			{Number: 1, Created: 1767225600, State: VersionEnabled},
+			{Number: 2, Created: 1769904000, State: VersionEnabled},
+		},
+	}
+}
+
 func uid(u uint32) *uint32 { return &u }
 
 func vectors() []vector {
@@ -89,6 +105,7 @@ func vectors() []vector {
 			&MACResponse{Tag: mustHex(sampleDigest), Version: 2}},
 		{"verify-mac", OpVerifyMAC, 16, &VerifyMACRequest{Alias: "mac-key", Data: []byte("hello"), Tag: mustHex(sampleDigest), Version: 2},
 			&VerifyMACResponse{Valid: true}},
+		{"rotate-key", OpRotateKey, 17, &RotateKeyRequest{Alias: "mac-key"}, &RotateKeyResponse{Key: sampleMACKey()}},
 		{"status", OpStatus, 14, &StatusRequest{}, &StatusResponse{
 			AgentVersion: "1.0.0", TPMManufacturer: "IBM", TPMFirmware: "20191023.164445",
 			UptimeSeconds: 3600, Keys: 2, Connections: 1, KeysPerUID: map[uint32]uint64{0: 1, 1000: 2},

@@ -20,6 +20,7 @@ func (r *SealRequest) KeyAlias() string        { return r.Alias }
 func (r *UnsealRequest) KeyAlias() string      { return r.Alias }
 func (r *MACRequest) KeyAlias() string         { return r.Alias }
 func (r *VerifyMACRequest) KeyAlias() string   { return r.Alias }
+func (r *RotateKeyRequest) KeyAlias() string   { return r.Alias }
 
 func (r *GenerateKeyRequest) KeyNamespace() *uint32 { return nil }
 func (r *GetKeyRequest) KeyNamespace() *uint32      { return r.UID }
@@ -33,6 +34,7 @@ func (r *SealRequest) KeyNamespace() *uint32        { return nil }
 func (r *UnsealRequest) KeyNamespace() *uint32      { return nil }
 func (r *MACRequest) KeyNamespace() *uint32         { return nil }
 func (r *VerifyMACRequest) KeyNamespace() *uint32   { return nil }
+func (r *RotateKeyRequest) KeyNamespace() *uint32   { return nil }
 
 // PINBearer is a request that uses a stored key's private part and may
 // carry its PIN (Sign, Decrypt, ECDH, Unseal).
@@ -46,6 +48,7 @@ func (r *ECDHRequest) KeyPIN() []byte      { return r.PIN }
 func (r *UnsealRequest) KeyPIN() []byte    { return r.PIN }
 func (r *MACRequest) KeyPIN() []byte       { return r.PIN }
 func (r *VerifyMACRequest) KeyPIN() []byte { return r.PIN }
+func (r *RotateKeyRequest) KeyPIN() []byte { return r.PIN }
 
 // Secretive is a request that carries secrets (PINs, plaintexts, secrets
 // to seal). A server clears them once the request is answered.
@@ -62,3 +65,4 @@ func (r *SealRequest) Secrets() [][]byte        { return [][]byte{r.Secret, r.PI
 func (r *UnsealRequest) Secrets() [][]byte      { return [][]byte{r.PIN} }
 func (r *MACRequest) Secrets() [][]byte         { return [][]byte{r.PIN} }
 func (r *VerifyMACRequest) Secrets() [][]byte   { return [][]byte{r.PIN} }
+func (r *RotateKeyRequest) Secrets() [][]byte   { return [][]byte{r.PIN} }

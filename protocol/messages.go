@@ -282,6 +282,17 @@ type VerifyMACResponse struct {
 	Valid bool `cbor:"valid"`
 }
 
+// RotateKeyRequest adds a version to a symmetric key (hmac-sha256): new
+// MACs use it; the older versions still verify.
+type RotateKeyRequest struct {
+	Alias string `cbor:"alias"`
+	PIN   []byte `cbor:"pin,omitempty"` // the key's PIN, which the new version keeps
+}
+
+type RotateKeyResponse struct {
+	Key KeyInfo `cbor:"key"`
+}
+
 type StatusRequest struct{}
 
 type StatusResponse struct {

@@ -76,7 +76,7 @@ var opTable = []OpSpec{
 	reserved(OpGrant, "Grant", "let another uid use a key"),
 	reserved(OpUngrant, "Ungrant", ""),
 	reserved(OpListGrants, "ListGrants", ""),
-	reserved(OpRotateKey, "RotateKey", "replace a key under the same alias"),
+	op[RotateKeyRequest, RotateKeyResponse](OpRotateKey, "RotateKey", ""),
 }
 
 // LookupOp returns the table entry of o: a served or a reserved operation.

@@ -211,3 +211,6 @@ func (r *VerifyMACRequest) Validate() error {
 	}
 	return nil
 }
+
+// Validate implements Validator.
+func (r *RotateKeyRequest) Validate() error { return required("alias", r.Alias != "") }

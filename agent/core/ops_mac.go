@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/hmac"
 	"fmt"
+	"time"
 
 	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
+	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
 
 // MAC keys (hmac-sha256) stay in the TPM: every tag is computed by it
@@ -40,6 +42,56 @@ func (c *Core) verifyMAC(ctx context.Context, call *Call, m *protocol.VerifyMACR
 		}
 	}
 	return &protocol.VerifyMACResponse{Valid: false}, nil
+}
+
+// rotateKey adds a version to an hmac-sha256 key, made by the TPM with the
+// same PIN and PCR policy. The alias is held meanwhile, so that two
+// rotations cannot both add "the next" version, and the record is re-read
+// under the hold.
+func (c *Core) rotateKey(ctx context.Context, call *Call, m *protocol.RotateKeyRequest) (*protocol.RotateKeyResponse, error) {
+	if call.key.Algorithm != protocol.AlgHMACSHA256 {
+		return nil, protocol.Errorf(protocol.StatusUnsupportedAlgorithm,
+			"only hmac-sha256 keys rotate; for a %s key, make a new key under a new alias", call.key.Algorithm)
+	}
+	release, err := c.holdAlias(call.ns, call.key.Alias)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	rec, err := c.store.Get(call.ns, call.key.Alias)
+	if err != nil {
+		return nil, fmt.Errorf("Store.Get: %w", err)
+	}
+	if rec.KeyID != call.key.KeyID {
+		return nil, fmt.Errorf("%q was replaced meanwhile: %w", rec.Alias, ErrKeyNotFound)
+	}
+	if len(rec.Versions) >= store.MaxKeyVersions {
+		return nil, fmt.Errorf("%q has %d versions, the most a key keeps: %w", rec.Alias, len(rec.Versions), ErrQuotaExceeded)
+	}
+	call.key = rec
+	if rec.HasPIN { // the new version gets this PIN: the TPM checks it first
+		newest, ok := rec.Newest()
+		if !ok {
+			return nil, fmt.Errorf("%q has no enabled version: %w", rec.Alias, ErrKeyInvalidated)
+		}
+		if _, err := c.tpm.HMAC(ctx, &newest.Blob, call.auth(m.PIN), nil); err != nil {
+			return nil, tpmErr(err)
+		}
+	}
+	auth := call.auth(m.PIN)
+	blob, _, err := c.tpm.CreateKey(ctx, tpm.KeySpec{Algorithm: tpm.HMACSHA256, Purposes: tpm.PurposeMAC,
+		PIN: auth.PIN, PCRs: auth.PCRs})
+	if err != nil {
+		return nil, tpmErr(err)
+	}
+	last := rec.Versions[len(rec.Versions)-1].Number
+	rec.Versions = append(rec.Versions, store.KeyVersion{Number: last + 1,
+		Created: time.Now().UTC().Truncate(time.Second), Blob: *blob})
+	if err := c.store.Update(rec); err != nil {
+		c.tpm.Forget(blob)
+		return nil, fmt.Errorf("Store.Update: %w", err)
+	}
+	return &protocol.RotateKeyResponse{Key: keyInfo(rec)}, nil
 }
 
 // acceptedVersions are the versions of rec a MAC may be checked with:

@@ -53,6 +53,7 @@ func newOpTable() opTable {
 		handle(noKey, false, flatCost(costFrame), (*Core).status),
 		handle(existingKey, true, flatCost(costFrame), (*Core).mac),
 		handle(existingKey, true, flatCost(costFrame), (*Core).verifyMAC),
+		handle(existingKey, true, flatCost(costECKeygen), (*Core).rotateKey),
 	)
 }
 

@@ -90,6 +90,24 @@ func (c *Core) loginKeys(st *Settings, uid, login uint32) (int, error) {
 	return n, nil
 }
 
+// holdAlias keeps other changes of the key ns/alias out (a rotation),
+// or refuses with BUSY while one is under way; release ends the hold.
+func (c *Core) holdAlias(ns uint32, alias string) (release func(), err error) {
+	r := c.reserved
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := reservedAlias{ns, alias}
+	if _, taken := r.aliases[key]; taken {
+		return nil, fmt.Errorf("key %q is being changed: %w", alias, ErrBusy)
+	}
+	r.aliases[key] = struct{}{}
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.aliases, key)
+	}, nil
+}
+
 // checkFree refuses a taken alias (a refused record still takes its
 // alias) and warms the namespace's count.
 func (c *Core) checkFree(uid uint32, alias string) error {

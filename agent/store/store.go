@@ -28,6 +28,7 @@ type Keys interface {
 	List(uid uint32, cursor string, limit int) ([]*Record, string, error)
 	Count(uid uint32) (int, error)
 	CountAll() (map[uint32]int, error)
+	Update(r *Record) error
 }
 
 var _ Keys = (*Store)(nil)

@@ -44,4 +44,14 @@ func TestMACCommands(t *testing.T) {
 	if ok, err := dial(t, s).VerifyMAC(context.Background(), "m", []byte("hello mac"), tag, 0); !ok || err != nil {
 		t.Errorf("client.VerifyMAC = %v, %v, want true", ok, err)
 	}
+	if r := runCLI(t, b, s, nil, nil, "rotate", "m", "--json"); r.code != 0 || !strings.Contains(r.stdout, `"number": 2`) {
+		t.Errorf("rotate = %d %q %q, want version 2 listed", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, b, s, nil, nil, "mac", "m", "--in", msg, "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"version": 2`) {
+		t.Errorf("mac after rotate = %d %q, want version 2", r.code, r.stdout)
+	}
+	if r := runCLI(t, b, s, nil, nil, "verify-mac", "m", "--in", msg, "--tag", tagHex, "--version", "1"); r.code != 0 {
+		t.Errorf("verify-mac of the version-1 tag after rotate = %d %q, want Verified OK", r.code, r.stderr)
+	}
 }

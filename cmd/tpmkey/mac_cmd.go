@@ -96,3 +96,27 @@ func (c *cli) verifyMACCommand() *cobra.Command {
 	cmd.MarkFlagRequired("tag")
 	return cmd
 }
+
+func (c *cli) rotateCommand() *cobra.Command {
+	var pinFile string
+	cmd := &cobra.Command{
+		Use:   "rotate ALIAS [--pin-file F]",
+		Short: "Add a version to an hmac-sha256 key (new MACs use it; older tags still verify)",
+		Args:  exactArgs(1),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			pin, err := readPIN(pinFile)
+			if err != nil {
+				return err
+			}
+			return c.withClient(cmd, func(ctx context.Context, cl *client.Client) error {
+				k, err := cl.RotateKey(ctx, args[0], pinOptions(pin)...)
+				if err != nil {
+					return err
+				}
+				return c.printKey(k)
+			})
+		}),
+	}
+	cmd.Flags().StringVar(&pinFile, "pin-file", "", "file holding the key's PIN, which the new version keeps")
+	return cmd
+}

@@ -25,6 +25,14 @@ type keyJSON struct {
 	PCRs      []uint   `json:"pcrs"`
 	Created   string   `json:"created"`              // RFC 3339, UTC
 	PublicKey string   `json:"public_key,omitempty"` // PEM SubjectPublicKeyInfo
+	// Versions of a symmetric key (hmac-sha256), oldest first.
+	Versions []versionJSON `json:"versions,omitempty"`
+}
+
+type versionJSON struct {
+	Number  uint32 `json:"number"`
+	Created string `json:"created"` // RFC 3339, UTC
+	State   string `json:"state"`   // enabled or disabled
 }
 
 func toKeyJSON(k *client.Key) keyJSON {
@@ -37,6 +45,13 @@ func toKeyJSON(k *client.Key) keyJSON {
 		j.Purposes = append(j.Purposes, string(p))
 	}
 	j.PCRs = append(j.PCRs, k.PCRs...)
+	for _, v := range k.Versions {
+		state := "enabled"
+		if v.Disabled {
+			state = "disabled"
+		}
+		j.Versions = append(j.Versions, versionJSON{Number: v.Number, Created: v.Created.UTC().Format(time.RFC3339), State: state})
+	}
 	return j
 }
 
@@ -65,6 +80,9 @@ func writeKeyText(w io.Writer, k *client.Key) {
 	fmt.Fprintf(w, "pin:       %s\n", yesNo(j.HasPIN))
 	fmt.Fprintf(w, "pcrs:      %s\n", pcrList(j.PCRs))
 	fmt.Fprintf(w, "created:   %s\n", j.Created)
+	for _, v := range j.Versions {
+		fmt.Fprintf(w, "version:   %d, %s, %s\n", v.Number, v.State, v.Created)
+	}
 	if j.PublicKey != "" {
 		fmt.Fprint(w, j.PublicKey)
 	}

@@ -76,7 +76,7 @@ named by --trust-server-uid (or $TPMKEY_TRUST_SERVER_UID); a socket under a
 	root.AddCommand(
 		c.keygenCommand(), c.listCommand(), c.showCommand(), c.pubkeyCommand(), c.rmCommand(),
 		c.signCommand(), c.verifyCommand(), c.decryptCommand(), c.encryptCommand(), c.ecdhCommand(),
-		c.macCommand(), c.verifyMACCommand(),
+		c.macCommand(), c.verifyMACCommand(), c.rotateCommand(),
 		c.sealCommand(), c.unsealCommand(), c.randomCommand(), c.statusCommand(),
 	)
 	return root
