@@ -100,12 +100,12 @@ func TestMalformedFrames(t *testing.T) {
 }
 
 func TestFrameTooLargeFromConfig(t *testing.T) {
-	td := startDaemon(t, "[limits]\nmax_frame_size = 2048\n")
+	td := startDaemon(t, "[limits]\nmax_frame_size = 4096\n")
 	c := dialHello(t, td.socket)
-	c.send(protocol.OpSign, &protocol.SignRequest{Alias: "k", Message: make([]byte, 3000), Hash: "sha256"})
+	c.send(protocol.OpSign, &protocol.SignRequest{Alias: "k", Message: make([]byte, 5000), Hash: "sha256"})
 	h, _ := c.mustRecv()
 	if h.Status != protocol.StatusFrameTooLarge {
-		t.Fatalf("3000-byte Sign with a 2048-byte limit = %v, want FRAME_TOO_LARGE", h.Status)
+		t.Fatalf("5000-byte Sign with a 4096-byte limit = %v, want FRAME_TOO_LARGE", h.Status)
 	}
 	c.expectClosed()
 }

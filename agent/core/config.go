@@ -58,10 +58,11 @@ type Audit struct {
 
 // Bounds of the frame limit: 2 KiB holds every response whose size the
 // server does not choose (the largest is a GetRandom of 1024 bytes; a
-// ListKeys page holds at least one key of at most ~1 KiB), and above 16 MiB
+// ListKeys page holds at least one key: ~1 KiB, or ~3.4 KiB for a symmetric
+// key with 64 versions), and above 16 MiB
 // one client could make the daemon hold a large buffer per request.
 const (
-	MinFrameSize = 2 << 10
+	MinFrameSize = 4 << 10
 	MaxFrameSize = 16 << 20
 )
 

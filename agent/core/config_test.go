@@ -105,7 +105,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"syntax", "limits = [", "tpmkeyd.toml"},
 		{"wrong-type", "[limits]\nmax_connections = \"many\"", "max_connections"},
 		{"bad-duration", "[limits]\nidle_timeout = \"5 minutes\"", "idle_timeout"},
-		{"frame-too-small", "[limits]\nmax_frame_size = 2047", "limits.max_frame_size: must be between 2048 and 16777216"},
+		{"frame-too-small", "[limits]\nmax_frame_size = 4095", "limits.max_frame_size: must be between 4096 and 16777216"},
 		{"frame-too-large", "[limits]\nmax_frame_size = 16777217", "limits.max_frame_size"},
 		{"zero-connections", "[limits]\nmax_connections = 0", "limits.max_connections: must be > 0"},
 		{"per-uid-over-total", "[limits]\nmax_connections = 4\nmax_connections_per_uid = 5", "limits.max_connections_per_uid: must be <="},

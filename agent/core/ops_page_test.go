@@ -34,14 +34,26 @@ func TestLargestResponsesFitMinFrame(t *testing.T) {
 	}
 	random, _ := protocol.AppendResponse(nil, protocol.ResponseHeader{Op: protocol.OpGetRandom},
 		&protocol.GetRandomResponse{Bytes: make([]byte, protocol.MaxRandomBytes)})
-	for name, f := range map[string][]byte{"list-page": page, "get-random": random} {
+	// The largest symmetric key: 64 versions, every field at its widest.
+	sym := protocol.KeyInfo{Alias: strings.Repeat("a", 128), KeyID: make([]byte, 16), OwnerUID: 1<<32 - 1,
+		Algorithm: protocol.AlgHMACSHA256, Purposes: []string{protocol.PurposeMAC}, HasPIN: true, PCRs: pcrs,
+		Created: 1 << 62, MinDecryptionVersion: 1<<32 - 1}
+	for i := range store.MaxKeyVersions {
+		sym.Versions = append(sym.Versions, protocol.KeyVersionInfo{Number: uint32(1<<32 - 1 - i), Created: 1 << 62, State: protocol.VersionDisabled})
+	}
+	symPage, err := protocol.AppendResponse(nil, protocol.ResponseHeader{Op: protocol.OpListKeys},
+		&protocol.ListKeysResponse{Keys: []protocol.KeyInfo{sym}, NextCursor: strings.Repeat("a", 171)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string][]byte{"list-page": page, "get-random": random, "symmetric-list-page": symPage} {
 		if n := len(f) - protocol.LengthPrefixSize; n > MinFrameSize {
 			t.Errorf("largest %s frame = %d bytes, want <= MinFrameSize %d", name, n, MinFrameSize)
 		}
 	}
-	n, _ := protocol.EncodedSize(&worst)
-	fitted, err := fitPage(&protocol.ListKeysResponse{Keys: []protocol.KeyInfo{worst, worst, worst}}, MinFrameSize)
-	if err != nil || len(fitted.Keys) != 2 || fitted.NextCursor != store.CursorAfter(worst.Alias) {
-		t.Errorf("fitPage(3 keys of %d bytes, %d) = %d keys, cursor %q, %v; want 2 and the cursor after the second", n, MinFrameSize, len(fitted.Keys), fitted.NextCursor, err)
+	n, _ := protocol.EncodedSize(&sym)
+	fitted, err := fitPage(&protocol.ListKeysResponse{Keys: []protocol.KeyInfo{sym, sym, sym}}, MinFrameSize)
+	if err != nil || len(fitted.Keys) != 1 || fitted.NextCursor != store.CursorAfter(sym.Alias) {
+		t.Errorf("fitPage(3 keys of %d bytes, %d) = %d keys, cursor %q, %v; want 1 and the cursor after it", n, MinFrameSize, len(fitted.Keys), fitted.NextCursor, err)
 	}
 }
