@@ -40,7 +40,7 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("json.Unmarshal(report) = %v; output:\n%s", err, stdout.String())
 	}
 	wantCases := []string{"hot-1-client", "hot-8-goroutines", "hot-64-goroutines", "hot-64-connections",
-		"round-robin-64-keys", "rsa-2048-pss", "ecc-keygen"}
+		"round-robin-64-keys", "rsa-2048-pss", "mac-32-bytes", "ecc-keygen"}
 	var gotCases []string
 	for _, c := range rep.Cases {
 		gotCases = append(gotCases, c.Name)
@@ -52,8 +52,8 @@ func TestSmoke(t *testing.T) {
 	if !slices.Equal(gotCases, wantCases) {
 		t.Errorf("cases = %v, want %v", gotCases, wantCases)
 	}
-	if len(rep.Raw) != 3 {
-		t.Errorf("raw floors = %d, want 3", len(rep.Raw))
+	if len(rep.Raw) != 4 {
+		t.Errorf("raw floors = %d, want 4", len(rep.Raw))
 	}
 	var gotKeys []int
 	for _, s := range rep.Scale {

@@ -19,7 +19,11 @@ const (
 	RawECCSign   Reference = "raw-ecc-sign"
 	RawRSASign   Reference = "raw-rsa-sign"
 	RawECCCreate Reference = "raw-ecc-create"
+	RawHMAC      Reference = "raw-hmac"
 )
+
+// allRefs are the raw floors, in report order.
+var allRefs = []Reference{RawECCSign, RawRSASign, RawECCCreate, RawHMAC}
 
 // rrKeys is the number of distinct keys of the round-robin case: far more
 // than the TPM's 3 object slots.
@@ -49,6 +53,7 @@ type agentEnv struct {
 const (
 	hotAlias = "bench-hot"
 	rsaAlias = "bench-rsa"
+	macAlias = "bench-mac"
 )
 
 // setupAgent dials the clients, checks that the floor's keys are there, and
@@ -124,6 +129,11 @@ func (e *agentEnv) cases() []agentCase {
 		{"rsa-2048-pss", "RSA-2048 PSS, 1 key, 1 client, serial", RawRSASign, 1, 0.95,
 			func(ctx context.Context, _, _ int) error {
 				_, err := e.shared.Sign(ctx, rsaAlias, crypto.SHA256, e.digest, client.WithPSS())
+				return err
+			}},
+		{"mac-32-bytes", "HMAC-SHA256 of 32 bytes in the TPM (MAC), 1 key, 1 client, serial", RawHMAC, 1, 0.90,
+			func(ctx context.Context, _, _ int) error {
+				_, _, err := e.shared.MAC(ctx, macAlias, e.digest)
 				return err
 			}},
 		{"ecc-keygen", "ECC P-256 GenerateKey (TPM2_Create + stored record), 1 client", RawECCCreate, 1, 0,

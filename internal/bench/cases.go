@@ -101,7 +101,7 @@ func (r *run) rounds(ctx context.Context, rw *raw, env *agentEnv, d *daemonProc,
 		}
 		pooled[c.ref].add(t.raw)
 	}
-	for _, ref := range []Reference{RawECCSign, RawRSASign, RawECCCreate} {
+	for _, ref := range allRefs {
 		if s := pooled[ref]; s != nil {
 			rep.Raw = append(rep.Raw, RawResult{Name: ref, Stats: s.stats()})
 		}
@@ -148,7 +148,7 @@ func caseResult(c agentCase, a, rw Sample, ratios []float64) CaseResult {
 // warmUp runs a few untimed operations of every case and floor, so that the
 // first phase does not pay for a cold cache or a first Load.
 func warmUp(ctx context.Context, cases []agentCase, rw *raw) error {
-	for _, ref := range []Reference{RawECCSign, RawRSASign, RawECCCreate} {
+	for _, ref := range allRefs {
 		_, err := rw.floor(ctx, ref, func(fn op) (Sample, error) {
 			for n := range 3 {
 				if err := fn(ctx, 0, n); err != nil {

@@ -24,6 +24,9 @@ type raw struct {
 	rsa    tpm2.NamedHandle // loaded between loadRSA and flushRSA
 	rsaPub tpm2.TPM2BPublic
 	rsaPri tpm2.TPM2BPrivate
+	mac    tpm2.NamedHandle // loaded between loadMAC and flushMAC
+	macPub tpm2.TPM2BPublic
+	macPri tpm2.TPM2BPrivate
 	digest []byte
 }
 
@@ -56,6 +59,11 @@ func openRaw(ctx context.Context, tr transport.TPMCloser) (*raw, error) {
 		return nil, err
 	}
 	r.rsaPub, r.rsaPri = cr.OutPublic, cr.OutPrivate
+	if cr, err = r.create(ctx, hmacTemplate()); err != nil {
+		r.Close()
+		return nil, err
+	}
+	r.macPub, r.macPri = cr.OutPublic, cr.OutPrivate
 	return r, nil
 }
 
@@ -146,8 +154,35 @@ func (r *raw) floor(ctx context.Context, ref Reference, run func(op) (Sample, er
 			err = ferr
 		}
 		return s, err
+	case RawHMAC:
+		var err error
+		if r.mac, err = r.load(ctx, r.macPub, r.macPri); err != nil {
+			return Sample{}, err
+		}
+		s, err := run(r.hmac)
+		if _, ferr := (tpm2.FlushContext{FlushHandle: r.mac.Handle}).Execute(r.tr); err == nil && ferr != nil {
+			err = fmt.Errorf("tpm2.FlushContext: %w", ferr)
+		}
+		r.mac = tpm2.NamedHandle{}
+		return s, err
 	}
 	return Sample{}, fmt.Errorf("bench: unknown floor %q", ref)
+}
+
+// hmac is one TPM2_HMAC of 32 bytes with the loaded HMAC key.
+func (r *raw) hmac(ctx context.Context, _, _ int) error {
+	err := retry(ctx, func() error {
+		_, err := tpm2.Hmac{
+			Handle:  tpm2.AuthHandle{Handle: r.mac.Handle, Name: r.mac.Name, Auth: tpm2.PasswordAuth(nil)},
+			Buffer:  tpm2.TPM2BMaxBuffer{Buffer: r.digest},
+			HashAlg: tpm2.TPMAlgSHA256,
+		}.Execute(r.tr)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("tpm2.Hmac: %w", err)
+	}
+	return nil
 }
 
 // createECC is one TPM2_Create of an ECC P-256 signing key (not loaded).
@@ -159,7 +194,7 @@ func (r *raw) createECC(ctx context.Context, _, _ int) error {
 // Close flushes every object it loaded. The transport stays open.
 func (r *raw) Close() error {
 	var errs []error
-	for _, h := range []tpm2.NamedHandle{r.rsa, r.ecc, r.srk} {
+	for _, h := range []tpm2.NamedHandle{r.mac, r.rsa, r.ecc, r.srk} {
 		if h.Handle == 0 {
 			continue
 		}
@@ -168,6 +203,23 @@ func (r *raw) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// hmacTemplate matches what the agent creates for an hmac-sha256 key.
+func hmacTemplate() tpm2.TPMTPublic {
+	return tpm2.TPMTPublic{
+		Type:    tpm2.TPMAlgKeyedHash,
+		NameAlg: tpm2.TPMAlgSHA256,
+		ObjectAttributes: tpm2.TPMAObject{FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true,
+			UserWithAuth: true, NoDA: true, SignEncrypt: true},
+		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgKeyedHash, &tpm2.TPMSKeyedHashParms{
+			Scheme: tpm2.TPMTKeyedHashScheme{
+				Scheme:  tpm2.TPMAlgHMAC,
+				Details: tpm2.NewTPMUSchemeKeyedHash(tpm2.TPMAlgHMAC, &tpm2.TPMSSchemeHMAC{HashAlg: tpm2.TPMAlgSHA256}),
+			},
+		}),
+		Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgKeyedHash, &tpm2.TPM2BDigest{}),
+	}
 }
 
 // eccTemplate and rsaTemplate match what the agent creates for a sign key:

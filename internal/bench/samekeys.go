@@ -106,6 +106,7 @@ func (r *raw) sharedKeys() []sharedKey {
 	return []sharedKey{
 		{hotAlias, protocol.AlgECP256, r.eccPub, r.eccPri},
 		{rsaAlias, protocol.AlgRSA2048, r.rsaPub, r.rsaPri},
+		{macAlias, protocol.AlgHMACSHA256, r.macPub, r.macPri},
 	}
 }
 
@@ -151,6 +152,9 @@ func importRawKeys(ctx context.Context, tpmSpec, stateDir string, rw *raw, log *
 // created k itself (tpm.CreateKey's blob encoding).
 func sharedRecord(k sharedKey, srkName []byte) (*store.Record, error) {
 	blob := tpm.Blob{Public: tpm2.Marshal(k.pub), Private: tpm2.Marshal(k.pri), ParentName: bytes.Clone(srkName)}
+	if k.algorithm == protocol.AlgHMACSHA256 {
+		return symmetricRecord(k, blob)
+	}
 	pub, err := tpm.PublicKey(&blob)
 	if err != nil {
 		return nil, fmt.Errorf("bench: tpm.PublicKey %s: %w", k.alias, err)
@@ -161,6 +165,18 @@ func sharedRecord(k sharedKey, srkName []byte) (*store.Record, error) {
 	}
 	rec := &store.Record{Alias: k.alias, OwnerUID: uint32(os.Getuid()), Algorithm: k.algorithm,
 		Purposes: []string{protocol.PurposeSign}, Created: time.Now(), PublicDER: der, Blob: blob}
+	if _, err := rand.Read(rec.KeyID[:]); err != nil {
+		return nil, fmt.Errorf("bench: rand.Read: %w", err)
+	}
+	return rec, nil
+}
+
+// symmetricRecord is the record of an hmac-sha256 key whose version 1 is
+// blob.
+func symmetricRecord(k sharedKey, blob tpm.Blob) (*store.Record, error) {
+	rec := &store.Record{Alias: k.alias, OwnerUID: uint32(os.Getuid()), Algorithm: k.algorithm,
+		Purposes: []string{protocol.PurposeMAC}, Created: time.Now(),
+		Versions: []store.KeyVersion{{Number: 1, Created: time.Now(), Blob: blob}}}
 	if _, err := rand.Read(rec.KeyID[:]); err != nil {
 		return nil, fmt.Errorf("bench: rand.Read: %w", err)
 	}
