@@ -16,6 +16,15 @@ type reservations struct {
 	mu      sync.Mutex
 	pending map[uint32]int             // guarded by mu: creates in flight per login
 	aliases map[reservedAlias]struct{} // guarded by mu
+	logins  map[uint32]*loginLock      // guarded by mu: held while a login's keys are counted
+}
+
+// loginLock serialises one login's quota checks, which may read the store
+// (CountAll, for a login with subordinate uids), so that no other login's
+// creates wait behind that I/O.
+type loginLock struct {
+	mu   sync.Mutex
+	refs int // guarded by reservations.mu
 }
 
 type reservedAlias struct {
@@ -24,7 +33,8 @@ type reservedAlias struct {
 }
 
 func newReservations() *reservations {
-	return &reservations{pending: map[uint32]int{}, aliases: map[reservedAlias]struct{}{}}
+	return &reservations{pending: map[uint32]int{}, aliases: map[reservedAlias]struct{}{},
+		logins: map[uint32]*loginLock{}}
 }
 
 // reserveCreate takes a slot in call's namespace for a new key named
@@ -40,20 +50,26 @@ func (c *Core) reserveCreate(call *Call, alias string) (release func(), err erro
 		return nil, err
 	}
 	r := c.reserved
+	unlock := r.lockLogin(login)
+	defer unlock()
+	n := 0
+	if max > 0 {
+		// Under the login's lock, not the global one: a login with
+		// subordinate uids is counted from the store (I/O), and only its
+		// own creates wait for that. A create stored but not yet released
+		// counts twice here, which can refuse early, never exceed.
+		if n, err = c.loginKeys(call.st, uid, login); err != nil {
+			return nil, err
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	key := reservedAlias{uid, alias}
 	if _, taken := r.aliases[key]; taken {
 		return nil, fmt.Errorf("alias %q is being created: %w", alias, ErrKeyExists)
 	}
-	if max > 0 {
-		n, err := c.loginKeys(call.st, uid, login)
-		if err != nil {
-			return nil, err
-		}
-		if n+r.pending[login] >= max {
-			return nil, ErrQuotaExceeded
-		}
+	if max > 0 && n+r.pending[login] >= max {
+		return nil, ErrQuotaExceeded
 	}
 	r.pending[login]++
 	r.aliases[key] = struct{}{}
@@ -65,6 +81,27 @@ func (c *Core) reserveCreate(call *Call, alias string) (release func(), err erro
 			delete(r.pending, login)
 		}
 	}, nil
+}
+
+// lockLogin takes login's quota lock; the returned func releases it.
+func (r *reservations) lockLogin(login uint32) (unlock func()) {
+	r.mu.Lock()
+	l := r.logins[login]
+	if l == nil {
+		l = &loginLock{}
+		r.logins[login] = l
+	}
+	l.refs++
+	r.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if l.refs--; l.refs == 0 {
+			delete(r.logins, login)
+		}
+	}
 }
 
 // loginKeys counts the keys the quota charges to login: those of uid, or,
