@@ -165,10 +165,12 @@ func (c *Core) status(ctx context.Context, call *Call, _ *protocol.StatusRequest
 		}
 		// Status must answer when the TPM does not (TPM_CHANGED, a hang):
 		// without it, tpm_lockout is left out.
-		if da, err := c.tpm.DAState(ctx); err == nil {
+		// The PIN guard's read, at most a second old: an admin polling
+		// Status costs no TPM command per request.
+		if da, err := c.pins.lockout(ctx); err == nil {
 			resp.TPMLockout = &protocol.LockoutInfo{Counter: da.Counter, MaxTries: da.MaxTries,
 				IntervalSeconds: uint64(da.Interval.Seconds()), RecoverySeconds: uint64(da.Recovery.Seconds()),
-				InLockout: da.InLockout}
+				InLockout: da.InLock}
 		}
 		resp.TPMQueue = uint64(c.tpm.QueueLen())
 	}

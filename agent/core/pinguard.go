@@ -20,6 +20,7 @@ type lockoutState struct {
 	MaxTries uint32        // at this count the TPM locks out every DA-protected key
 	Interval time.Duration // the TPM forgets one failure per interval
 	Recovery time.Duration // lockout recovery time
+	InLock   bool          // the TPM is locked out now
 }
 
 // Budget shares, derived from the TPM's MaxTries: the last reserveShare
@@ -56,6 +57,10 @@ type pinGuard struct {
 	read       lockoutState   // guarded by mu: the TPM's state as last read
 	readAt     time.Time      // guarded by mu
 	sinceRead  int            // guarded by mu: wrong PINs seen since readAt
+	seq        uint64         // guarded by mu: ledger changes so far
+
+	writeMu sync.Mutex // serialises ledger writes, outside mu
+	written uint64     // guarded by writeMu: the change now on disk
 }
 
 // lockoutMaxAge is how long a read of the TPM's lockout state serves, so
@@ -104,7 +109,8 @@ func lockoutOf(t TPM) func(context.Context) (lockoutState, error) {
 		if err != nil {
 			return lockoutState{}, err
 		}
-		return lockoutState{Counter: st.Counter, MaxTries: st.MaxTries, Interval: st.Interval, Recovery: st.Recovery}, nil
+		return lockoutState{Counter: st.Counter, MaxTries: st.MaxTries, Interval: st.Interval, Recovery: st.Recovery,
+			InLock: st.InLockout}, nil
 	}
 }
 
@@ -181,7 +187,16 @@ func (g *pinGuard) begin(ctx context.Context, owner uint32, keyID []byte) (done 
 	return func(wrong bool) { g.finish(owner, key, wrong) }, nil
 }
 
+// finish records the outcome of an attempt begin admitted, then writes
+// the ledger if it changed. The write (an fsync) runs after g.mu is
+// released, so that no other owner's PIN attempt waits for this disk.
 func (g *pinGuard) finish(owner uint32, key string, wrong bool) {
+	if seq, data, changed := g.record(owner, key, wrong); changed {
+		g.save(seq, data)
+	}
+}
+
+func (g *pinGuard) record(owner uint32, key string, wrong bool) (seq uint64, data []byte, changed bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.inflight--
@@ -199,9 +214,15 @@ func (g *pinGuard) finish(owner uint32, key string, wrong bool) {
 		delete(g.ledger.KeyTries, key)
 		delete(g.ledger.KeyLast, key)
 	default:
-		return
+		return 0, nil, false
 	}
-	g.saveLocked()
+	g.seq++
+	data, err := json.Marshal(&g.ledger)
+	if err != nil {
+		g.log.Error("the wrong-PIN ledger could not be encoded", "err", err)
+		return 0, nil, false
+	}
+	return g.seq, data, true
 }
 
 // keyWaitLocked is how long key stays locked: none below defaultKeyTries
@@ -243,22 +264,26 @@ func (g *pinGuard) pruneLocked(now time.Time, interval time.Duration) {
 	g.ledger.Failures = kept
 }
 
-// saveLocked writes the ledger atomically (a new file, fsynced, renamed
-// over the old). A failure is logged; the ledger in memory still holds
-// until the daemon stops, but a restart would then forget it.
-func (g *pinGuard) saveLocked() {
-	if err := g.writeLocked(); err != nil {
+// save writes the ledger snapshot seq atomically (a new file, fsynced,
+// renamed over the old), unless a newer one is on disk already. A failure
+// is logged; the ledger in memory still holds until the daemon stops, but
+// a restart would then forget it.
+func (g *pinGuard) save(seq uint64, data []byte) {
+	g.writeMu.Lock()
+	defer g.writeMu.Unlock()
+	if seq <= g.written {
+		return
+	}
+	if err := writeLedger(g.path, data); err != nil {
 		g.log.Error("the wrong-PIN ledger could not be saved; a restart would forget recent wrong PINs",
 			"path", g.path, "err", err)
+		return
 	}
+	g.written = seq
 }
 
-func (g *pinGuard) writeLocked() error {
-	data, err := json.Marshal(&g.ledger)
-	if err != nil {
-		return fmt.Errorf("json.Marshal: %w", err)
-	}
-	tmp := g.path + ".tmp"
+func writeLedger(path string, data []byte) error {
+	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return fmt.Errorf("os.OpenFile: %w", err)
@@ -270,7 +295,7 @@ func (g *pinGuard) writeLocked() error {
 		os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, g.path); err != nil {
+	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("os.Rename: %w", err)
 	}
 	return nil
