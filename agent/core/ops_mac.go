@@ -97,7 +97,7 @@ func (c *Core) rotateKey(ctx context.Context, call *Call, m *protocol.RotateKeyR
 // acceptedVersions are the versions of rec a MAC may be checked with:
 // want alone (0: all), enabled and not below the minimum, newest first.
 func acceptedVersions(rec *store.Record, want uint32) []*store.KeyVersion {
-	min := max(rec.MinDecryptionVersion, 1)
+	min := rec.MinDecryption()
 	var out []*store.KeyVersion
 	for i := len(rec.Versions) - 1; i >= 0; i-- {
 		v := &rec.Versions[i]
@@ -107,6 +107,12 @@ func acceptedVersions(rec *store.Record, want uint32) []*store.KeyVersion {
 		out = append(out, v)
 	}
 	return out
+}
+
+// verifyMACCost charges a VerifyMAC one token per TPM HMAC it may take:
+// each version the key accepts, when no version is named (up to 64).
+func verifyMACCost(call *Call) int {
+	return max(costFrame, len(acceptedVersions(call.key, call.Req.(*protocol.VerifyMACRequest).Version)))
 }
 
 // forgetKey drops every blob of rec from the TPM's cache.

@@ -52,7 +52,7 @@ func newOpTable() opTable {
 		handle(noKey, true, flatCost(costFrame), (*Core).getRandom),
 		handle(noKey, false, flatCost(costFrame), (*Core).status),
 		handle(existingKey, true, flatCost(costFrame), (*Core).mac),
-		handle(existingKey, true, flatCost(costFrame), (*Core).verifyMAC),
+		handle(existingKey, true, verifyMACCost, (*Core).verifyMAC),
 		handle(existingKey, true, flatCost(costECKeygen), (*Core).rotateKey),
 	)
 }
