@@ -188,23 +188,23 @@ var (
 )
 
 // Validate implements Validator.
-func (r *MACRequest) Validate() error {
-	if err := required("alias", r.Alias != ""); err != nil {
+func (r *MACRequest) Validate() error { return checkMACInput(r.Alias, r.Data) }
+
+// checkMACInput is what MAC and VerifyMAC require of alias and data.
+func checkMACInput(alias string, data []byte) error {
+	if err := required("alias", alias != ""); err != nil {
 		return err
 	}
-	if len(r.Data) > MaxMACData {
-		return Errorf(StatusBadRequest, "field \"data\": %d bytes, more than %d", len(r.Data), MaxMACData)
+	if len(data) > MaxMACData {
+		return Errorf(StatusBadRequest, "field \"data\": %d bytes, more than %d", len(data), MaxMACData)
 	}
 	return nil
 }
 
 // Validate implements Validator.
 func (r *VerifyMACRequest) Validate() error {
-	if err := required("alias", r.Alias != ""); err != nil {
+	if err := checkMACInput(r.Alias, r.Data); err != nil {
 		return err
-	}
-	if len(r.Data) > MaxMACData {
-		return Errorf(StatusBadRequest, "field \"data\": %d bytes, more than %d", len(r.Data), MaxMACData)
 	}
 	if len(r.Tag) != MACTagSize {
 		return Errorf(StatusBadRequest, "field \"tag\": %d bytes, want %d", len(r.Tag), MACTagSize)

@@ -32,8 +32,9 @@ func (c *Core) mac(ctx context.Context, call *Call, m *protocol.MACRequest) (*pr
 // in constant time. A version that is disabled, too old or unknown does
 // not verify, exactly like a wrong tag.
 func (c *Core) verifyMAC(ctx context.Context, call *Call, m *protocol.VerifyMACRequest) (*protocol.VerifyMACResponse, error) {
+	auth := call.auth(m.PIN) // one derivation for every version tried
 	for _, v := range acceptedVersions(call.key, m.Version) {
-		tag, err := c.tpm.HMAC(ctx, &v.Blob, call.auth(m.PIN), m.Data)
+		tag, err := c.tpm.HMAC(ctx, &v.Blob, auth, m.Data)
 		if err != nil {
 			return nil, tpmErr(err)
 		}
@@ -69,16 +70,16 @@ func (c *Core) rotateKey(ctx context.Context, call *Call, m *protocol.RotateKeyR
 		return nil, fmt.Errorf("%q has %d versions, the most a key keeps: %w", rec.Alias, len(rec.Versions), ErrQuotaExceeded)
 	}
 	call.key = rec
+	auth := call.auth(m.PIN)
 	if rec.HasPIN { // the new version gets this PIN: the TPM checks it first
 		newest, ok := rec.Newest()
 		if !ok {
 			return nil, fmt.Errorf("%q has no enabled version: %w", rec.Alias, ErrKeyInvalidated)
 		}
-		if _, err := c.tpm.HMAC(ctx, &newest.Blob, call.auth(m.PIN), nil); err != nil {
+		if _, err := c.tpm.HMAC(ctx, &newest.Blob, auth, nil); err != nil {
 			return nil, tpmErr(err)
 		}
 	}
-	auth := call.auth(m.PIN)
 	blob, _, err := c.tpm.CreateKey(ctx, tpm.KeySpec{Algorithm: tpm.HMACSHA256, Purposes: tpm.PurposeMAC,
 		PIN: auth.PIN, PCRs: auth.PCRs})
 	if err != nil {
