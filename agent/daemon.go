@@ -33,6 +33,12 @@ type Options struct {
 	Version           string
 	OwnerPasswordFile string
 	Listener          net.Listener // pre-made (tests); treated like an activated socket
+	PKCS11SocketPath  string       // the PKCS#11 (p11-kit RPC) socket; "" = only if systemd passes one
+	PKCS11Listener    net.Listener // pre-made (tests)
+
+	// activated holds the named sockets systemd passed, for the front
+	// ends other than the native one (listen fills it).
+	activated map[string][]net.Listener
 
 	// wrapTPM, set by tests only, wraps the TPM the core uses (to count
 	// or slow its commands); the TPM itself stays real.
@@ -119,6 +125,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	bgCancel()
 	bg.Wait()
 	rn.srv.Shutdown(rn.ln, rn.core.Limits().ShutdownTimeout.Duration)
+	rn.p11.shutdown(rn.core.Limits().ShutdownTimeout.Duration)
 	d.mu.Lock()
 	d.running = nil
 	d.mu.Unlock()
@@ -137,6 +144,7 @@ type running struct {
 	core    *core.Core
 	srv     *native.Server
 	keys    keyCount
+	p11     *pkcs11Front // nil without a PKCS#11 socket
 }
 
 // start takes the state dir, the socket, the TPM and the store, in that
@@ -158,6 +166,9 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 		return rn, err
 	}
 	if rn.ln, err = listen(&d.opts); err != nil {
+		return rn, err
+	}
+	if rn.p11, err = listenPKCS11(&d.opts); err != nil {
 		return rn, err
 	}
 	rn.tpm, err = tpm.OpenSpec(ctx, rn.spec, tpm.Options{StateDir: d.opts.StateDir,
@@ -183,6 +194,7 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 		return rn, err
 	}
 	rn.srv = native.NewServer(d.log, rn.core)
+	rn.p11.start(d.log, rn.core)
 	return rn, nil
 }
 
@@ -200,6 +212,7 @@ func (rn *running) close(log *slog.Logger) {
 		rn.ln.Close()
 		rn.ln.remove()
 	}
+	rn.p11.close()
 	if rn.release != nil {
 		rn.release()
 	}

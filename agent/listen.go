@@ -30,10 +30,12 @@ func listen(opts *Options) (*listener, error) {
 	if opts.Listener != nil {
 		return &listener{Listener: opts.Listener, path: opts.SocketPath, activated: true}, nil
 	}
-	lns, err := activation.Listeners()
+	named, err := activation.ListenersWithNames()
 	if err != nil {
-		return nil, fmt.Errorf("activation.Listeners: %w", err)
+		return nil, fmt.Errorf("activation.ListenersWithNames: %w", err)
 	}
+	opts.activated = named
+	lns := mainListeners(named)
 	for _, ln := range lns {
 		if ln == nil {
 			continue
