@@ -3,6 +3,7 @@ package pkcs11_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -175,4 +176,17 @@ func pubPEM(t *testing.T, pub any) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+// ecdhPub is the key's public point, uncompressed.
+func ecdhPub(k *client.Key) ([]byte, error) {
+	pub, ok := k.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, errors.New("not an EC key")
+	}
+	e, err := pub.ECDH()
+	if err != nil {
+		return nil, err
+	}
+	return e.Bytes(), nil
 }
