@@ -25,6 +25,7 @@ type keyJSON struct {
 	PCRs      []uint   `json:"pcrs"`
 	Created   string   `json:"created"`              // RFC 3339, UTC
 	PublicKey string   `json:"public_key,omitempty"` // PEM SubjectPublicKeyInfo
+	PKCS11URI string   `json:"pkcs11_uri,omitempty"` // RFC 7512, docs/PKCS11.md §6
 	// Versions of a symmetric key (hmac-sha256), oldest first.
 	Versions []versionJSON `json:"versions,omitempty"`
 }
@@ -41,6 +42,7 @@ func toKeyJSON(k *client.Key) keyJSON {
 		Algorithm: string(k.Algorithm), Purposes: []string{}, HasPIN: k.HasPIN, PCRs: []uint{},
 		Created: k.Created.UTC().Format(time.RFC3339), PublicKey: publicPEM(k),
 	}
+	j.PKCS11URI = pkcs11URI(k)
 	for _, p := range k.Purposes {
 		j.Purposes = append(j.Purposes, string(p))
 	}
@@ -80,6 +82,9 @@ func writeKeyText(w io.Writer, k *client.Key) {
 	fmt.Fprintf(w, "pin:       %s\n", yesNo(j.HasPIN))
 	fmt.Fprintf(w, "pcrs:      %s\n", pcrList(j.PCRs))
 	fmt.Fprintf(w, "created:   %s\n", j.Created)
+	if j.PKCS11URI != "" {
+		fmt.Fprintf(w, "pkcs11:    %s\n", j.PKCS11URI)
+	}
 	for _, v := range j.Versions {
 		fmt.Fprintf(w, "version:   %d, %s, %s\n", v.Number, v.State, v.Created)
 	}
