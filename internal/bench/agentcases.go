@@ -46,6 +46,7 @@ type agentEnv struct {
 	rr     []string         // rrKeys distinct ECC keys
 	digest []byte
 	gen    atomic.Int64 // keygen alias sequence
+	p11    *p11Env      // the PKCS#11 cases' program; nil without p11-kit or cgo
 }
 
 // The hot ECC key and the RSA key are the raw floor's keys, imported into
@@ -106,6 +107,9 @@ func (e *agentEnv) close() {
 	for _, c := range e.conns {
 		c.Close()
 	}
+	if e.p11 != nil {
+		e.p11.close()
+	}
 }
 
 // cases lists the agent cases in the order they run in each round.
@@ -119,7 +123,11 @@ func (e *agentEnv) cases() []agentCase {
 		_, _, err := e.shared.MAC(ctx, macAlias, e.digest)
 		return err
 	}
-	return []agentCase{
+	var p11 []agentCase
+	if e.p11 != nil {
+		p11 = e.p11.cases()
+	}
+	return append([]agentCase{
 		{"hot-1-client", "ECDSA P-256, 1 key, 1 client, serial", RawECCSign, 1, 0.90, sharedHot},
 		{"hot-8-goroutines", "ECDSA P-256, 1 key, 8 goroutines on one client", RawECCSign, 8, 0, sharedHot},
 		{"hot-64-goroutines", "ECDSA P-256, 1 key, 64 goroutines on one client", RawECCSign, 64, 0.90, sharedHot},
@@ -143,5 +151,5 @@ func (e *agentEnv) cases() []agentCase {
 				_, err := e.shared.GenerateKey(ctx, alias, client.AlgECP256)
 				return err
 			}},
-	}
+	}, p11...)
 }
