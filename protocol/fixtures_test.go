@@ -40,6 +40,12 @@ func sampleKey() KeyInfo {
 	}
 }
 
+// sampleCert is a certificate record of key web; the DER is a stand-in.
+func sampleCert() CertificateInfo {
+	return CertificateInfo{Alias: "web", KeyID: mustHex("00112233445566778899aabbccddeeff"),
+		Certificate: mustHex("3003020101"), Created: 1767225600}
+}
+
 func sampleSealed() KeyInfo {
 	return KeyInfo{
 		Alias:     "db-password",
@@ -106,6 +112,12 @@ func vectors() []vector {
 		{"verify-mac", OpVerifyMAC, 16, &VerifyMACRequest{Alias: "mac-key", Data: []byte("hello"), Tag: mustHex(sampleDigest), Version: 2},
 			&VerifyMACResponse{Valid: true}},
 		{"rotate-key", OpRotateKey, 17, &RotateKeyRequest{Alias: "mac-key"}, &RotateKeyResponse{Key: sampleMACKey()}},
+		{"put-certificate", OpPutCertificate, 52, &PutCertificateRequest{Alias: "web", Certificate: mustHex("3003020101")},
+			&PutCertificateResponse{Certificate: sampleCert()}},
+		{"get-certificate", OpGetCertificate, 53, &GetCertificateRequest{Alias: "web"}, &GetCertificateResponse{Certificate: sampleCert()}},
+		{"delete-certificate", OpDeleteCertificate, 54, &DeleteCertificateRequest{Alias: "web"}, &DeleteCertificateResponse{}},
+		{"list-certificates", OpListCertificates, 55, &ListCertificatesRequest{Limit: 10},
+			&ListCertificatesResponse{Certificates: []CertificateInfo{sampleCert()}}},
 		{"status", OpStatus, 14, &StatusRequest{}, &StatusResponse{
 			AgentVersion: "1.0.0", TPMManufacturer: "IBM", TPMFirmware: "20191023.164445",
 			UptimeSeconds: 3600, Keys: 2, Connections: 1, KeysPerUID: map[uint32]uint64{0: 1, 1000: 2},

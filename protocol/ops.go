@@ -77,6 +77,10 @@ var opTable = []OpSpec{
 	reserved(OpUngrant, "Ungrant", ""),
 	reserved(OpListGrants, "ListGrants", ""),
 	op[RotateKeyRequest, RotateKeyResponse](OpRotateKey, "RotateKey", ""),
+	op[PutCertificateRequest, PutCertificateResponse](OpPutCertificate, "PutCertificate", ""),
+	op[GetCertificateRequest, GetCertificateResponse](OpGetCertificate, "GetCertificate", ""),
+	op[DeleteCertificateRequest, DeleteCertificateResponse](OpDeleteCertificate, "DeleteCertificate", ""),
+	op[ListCertificatesRequest, ListCertificatesResponse](OpListCertificates, "ListCertificates", ""),
 }
 
 // LookupOp returns the table entry of o: a served or a reserved operation.

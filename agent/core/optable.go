@@ -54,6 +54,10 @@ func newOpTable() opTable {
 		handle(existingKey, true, flatCost(costFrame), (*Core).mac),
 		handle(existingKey, true, verifyMACCost, (*Core).verifyMAC),
 		handle(existingKey, true, flatCost(costECKeygen), (*Core).rotateKey),
+		handle(existingKey, false, flatCost(costFrame), (*Core).putCertificate),
+		handle(existingKey, false, flatCost(costFrame), (*Core).getCertificate),
+		handle(existingKey, false, flatCost(costFrame), (*Core).deleteCertificate),
+		handle(noKey, false, flatCost(costFrame), (*Core).listCertificates),
 	)
 }
 
