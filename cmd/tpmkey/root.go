@@ -79,6 +79,7 @@ named by --trust-server-uid (or $TPMKEY_TRUST_SERVER_UID); a socket under a
 		c.macCommand(), c.verifyMACCommand(), c.rotateCommand(),
 		c.sealCommand(), c.unsealCommand(), c.randomCommand(), c.statusCommand(),
 	)
+	root.AddCommand(c.certCommand())
 	return root
 }
 
