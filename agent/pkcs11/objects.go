@@ -86,6 +86,10 @@ func (t *task) refresh(sess uint64) ([]uint64, uint64) {
 		}
 		cursor = page.NextCursor
 	}
+	certs, rv := t.listCerts()
+	if rv != ckrOK {
+		return nil, rv
+	}
 	k := &t.c.tok
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -112,6 +116,9 @@ func (t *task) refresh(sess uint64) ([]uint64, uint64) {
 			o := &object{handle: k.nextObject, class: class, key: ki, pub: pub}
 			k.objects[o.handle] = o
 			k.handleOf[ok] = o.handle
+		}
+		if ci, found := certs[string(ki.KeyID)]; found && len(k.objects) < maxObjects {
+			k.certObjectLocked(ci)
 		}
 	}
 	var hs []uint64
