@@ -144,12 +144,18 @@ func TestPackagedServiceUnderSystemd(t *testing.T) {
 			"stat -c '%U %G %a' /run/tpmkeyd/tpmkeyd.sock": "root root 666",
 			"stat -c '%U %G %a' /etc/tpmkeyd/tpmkeyd.toml": "root root 644",
 			"dpkg-query -W -f '${Conffiles}' tpmkeyd":      "/etc/tpmkeyd/tpmkeyd.toml",
+			"systemctl is-enabled tpmkeyd-pkcs11.socket":   "enabled",
+			"systemctl is-active tpmkeyd-pkcs11.socket":    "active",
+			"stat -c '%U %G %a' /run/tpmkeyd/pkcs11.sock":  "root root 666",
 		} {
 			if err := expect(script, want); err != nil {
 				return err
 			}
 		}
 		return nil
+	})
+	s.step("p11-kit module config", func() error {
+		return expect("cat /usr/share/p11-kit/modules/tpmkeyd.module", "remote: unix:path=/run/tpmkeyd/pkcs11.sock")
 	})
 	s.step("swtpm unit and TPM drop-in", func() error {
 		if err := m.WriteFile("/etc/systemd/system/swtpm-ci.service", []byte(swtpmUnit), 0o644); err != nil {
@@ -209,6 +215,26 @@ func TestPackagedServiceUnderSystemd(t *testing.T) {
 			return err
 		}
 		return expect("systemctl show -p Result -p ExecMainStatus tpmkeyd.service", "Result=success\nExecMainStatus=0")
+	})
+	// The PKCS#11 socket alone starts the service, which is passed both
+	// sockets and tells them apart by name: pkcs11-tool on the host, through
+	// Debian's p11-kit client, reaches the container's socket via /proc.
+	s.step("pkcs11 socket starts the service; pkcs11-tool lists ci-key", func() error {
+		p11 := hostPKCS11Tool(t)
+		if p11 == "" {
+			return nil
+		}
+		cmd := exec.CommandContext(s.cur, p11, "--module", "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so", "-O")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("P11_KIT_SERVER_ADDRESS=unix:path=/proc/%d/root/run/tpmkeyd/pkcs11.sock", m.Leader))
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "label:      ci-key") {
+			journal, _ := run("journalctl -u tpmkeyd --no-pager -n 30")
+			return fmt.Errorf("pkcs11-tool -O = %v\n%s\njournal:\n%s", err, out, journal)
+		}
+		if err := expect("systemctl is-active tpmkeyd.service", "active"); err != nil {
+			return err
+		}
+		return expect("tpmkey list", "ci-key") // the main socket, same daemon
 	})
 	s.step("journal holds audit records", func() error {
 		out, err := run("journalctl -u tpmkeyd -o json --no-pager")
@@ -320,4 +346,21 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// hostPKCS11Tool is pkcs11-tool and p11-kit's client module on the host, or
+// "" (a skip; a failure under CI=true) when they are missing.
+func hostPKCS11Tool(t *testing.T) string {
+	p, err := exec.LookPath("pkcs11-tool")
+	if err == nil {
+		_, err = os.Stat("/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so")
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("pkcs11-tool or p11-kit-client.so missing under CI=true: %v", err)
+		}
+		t.Logf("skipping the PKCS#11 step: %v", err)
+		return ""
+	}
+	return p
 }
