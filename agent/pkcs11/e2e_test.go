@@ -138,6 +138,26 @@ func TestPKCS11Tool(t *testing.T) {
 			t.Logf("pkcs11-tool --derive now passes through this p11-kit: %s", r.stdout)
 		}
 	})
+	t.Run("pin-key", func(t *testing.T) {
+		k, err := c.GenerateKey(ctx, "pinned", client.AlgECP256, client.WithPIN([]byte("1234")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, pub := hex.EncodeToString(k.ID), s.file(t, "pinned.pub", pubPEM(t, k.PublicKey))
+		if out := s.p11(t, "-O", "--type", "privkey", "--id", id); !strings.Contains(out, "always authenticate") {
+			t.Errorf("pkcs11-tool -O of a PIN key = %q, want always authenticate", out)
+		}
+		// pkcs11-tool logs in (CKU_USER) and, seeing CKA_ALWAYS_AUTHENTICATE,
+		// gives the PIN again as CKU_CONTEXT_SPECIFIC.
+		sig := filepath.Join(s.Dir, "pinned.sig")
+		s.p11(t, "--sign", "-m", "ECDSA", "--id", id, "-i", digest, "-o", sig, "--signature-format", "openssl", "--login", "--pin", "1234")
+		s.openssl(t, "pkeyutl", "-verify", "-pubin", "-inkey", pub, "-in", digest, "-sigfile", sig)
+		r := s.run(t, nil, nil, "pkcs11-tool", "--module", clientModule, "--sign", "-m", "ECDSA", "--id", id, "-i", digest,
+			"-o", filepath.Join(s.Dir, "bad.sig"), "--login", "--pin", "9999")
+		if r.code == 0 || !strings.Contains(r.stderr, "CKR_PIN_INCORRECT") {
+			t.Errorf("pkcs11-tool --sign with a wrong PIN = exit %d %q, want CKR_PIN_INCORRECT", r.code, r.stderr)
+		}
+	})
 	t.Run("random", func(t *testing.T) {
 		out := filepath.Join(s.Dir, "rand.bin")
 		s.p11(t, "--generate-random", "2000", "-o", out)
