@@ -154,14 +154,12 @@ func (t *task) aliasFor(id []byte, label string) (string, uint64) {
 // updated; the caller holds mu.
 func (k *token) certObjectLocked(ci protocol.CertificateInfo) *object {
 	ok := objectKey{string(ci.KeyID), ckoCertificate}
-	if h, found := k.handleOf[ok]; found {
-		if o := k.objects[h]; o != nil {
-			o.cert, o.gone = ci.Certificate, false
-			return o
-		}
+	h, found := k.handleOf[ok]
+	if !found || k.objects[h] == nil {
+		k.nextObject++
+		h = k.nextObject
 	}
-	k.nextObject++
-	o := &object{handle: k.nextObject, class: ckoCertificate, cert: ci.Certificate,
+	o := &object{handle: h, class: ckoCertificate, cert: ci.Certificate,
 		key: &protocol.KeyInfo{Alias: ci.Alias, KeyID: ci.KeyID}}
 	k.objects[o.handle] = o
 	k.handleOf[ok] = o.handle

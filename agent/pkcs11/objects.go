@@ -24,6 +24,9 @@ type objectKey struct {
 // object is one PKCS#11 object: a key's private or public half, or its
 // certificate (token objects, made from the core's KeyInfo), or a secret
 // that C_DeriveKey made (a session object).
+// Its fields other than gone are never changed once it is in the token's
+// table, so an operation may use the object outside token.mu; a refresh
+// replaces it. gone is guarded by token.mu.
 type object struct {
 	handle  uint64
 	class   uint64
@@ -103,11 +106,12 @@ func (t *task) refresh(sess uint64) ([]uint64, uint64) {
 		pub, _ := x509.ParsePKIXPublicKey(ki.PublicKey)
 		for _, class := range keyClasses(ki) {
 			ok := objectKey{string(ki.KeyID), class}
-			if h, found := k.handleOf[ok]; found {
-				if o := k.objects[h]; o != nil {
-					o.key, o.pub, o.gone = ki, pub, false
-					continue
-				}
+			if h, found := k.handleOf[ok]; found && k.objects[h] != nil {
+				// A new object under the same handle: an operation in
+				// flight keeps the one it started with (objects are never
+				// changed once made; see object).
+				k.objects[h] = &object{handle: h, class: class, key: ki, pub: pub}
+				continue
 			}
 			if len(k.objects) >= maxObjects {
 				break
