@@ -59,8 +59,32 @@ func TestPKCS11Tool(t *testing.T) {
 			}
 		}
 	})
+	t.Run("mechanisms", func(t *testing.T) {
+		// What p11-kit 0.24.1's client passes on (docs/PKCS11.md §2).
+		out := s.p11(t, "-M")
+		for _, want := range []string{"ECDSA, keySize={256,384}, hw, sign", "RSA-PKCS-OAEP, keySize={2048,3072}, hw, decrypt",
+			"RSA-PKCS-PSS, keySize={2048,3072}, hw, sign", "ECDSA-KEY-PAIR-GEN, keySize={256,384}, hw, generate_key_pair"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("pkcs11-tool -M = %q, want it to contain %q", out, want)
+			}
+		}
+	})
+	t.Run("sign-ecdsa-p384", func(t *testing.T) {
+		k, err := c.GenerateKey(ctx, "ec384", client.AlgECP384)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := s.file(t, "ec384.pub", pubPEM(t, k.PublicKey))
+		for _, h := range []string{"sha1", "sha256", "sha384", "sha512"} {
+			in := filepath.Join(s.Dir, "p384."+h)
+			s.openssl(t, "dgst", "-"+h, "-binary", "-out", in, msg)
+			sig := in + ".sig"
+			s.p11(t, "--sign", "-m", "ECDSA", "--id", hex.EncodeToString(k.ID), "-i", in, "-o", sig, "--signature-format", "openssl")
+			s.openssl(t, "pkeyutl", "-verify", "-pubin", "-inkey", pub, "-in", in, "-sigfile", sig)
+		}
+	})
 	t.Run("sign-ecdsa", func(t *testing.T) {
-		for _, h := range []string{"sha1", "sha256", "sha384"} {
+		for _, h := range []string{"sha1", "sha256", "sha384", "sha512"} {
 			in := filepath.Join(s.Dir, "ecdsa."+h)
 			s.openssl(t, "dgst", "-"+h, "-binary", "-out", in, msg)
 			sig := filepath.Join(s.Dir, "ecdsa."+h+".sig")
