@@ -41,6 +41,10 @@ func TestSmoke(t *testing.T) {
 	}
 	wantCases := []string{"hot-1-client", "hot-8-goroutines", "hot-64-goroutines", "hot-64-connections",
 		"round-robin-64-keys", "rsa-2048-pss", "mac-32-bytes", "mac-8-goroutines", "ecc-keygen"}
+	if _, err := os.Stat("/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so"); err == nil && cgoBuild {
+		// The PKCS#11 cases (internal/bench/pkcs11_cgo.go).
+		wantCases = append(wantCases, "pkcs11-sign-1-session", "pkcs11-sign-8-sessions")
+	}
 	var gotCases []string
 	for _, c := range rep.Cases {
 		gotCases = append(gotCases, c.Name)
