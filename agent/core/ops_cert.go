@@ -23,6 +23,11 @@ type certStore interface {
 
 var errNoCertStore = errors.New("this store keeps no certificates")
 
+// noCertificate is KEY_NOT_FOUND with a message that says what is missing.
+func noCertificate(alias string) error {
+	return protocol.Errorf(protocol.StatusKeyNotFound, "key %q has no certificate", alias)
+}
+
 func (c *Core) certs() (certStore, error) {
 	cs, ok := c.store.(certStore)
 	if !ok {
@@ -70,6 +75,9 @@ func (c *Core) certificateOf(call *Call) (*store.Certificate, error) {
 	if err == nil && crt.KeyID != call.key.KeyID {
 		err = store.ErrCertificateNotFound
 	}
+	if errors.Is(err, store.ErrCertificateNotFound) {
+		return nil, noCertificate(call.key.Alias)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("Store.Certificate: %w", err)
 	}
@@ -89,7 +97,11 @@ func (c *Core) deleteCertificate(_ context.Context, call *Call, m *protocol.Dele
 	if err != nil {
 		return nil, err
 	}
-	if err := cs.DeleteCertificate(call.ns, call.key.Alias); err != nil {
+	err = cs.DeleteCertificate(call.ns, call.key.Alias)
+	if errors.Is(err, store.ErrCertificateNotFound) {
+		return nil, noCertificate(call.key.Alias)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("Store.DeleteCertificate: %w", err)
 	}
 	return &protocol.DeleteCertificateResponse{}, nil

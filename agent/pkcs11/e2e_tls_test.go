@@ -67,6 +67,9 @@ distinguished_name = dn
 		if err != nil {
 			t.Fatal(err)
 		}
+		if r := s.run(t, nil, nil, s.tpmkey, "cert", "get", "web"); r.code != 1 || !strings.Contains(r.stderr, `KEY_NOT_FOUND: key "web" has no certificate`) {
+			t.Errorf("tpmkey cert get web before any = exit %d %q, want KEY_NOT_FOUND: key \"web\" has no certificate", r.code, r.stderr)
+		}
 		s.p11(t, "--write-object", der, "--type", "cert", "--id", hex.EncodeToString(k.ID), "--label", "web")
 		got, err := c.Certificate(ctx, "web")
 		want, _ := os.ReadFile(der)
