@@ -3,6 +3,7 @@ package pkcs11
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -70,14 +71,37 @@ func (c *conn) serve() {
 		c.sem <- struct{}{}
 		c.inflight.Add(1)
 		c.s.handlers.Add(1)
-		go func() {
-			defer func() { <-c.sem; c.inflight.Done(); c.s.handlers.Done() }()
-			defer release()
-			if !c.handle(code, msg) {
-				c.stopReading()
-			}
-		}()
+		if inline(msg) {
+			// Quick calls that never wait on the core or the TPM run on
+			// the reader: no goroutine to wake on the caller's path.
+			c.run(code, msg, release)
+			continue
+		}
+		go c.run(code, msg, release)
 	}
+}
+
+// run answers one message and releases what the reader took for it.
+func (c *conn) run(code uint32, msg []byte, release func()) {
+	defer func() { <-c.sem; c.inflight.Done(); c.s.handlers.Done() }()
+	defer release()
+	if !c.handle(code, msg) {
+		c.stopReading()
+	}
+}
+
+// inlineCalls only touch the connection's own state.
+var inlineCalls = map[rpc.Call]bool{
+	rpc.CallGetInfo: true, rpc.CallGetSlotList: true, rpc.CallGetSlotInfo: true, rpc.CallGetTokenInfo: true,
+	rpc.CallGetMechanismList: true, rpc.CallGetMechanismInfo: true, rpc.CallOpenSession: true,
+	rpc.CallCloseSession: true, rpc.CallGetSessionInfo: true, rpc.CallLogin: true, rpc.CallLogout: true,
+	rpc.CallGetAttributeValue: true, rpc.CallFindObjects: true, rpc.CallFindObjectsFinal: true,
+	rpc.CallSignInit: true, rpc.CallSignUpdate: true, rpc.CallDecryptInit: true,
+}
+
+// inline reports whether msg is a call of inlineCalls, from its call id.
+func inline(msg []byte) bool {
+	return len(msg) >= 4 && inlineCalls[rpc.Call(binary.BigEndian.Uint32(msg))]
 }
 
 // readFrame waits for a frame (no idle limit: p11-kit's client keeps its
