@@ -27,6 +27,9 @@ type keyJSON struct {
 	PublicKey string   `json:"public_key,omitempty"` // PEM SubjectPublicKeyInfo
 	// Versions of a symmetric key (hmac-sha256), oldest first.
 	Versions []versionJSON `json:"versions,omitempty"`
+	// MinDecryptionVersion and RotationPeriod (seconds) of a symmetric key.
+	MinDecryptionVersion uint32 `json:"min_decryption_version,omitempty"`
+	RotationPeriod       int64  `json:"rotation_period,omitempty"`
 }
 
 type versionJSON struct {
@@ -52,6 +55,8 @@ func toKeyJSON(k *client.Key) keyJSON {
 		}
 		j.Versions = append(j.Versions, versionJSON{Number: v.Number, Created: v.Created.UTC().Format(time.RFC3339), State: state})
 	}
+	j.MinDecryptionVersion = k.MinDecryptionVersion
+	j.RotationPeriod = int64(k.RotationPeriod / time.Second)
 	return j
 }
 
@@ -82,6 +87,12 @@ func writeKeyText(w io.Writer, k *client.Key) {
 	fmt.Fprintf(w, "created:   %s\n", j.Created)
 	for _, v := range j.Versions {
 		fmt.Fprintf(w, "version:   %d, %s, %s\n", v.Number, v.State, v.Created)
+	}
+	if j.MinDecryptionVersion > 1 {
+		fmt.Fprintf(w, "min decryption version: %d\n", j.MinDecryptionVersion)
+	}
+	if j.RotationPeriod > 0 {
+		fmt.Fprintf(w, "rotation period: %s\n", formatPeriod(j.RotationPeriod))
 	}
 	if j.PublicKey != "" {
 		fmt.Fprint(w, j.PublicKey)
