@@ -106,13 +106,13 @@ func (c *cli) datakeyCommand() *cobra.Command {
 	return cmd
 }
 
-// printDataKey prints a data key: the plaintext in hex and the ciphertext
-// in base64 (not when it went to a file).
+// printDataKey prints a data key: the plaintext in hex (base64 in JSON)
+// and the ciphertext in base64 (not when it went to a file).
 func (c *cli) printDataKey(pt, ct []byte, ctInFile bool) error {
 	if c.json {
 		j := map[string]any{}
 		if pt != nil {
-			j["plaintext"] = hex.EncodeToString(pt)
+			j["plaintext"] = base64.StdEncoding.EncodeToString(pt)
 		}
 		if !ctInFile {
 			j["ciphertext"] = base64.StdEncoding.EncodeToString(ct)

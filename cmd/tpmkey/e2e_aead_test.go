@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -44,13 +43,13 @@ func TestAEADCommands(t *testing.T) {
 	// datakey: the plaintext key decrypts from its ciphertext.
 	r := runCLI(t, b, s, nil, nil, "datakey", "a", "--bytes", "24", "--context", "app=x", "--json")
 	var dk struct{ Plaintext, Ciphertext string }
-	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &dk) != nil || len(dk.Plaintext) != 48 {
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &dk) != nil || len(dk.Plaintext) != 32 {
 		t.Fatalf("datakey --json = %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	ct, _ := base64.StdEncoding.DecodeString(dk.Ciphertext)
 	cl := dial(t, s)
 	pt, err := cl.AEADDecrypt(ctx, ct, map[string]string{"app": "x"})
-	if err != nil || hex.EncodeToString(pt) != dk.Plaintext {
+	if err != nil || base64.StdEncoding.EncodeToString(pt) != dk.Plaintext {
 		t.Errorf("AEADDecrypt(datakey's ciphertext) = %x, %v; want %s", pt, err, dk.Plaintext)
 	}
 	if _, err := cl.AEADDecrypt(ctx, ct, nil); !errors.Is(err, client.ErrDecryptFailed) {
