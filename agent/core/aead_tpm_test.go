@@ -160,3 +160,20 @@ func u32Bytes(vs []uint32) []byte {
 	}
 	return b
 }
+
+// TestMACAutoRotation: an hmac-sha256 key with a rotation period rotates
+// at its first MAC after the period, as aes-256-gcm keys do.
+func TestMACAutoRotation(t *testing.T) {
+	tc := newTPMCore(t)
+	tc.do(t, protocol.OpGenerateKey, &protocol.GenerateKeyRequest{Alias: "m", Algorithm: protocol.AlgHMACSHA256, RotationPeriod: 3600})
+	mac := func() uint32 {
+		return tc.do(t, protocol.OpMAC, &protocol.MACRequest{Alias: "m", Data: []byte("d")}).(*protocol.MACResponse).Version
+	}
+	if v := mac(); v != 1 {
+		t.Errorf("MAC = version %d, want 1", v)
+	}
+	tc.clock.add(time.Hour)
+	if v := mac(); v != 2 {
+		t.Errorf("MAC an hour later = version %d, want 2", v)
+	}
+}

@@ -220,3 +220,17 @@ func TestPythonOpens(t *testing.T) {
 		})
 	}
 }
+
+func benchmarkSeal(b *testing.B, n int) {
+	wk, h, _, _ := sample()
+	pt := make([]byte, n)
+	b.SetBytes(int64(n))
+	for b.Loop() {
+		if _, err := Seal(wk, h, pt, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSeal1KiB(b *testing.B) { benchmarkSeal(b, 1<<10) }
+func BenchmarkSeal1MiB(b *testing.B) { benchmarkSeal(b, 1<<20) }
