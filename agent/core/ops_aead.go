@@ -62,12 +62,30 @@ type verKey struct {
 }
 
 // msgCount is one version's messages: next is the count of the next
-// message, limit the count reserved in the record.
-type msgCount struct{ next, limit uint64 }
+// message, limit the count reserved in the record. Its own mutex guards
+// both and is held across a reservation's store write, so that one key's
+// reservation never delays another key's messages.
+type msgCount struct {
+	mu          sync.Mutex
+	next, limit uint64
+}
 
 type msgCounts struct {
-	mu sync.Mutex // guards m; held across a reservation's store write
+	mu sync.Mutex // guards m
 	m  map[verKey]*msgCount
+}
+
+// get returns v's count, made from what the record reserved (taken as
+// used: an earlier run may have used it) when first seen.
+func (mc *msgCounts) get(k verKey, reserved uint64) *msgCount {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	n, ok := mc.m[k]
+	if !ok {
+		n = &msgCount{next: reserved, limit: reserved}
+		mc.m[k] = n
+	}
+	return n
 }
 
 var (
@@ -315,16 +333,9 @@ func (c *Core) rotatedNewest(ctx context.Context, call *Call, rec *store.Record,
 // countMessage counts one message of v, reserving a block in the record
 // when the reserved ones are used up. full: v has reached the bound.
 func (c *Core) countMessage(rec *store.Record, v *store.KeyVersion) (full bool, err error) {
-	mc := c.aead.msgs
-	mc.mu.Lock()
-	defer mc.mu.Unlock()
-	k := verKey{rec.KeyID, v.Number}
-	n, ok := mc.m[k]
-	if !ok {
-		// Counts reserved by an earlier run are taken as used.
-		n = &msgCount{next: v.Messages, limit: v.Messages}
-		mc.m[k] = n
-	}
+	n := c.aead.msgs.get(verKey{rec.KeyID, v.Number}, v.Messages)
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.next < n.limit {
 		n.next++
 		return false, nil
