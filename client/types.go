@@ -52,6 +52,11 @@ type Key struct {
 	// Versions of a symmetric key (hmac-sha256), oldest first.
 	Versions             []KeyVersion
 	MinDecryptionVersion uint32
+	// Origin is "generated", "imported" or "imported-wrapped".
+	Origin string
+	// ExportableTo is the Name of the backup TPM's SRK the key may be
+	// exported to (ExportKey); nil: the key never leaves its TPM.
+	ExportableTo []byte
 }
 
 // KeyVersion is one version of a symmetric key.
@@ -86,6 +91,10 @@ func keyFromWire(ki *protocol.KeyInfo) (*Key, error) {
 		k.Purposes = append(k.Purposes, Purpose(p))
 	}
 	k.MinDecryptionVersion = ki.MinDecryptionVersion
+	k.Origin, k.ExportableTo = ki.Origin, ki.ExportableTo
+	if k.Origin == "" {
+		k.Origin = protocol.OriginGenerated
+	}
 	for _, v := range ki.Versions {
 		k.Versions = append(k.Versions, KeyVersion{Number: v.Number, Created: time.Unix(v.Created, 0),
 			Disabled: v.State == protocol.VersionDisabled})

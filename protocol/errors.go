@@ -74,6 +74,8 @@ var (
 	ErrQuotaExceeded        error = &sentinel{status: StatusQuotaExceeded, text: "protocol: quota exceeded"}
 	ErrBusy                 error = &sentinel{status: StatusBusy, text: "protocol: busy"}
 	ErrInternal             error = &sentinel{status: StatusInternal, text: "protocol: internal error"}
+	ErrNotExportable        error = &sentinel{status: StatusNotExportable, text: "protocol: not exportable"}
+	ErrImportFailed         error = &sentinel{status: StatusImportFailed, text: "protocol: import failed"}
 )
 
 // Codec sentinels: finer causes of BAD_REQUEST. errors.Is(err, ErrBadRequest)
@@ -129,6 +131,10 @@ func SentinelFor(s Status) error {
 		return ErrBusy
 	case StatusInternal:
 		return ErrInternal
+	case StatusNotExportable:
+		return ErrNotExportable
+	case StatusImportFailed:
+		return ErrImportFailed
 	}
 	return nil
 }

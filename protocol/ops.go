@@ -71,12 +71,13 @@ var opTable = []OpSpec{
 	reserved(OpAEADDecrypt, "AEADDecrypt", ""),
 	op[MACRequest, MACResponse](OpMAC, "MAC", PurposeMAC),
 	op[VerifyMACRequest, VerifyMACResponse](OpVerifyMAC, "VerifyMAC", PurposeMAC),
-	reserved(OpImport, "Import", "import of an existing key"),
+	op[ImportKeyRequest, ImportKeyResponse](OpImportKey, "ImportKey", ""),
 	reserved(OpAttest, "Attest", "TPM attestation of a key"),
 	reserved(OpGrant, "Grant", "let another uid use a key"),
 	reserved(OpUngrant, "Ungrant", ""),
 	reserved(OpListGrants, "ListGrants", ""),
 	op[RotateKeyRequest, RotateKeyResponse](OpRotateKey, "RotateKey", ""),
+	op[ExportKeyRequest, ExportKeyResponse](OpExportKey, "ExportKey", ""),
 }
 
 // LookupOp returns the table entry of o: a served or a reserved operation.

@@ -241,5 +241,14 @@ func keyInfo(r *store.Record) protocol.KeyInfo {
 		Alias: r.Alias, KeyID: r.KeyID[:], OwnerUID: r.OwnerUID, Algorithm: r.Algorithm,
 		Purposes: r.Purposes, HasPIN: r.HasPIN, PCRs: r.PCRs, Created: r.Created.Unix(),
 		PublicKey: r.PublicDER, Versions: versionInfo(r), MinDecryptionVersion: r.MinDecryptionVersion,
+		Origin: origin(r), ExportableTo: r.ExportTo,
 	}
+}
+
+// origin is the record's origin as KeyInfo says it.
+func origin(r *store.Record) string {
+	if r.Origin == "" {
+		return protocol.OriginGenerated
+	}
+	return r.Origin
 }

@@ -54,6 +54,8 @@ func newOpTable() opTable {
 		handle(existingKey, true, flatCost(costFrame), (*Core).mac),
 		handle(existingKey, true, verifyMACCost, (*Core).verifyMAC),
 		handle(existingKey, true, flatCost(costECKeygen), (*Core).rotateKey),
+		handle(newKey, true, importCost, (*Core).importKey),
+		handle(existingKey, true, flatCost(costECKeygen), (*Core).exportKey),
 	)
 }
 
