@@ -65,3 +65,28 @@ func (c *Client) importKey(ctx context.Context, op string, req protocol.ImportKe
 	}
 	return keyFromWire(&resp.Key)
 }
+
+// WithBackupTo makes a new key exportable to one backup TPM, named by its
+// SRK public key (Status.SRKPublic of that machine, TPM2B_PUBLIC or PEM):
+// ExportKey can then wrap it for that TPM, and for no other (GenerateKey).
+// Without it a key never leaves its TPM.
+func WithBackupTo(srkPublic []byte) CallOption {
+	return func(o *callOptions) { o.set |= optBackupTo; o.backupTo = srkPublic }
+}
+
+// ExportKey returns an exportable key (made WithBackupTo) wrapped for its
+// backup TPM, whose SRK public key target names; ImportWrapped on that
+// machine imports it. It accepts ForUID (admins).
+func (c *Client) ExportKey(ctx context.Context, alias string, target []byte, opts ...CallOption) (*Key, protocol.WrappedKey, error) {
+	o, err := collect("ExportKey", optForUID, opts)
+	if err != nil {
+		return nil, protocol.WrappedKey{}, err
+	}
+	req := protocol.ExportKeyRequest{Alias: alias, Target: target, UID: o.uid}
+	var resp protocol.ExportKeyResponse
+	if err := c.roundTrip(ctx, protocol.OpExportKey, &req, &resp); err != nil {
+		return nil, protocol.WrappedKey{}, err
+	}
+	k, err := keyFromWire(&resp.Key)
+	return k, resp.Wrapped, err
+}

@@ -121,10 +121,11 @@ const (
 	optForUID
 	optPurposes
 	optPCRs
+	optBackupTo
 )
 
 // allCallOpts lists every option, in the order errors name them.
-const allCallOpts = optPIN | optPSS | optPKCS1v15 | optForUID | optPurposes | optPCRs
+const allCallOpts = optPIN | optPSS | optPKCS1v15 | optForUID | optPurposes | optPCRs | optBackupTo
 
 func (b callOpt) String() string {
 	switch b {
@@ -140,6 +141,8 @@ func (b callOpt) String() string {
 		return "WithPurposes"
 	case optPCRs:
 		return "WithPCRs"
+	case optBackupTo:
+		return "WithBackupTo"
 	}
 	return fmt.Sprintf("callOpt(%#x)", uint8(b))
 }
@@ -152,6 +155,7 @@ type callOptions struct {
 	uid      *uint32
 	purposes []string
 	pcrs     []uint
+	backupTo []byte
 }
 
 // collect applies opts for the call named op, which accepts only the

@@ -140,6 +140,11 @@ type Status struct {
 	KeysPerUID      map[uint32]uint64 // admins only
 	Lockout         *Lockout          // admins only: the TPM's wrong-PIN counter
 	TPMQueue        uint64            // admins only: jobs waiting for the TPM
+	// SRKPublic is the TPM's storage root key as a marshalled
+	// TPM2B_PUBLIC: what keys are wrapped for (tpm2_duplicate -U,
+	// tpmkey wrap --for) and what WithBackupTo names on other machines.
+	SRKPublic []byte
+	SRKName   []byte // its TPM Name
 }
 
 // Lockout is the TPM's dictionary-attack state, for admins.

@@ -43,6 +43,10 @@ func Parse(data []byte, passphrase Passphrase) (crypto.Signer, error) {
 		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(data))
 	}
 	if !bytes.Contains(data, []byte("-----BEGIN")) {
+		var info encryptedPrivateKeyInfo
+		if rest, err := asn1.Unmarshal(data, &info); err == nil && len(rest) == 0 && info.Algo.Algorithm.Equal(oidPBES2) {
+			return parseEncryptedPKCS8(data, passphrase)
+		}
 		return parseDER(data)
 	}
 	rest := data

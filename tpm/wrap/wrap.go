@@ -22,6 +22,10 @@ type Blob struct {
 	Public    []byte
 	Duplicate []byte
 	Seed      []byte
+	// PINScheme, in a wrapped-key file only, says how the key's auth
+	// value derives from its PIN ("raw" or "sha256", as tpmkeyd's
+	// protocol names them); "" for none said.
+	PINScheme string
 }
 
 // Size limits of the parts, checked before anything is decoded.
@@ -111,12 +115,19 @@ const (
 	pemPublic    = "TPM2B PUBLIC"
 	pemDuplicate = "TPM2B PRIVATE"
 	pemSeed      = "TPM2B ENCRYPTED SECRET"
+	// pinSchemeHeader is the PEM header of the public block that carries
+	// Blob.PINScheme.
+	pinSchemeHeader = "Pin-Scheme"
 )
 
 // MarshalPEM returns the blob as three PEM blocks.
 func (b *Blob) MarshalPEM() []byte {
 	var out []byte
-	out = append(out, pem.EncodeToMemory(&pem.Block{Type: pemPublic, Bytes: b.Public})...)
+	pub := &pem.Block{Type: pemPublic, Bytes: b.Public}
+	if b.PINScheme != "" {
+		pub.Headers = map[string]string{pinSchemeHeader: b.PINScheme}
+	}
+	out = append(out, pem.EncodeToMemory(pub)...)
 	out = append(out, pem.EncodeToMemory(&pem.Block{Type: pemDuplicate, Bytes: b.Duplicate})...)
 	out = append(out, pem.EncodeToMemory(&pem.Block{Type: pemSeed, Bytes: b.Seed})...)
 	return out
@@ -133,7 +144,7 @@ func ParsePEM(data []byte) (*Blob, error) {
 		}
 		switch block.Type {
 		case pemPublic:
-			b.Public = block.Bytes
+			b.Public, b.PINScheme = block.Bytes, block.Headers[pinSchemeHeader]
 		case pemDuplicate:
 			b.Duplicate = block.Bytes
 		case pemSeed:
