@@ -71,6 +71,28 @@ func sampleMACKey() KeyInfo {
 
 func uid(u uint32) *uint32 { return &u }
 
+// Sample TPM structures: short stand-ins with well-formed size prefixes.
+const (
+	sampleTPM2BPublic = "001a0023000b00060072000000100010000300100000000000000000"
+	sampleSRKName     = "000b2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+)
+
+func sampleWrapped() *WrappedKey {
+	return &WrappedKey{Public: mustHex(sampleTPM2BPublic), Duplicate: mustHex("0004deadbeef"), Seed: mustHex("0004cafebabe")}
+}
+
+func sampleImported(origin string) KeyInfo {
+	k := sampleKey()
+	k.Origin = origin
+	return k
+}
+
+func sampleExportable() KeyInfo {
+	k := sampleKey()
+	k.Origin, k.ExportableTo = OriginGenerated, mustHex(sampleSRKName)
+	return k
+}
+
 func vectors() []vector {
 	return []vector{
 		{"hello", OpHello, 1, &HelloRequest{Versions: []uint{1}, Client: "tpmkey/1.0"}, &HelloResponse{
@@ -106,6 +128,12 @@ func vectors() []vector {
 		{"verify-mac", OpVerifyMAC, 16, &VerifyMACRequest{Alias: "mac-key", Data: []byte("hello"), Tag: mustHex(sampleDigest), Version: 2},
 			&VerifyMACResponse{Valid: true}},
 		{"rotate-key", OpRotateKey, 17, &RotateKeyRequest{Alias: "mac-key"}, &RotateKeyResponse{Key: sampleMACKey()}},
+		{"import-key", OpImportKey, 18, &ImportKeyRequest{Alias: "web", Key: []byte("-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n"),
+			Purposes: []string{PurposeSign}, PIN: []byte("1234")}, &ImportKeyResponse{Key: sampleImported(OriginImported)}},
+		{"import-key-wrapped", OpImportKey, 19, &ImportKeyRequest{Alias: "web", Wrapped: sampleWrapped()},
+			&ImportKeyResponse{Key: sampleImported(OriginImportedWrapped)}},
+		{"export-key", OpExportKey, 20, &ExportKeyRequest{Alias: "web", Target: mustHex(sampleTPM2BPublic), UID: uid(1000)},
+			&ExportKeyResponse{Key: sampleExportable(), Wrapped: *sampleWrapped()}},
 		{"status", OpStatus, 14, &StatusRequest{}, &StatusResponse{
 			AgentVersion: "1.0.0", TPMManufacturer: "IBM", TPMFirmware: "20191023.164445",
 			UptimeSeconds: 3600, Keys: 2, Connections: 1, KeysPerUID: map[uint32]uint64{0: 1, 1000: 2},
