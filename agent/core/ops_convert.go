@@ -243,7 +243,7 @@ func keyInfo(r *store.Record) protocol.KeyInfo {
 		Purposes: r.Purposes, HasPIN: r.HasPIN, PCRs: r.PCRs, Created: r.Created.Unix(),
 		PublicKey: r.PublicDER, Versions: versionInfo(r), MinDecryptionVersion: r.MinDecryptionVersion,
 		RotationPeriod: uint64(r.RotationPeriod / time.Second),
-		Origin: origin(r), ExportableTo: r.ExportTo,
+		Origin:         origin(r), ExportableTo: r.ExportTo,
 	}
 }
 
