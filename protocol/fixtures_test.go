@@ -96,6 +96,28 @@ func sampleAEADKey() KeyInfo {
 
 func uid(u uint32) *uint32 { return &u }
 
+// Sample TPM structures: short stand-ins with well-formed size prefixes.
+const (
+	sampleTPM2BPublic = "001a0023000b00060072000000100010000300100000000000000000"
+	sampleSRKName     = "000b2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+)
+
+func sampleWrapped() *WrappedKey {
+	return &WrappedKey{Public: mustHex(sampleTPM2BPublic), Duplicate: mustHex("0004deadbeef"), Seed: mustHex("0004cafebabe")}
+}
+
+func sampleImported(origin string) KeyInfo {
+	k := sampleKey()
+	k.Origin = origin
+	return k
+}
+
+func sampleExportable() KeyInfo {
+	k := sampleKey()
+	k.Origin, k.ExportableTo = OriginGenerated, mustHex(sampleSRKName)
+	return k
+}
+
 func vectors() []vector {
 	return []vector{
 		{"hello", OpHello, 1, &HelloRequest{Versions: []uint{1}, Client: "tpmkey/1.0"}, &HelloResponse{
@@ -131,6 +153,12 @@ func vectors() []vector {
 		{"verify-mac", OpVerifyMAC, 16, &VerifyMACRequest{Alias: "mac-key", Data: []byte("hello"), Tag: mustHex(sampleDigest), Version: 2},
 			&VerifyMACResponse{Valid: true}},
 		{"rotate-key", OpRotateKey, 17, &RotateKeyRequest{Alias: "mac-key"}, &RotateKeyResponse{Key: sampleMACKey()}},
+		{"import-key", OpImportKey, 18, &ImportKeyRequest{Alias: "web", Key: []byte("-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n"),
+			Purposes: []string{PurposeSign}, PIN: []byte("1234")}, &ImportKeyResponse{Key: sampleImported(OriginImported)}},
+		{"import-key-wrapped", OpImportKey, 19, &ImportKeyRequest{Alias: "web", Wrapped: sampleWrapped()},
+			&ImportKeyResponse{Key: sampleImported(OriginImportedWrapped)}},
+		{"export-key", OpExportKey, 20, &ExportKeyRequest{Alias: "web", Target: mustHex(sampleTPM2BPublic), UID: uid(1000)},
+			&ExportKeyResponse{Key: sampleExportable(), Wrapped: *sampleWrapped()}},
 		{"aead-encrypt", OpAEADEncrypt, 18, &AEADEncryptRequest{Alias: "aead-key", Plaintext: []byte("hello, tpmkeyd"), Context: sampleContext()},
 			&AEADEncryptResponse{Ciphertext: mustHex(sampleAEADCiphertext), Version: 2}},
 		{"aead-decrypt", OpAEADDecrypt, 19, &AEADDecryptRequest{Ciphertext: mustHex(sampleAEADCiphertext), Context: sampleContext()},

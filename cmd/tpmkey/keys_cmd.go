@@ -11,7 +11,7 @@ import (
 )
 
 func (c *cli) keygenCommand() *cobra.Command {
-	var alg, purposes, pinFile, pcrs, rotation string
+	var alg, purposes, pinFile, pcrs, backupTo, rotation string
 	cmd := &cobra.Command{
 		Use:   "keygen ALIAS --alg ec-p256|ec-p384|rsa-2048|rsa-3072|hmac-sha256|aes-256-gcm [--rotation-period 90d]",
 		Short: "Create a key in the TPM",
@@ -21,6 +21,13 @@ func (c *cli) keygenCommand() *cobra.Command {
 			opts, err := keygenOptions(purposes, cmd.Flags().Changed("purpose"), pinFile, pcrs)
 			if err != nil {
 				return err
+			}
+			if backupTo != "" {
+				target, err := c.readInput(backupTo)
+				if err != nil {
+					return err
+				}
+				opts = append(opts, client.WithBackupTo(target))
 			}
 			if rotation != "" {
 				d, err := parsePeriod(rotation)
@@ -46,6 +53,7 @@ func (c *cli) keygenCommand() *cobra.Command {
 	f.StringVar(&rotation, "rotation-period", "", "hmac-sha256 and aes-256-gcm: add a version by itself this often, e.g. 90d, 12h")
 	f.StringVar(&pinFile, "pin-file", "", "file holding a PIN that every use of the key must give")
 	f.StringVar(&pcrs, "pcrs", "", "bind the key to the current values of these SHA-256 PCRs, e.g. 0,7")
+	f.StringVar(&backupTo, "backup-to", "", "make the key exportable to the backup TPM whose SRK public key this file holds (docs/BACKUP.md)")
 	cmd.MarkFlagRequired("alg")
 	return cmd
 }

@@ -79,6 +79,7 @@ named by --trust-server-uid (or $TPMKEY_TRUST_SERVER_UID); a socket under a
 		c.macCommand(), c.verifyMACCommand(), c.rotateCommand(),
 		c.datakeyCommand(), c.reencryptCommand(), c.keyCommand(),
 		c.sealCommand(), c.unsealCommand(), c.randomCommand(), c.statusCommand(),
+		c.importCommand(), c.wrapCommand(), c.exportCommand(), c.backupCommand(), c.restoreCommand(),
 	)
 	return root
 }
