@@ -26,13 +26,14 @@ func startTappedDaemon(t *testing.T) (*testDaemon, *swtpmtest.Tap) {
 // TestAEADZeroTPMCommandsOnceCached: once a key's working key is cached,
 // AEADEncrypt, AEADDecrypt, GenerateDataKey and ReEncrypt send nothing to
 // the TPM: not one byte crosses the tap. A PIN-bound key is never cached:
-// every operation reaches the TPM.
+// every operation reaches the TPM, and so does every one of a PCR-bound key.
 func TestAEADZeroTPMCommandsOnceCached(t *testing.T) {
 	td, tap := startTappedDaemon(t)
 	c := dialHello(t, td.socket)
 	encCtx := map[string]string{"a": "b"}
 	ct := aeadKey(t, c, &protocol.GenerateKeyRequest{Alias: "a"}, []byte("warm"), encCtx) // derives and caches v1
 	pinCT := aeadKey(t, c, &protocol.GenerateKeyRequest{Alias: "p", PIN: []byte("1234")}, []byte("pin"), nil)
+	pcrCT := aeadKey(t, c, &protocol.GenerateKeyRequest{Alias: "r", PCRs: []uint{16}}, []byte("pcr"), nil)
 	time.Sleep(50 * time.Millisecond) // let the daemon's own start-up TPM work end
 	before := tap.Len()
 	for i := range 25 {
@@ -54,12 +55,20 @@ func TestAEADZeroTPMCommandsOnceCached(t *testing.T) {
 		t.Errorf("bytes to and from the TPM over 100 cached AEAD operations = %d, want 0", got)
 	}
 	for i := range 3 {
-		before := tap.Len()
-		if st, msg := c.call(protocol.OpAEADDecrypt, &protocol.AEADDecryptRequest{Ciphertext: pinCT, PIN: []byte("1234")}, nil); st != protocol.StatusOK {
-			t.Fatalf("AEADDecrypt(PIN key) = %v (%s)", st, msg)
-		}
-		if tap.Len() == before {
-			t.Errorf("AEADDecrypt %d of a PIN key sent nothing to the TPM, want a TPM2_HMAC (never cached)", i)
+		for _, tc := range []struct {
+			name string
+			req  *protocol.AEADDecryptRequest
+		}{
+			{"PIN", &protocol.AEADDecryptRequest{Ciphertext: pinCT, PIN: []byte("1234")}},
+			{"PCR", &protocol.AEADDecryptRequest{Ciphertext: pcrCT}},
+		} {
+			before := tap.Len()
+			if st, msg := c.call(protocol.OpAEADDecrypt, tc.req, nil); st != protocol.StatusOK {
+				t.Fatalf("AEADDecrypt(%s key) = %v (%s)", tc.name, st, msg)
+			}
+			if tap.Len() == before {
+				t.Errorf("AEADDecrypt %d of a %s key sent nothing to the TPM, want a TPM2_HMAC (never cached)", i, tc.name)
+			}
 		}
 	}
 }
