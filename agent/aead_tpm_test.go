@@ -138,3 +138,33 @@ func TestAEADAudit(t *testing.T) {
 		t.Errorf("AEADDecrypt audit = %v, want status DECRYPT_FAILED, alias a, the key's id, context tenant 43", dec)
 	}
 }
+
+// TestAEADReEncryptAudit: ReEncrypt's record names the source key and
+// version, and carries both contexts and the destination key.
+func TestAEADReEncryptAudit(t *testing.T) {
+	td := startDaemon(t, "")
+	c := dialHello(t, td.socket)
+	ct := aeadKey(t, c, &protocol.GenerateKeyRequest{Alias: "a"}, []byte("x"), map[string]string{"f": "1"})
+	aeadKey(t, c, &protocol.GenerateKeyRequest{Alias: "b"}, []byte("y"), nil)
+	if st, msg := c.call(protocol.OpReEncrypt, &protocol.ReEncryptRequest{Ciphertext: ct, FromContext: map[string]string{"f": "1"},
+		ToAlias: "b", ToContext: map[string]string{"t": "2"}}, nil); st != protocol.StatusOK {
+		t.Fatalf("ReEncrypt = %v (%s)", st, msg)
+	}
+	var rec map[string]any
+	for range 100 {
+		for _, l := range td.audit.auditLines(t) {
+			if l["op"] == "ReEncrypt" {
+				rec = l
+			}
+		}
+		if rec != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, _ := rec["context"].(string)
+	if rec == nil || rec["alias"] != "a" || rec["key_version"] != float64(1) ||
+		!strings.Contains(ctx, `"from":{"f":"1"}`) || !strings.Contains(ctx, `"to":{"t":"2"}`) || !strings.Contains(ctx, `"to_alias":"b"`) {
+		t.Errorf("ReEncrypt audit = %v, want alias a, version 1, both contexts and to_alias b", rec)
+	}
+}

@@ -146,7 +146,7 @@ func (c *Core) generateDataKey(ctx context.Context, call *Call, m *protocol.Gene
 // daemon and is wiped.
 func (c *Core) reEncrypt(ctx context.Context, call *Call, m *protocol.ReEncryptRequest) (*protocol.ReEncryptResponse, error) {
 	call.noteContext(m.FromContext)
-	pt, _, err := c.aeadOpen(ctx, call, call.key, call.auth(m.PIN), m.Ciphertext, m.FromContext)
+	pt, fromVersion, err := c.aeadOpen(ctx, call, call.key, call.auth(m.PIN), m.Ciphertext, m.FromContext)
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +190,10 @@ func (c *Core) reEncrypt(ctx context.Context, call *Call, m *protocol.ReEncryptR
 			return nil, err
 		}
 	}
+	// The audit record names the source key and version; the destination
+	// goes with the contexts.
+	call.version = fromVersion
+	call.noteReEncrypt(m.FromContext, to, v, m.ToContext)
 	return &protocol.ReEncryptResponse{Ciphertext: ct, Version: v}, nil
 }
 
@@ -454,11 +458,27 @@ func (call *Call) noteContext(encCtx map[string]string) {
 	if len(encCtx) == 0 {
 		return
 	}
+	call.setAuditContext(safeContext(encCtx))
+}
+
+// noteReEncrypt is ReEncrypt's audit context: both contexts and the
+// destination key.
+func (call *Call) noteReEncrypt(from map[string]string, to *store.Record, toVersion uint32, toCtx map[string]string) {
+	call.setAuditContext(map[string]any{"from": safeContext(from), "to": safeContext(toCtx),
+		"to_alias": logValue(to.Alias), "to_key_id": fmt.Sprintf("%x", to.KeyID), "to_version": toVersion})
+}
+
+// safeContext is encCtx with every string made safe to log.
+func safeContext(encCtx map[string]string) map[string]string {
 	safe := make(map[string]string, len(encCtx))
 	for k, v := range encCtx {
 		safe[logValue(k)] = logValue(v)
 	}
-	b, err := json.Marshal(safe) // sorted keys, escaped
+	return safe
+}
+
+func (call *Call) setAuditContext(v any) {
+	b, err := json.Marshal(v) // sorted keys, escaped
 	if err != nil {
 		return
 	}
