@@ -67,8 +67,8 @@ var opTable = []OpSpec{
 	op[GetRandomRequest, GetRandomResponse](OpGetRandom, "GetRandom", ""),
 	op[StatusRequest, StatusResponse](OpStatus, "Status", ""),
 
-	reserved(OpAEADEncrypt, "AEADEncrypt", "authenticated encryption with a TPM-held key"),
-	reserved(OpAEADDecrypt, "AEADDecrypt", ""),
+	op[AEADEncryptRequest, AEADEncryptResponse](OpAEADEncrypt, "AEADEncrypt", PurposeEncrypt),
+	op[AEADDecryptRequest, AEADDecryptResponse](OpAEADDecrypt, "AEADDecrypt", PurposeEncrypt),
 	op[MACRequest, MACResponse](OpMAC, "MAC", PurposeMAC),
 	op[VerifyMACRequest, VerifyMACResponse](OpVerifyMAC, "VerifyMAC", PurposeMAC),
 	reserved(OpImport, "Import", "import of an existing key"),
@@ -77,6 +77,9 @@ var opTable = []OpSpec{
 	reserved(OpUngrant, "Ungrant", ""),
 	reserved(OpListGrants, "ListGrants", ""),
 	op[RotateKeyRequest, RotateKeyResponse](OpRotateKey, "RotateKey", ""),
+	op[GenerateDataKeyRequest, GenerateDataKeyResponse](OpGenerateDataKey, "GenerateDataKey", PurposeEncrypt),
+	op[ReEncryptRequest, ReEncryptResponse](OpReEncrypt, "ReEncrypt", PurposeEncrypt),
+	op[SetKeyVersionRequest, SetKeyVersionResponse](OpSetKeyVersion, "SetKeyVersion", ""),
 }
 
 // LookupOp returns the table entry of o: a served or a reserved operation.
