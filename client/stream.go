@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -63,11 +64,24 @@ func newDecryptReader(ctx context.Context, dk dataKeys, encCtx map[string]string
 func decryptStream(ctx context.Context, dk dataKeys, encCtx map[string]string, dst io.Writer, src io.Reader, opts ...CallOption) (int64, error) {
 	r, err := newDecryptReader(ctx, dk, encCtx, src, opts...)
 	if err != nil {
-		return 0, fmt.Errorf("client.DecryptStream: %w", err)
+		return 0, fmt.Errorf("client.DecryptStream: %w", streamFailure(err))
 	}
 	n, err := r.WriteTo(dst)
 	if err != nil {
-		return n, fmt.Errorf("client.DecryptStream: %w", err)
+		return n, fmt.Errorf("client.DecryptStream: %w", streamFailure(err))
 	}
 	return n, nil
+}
+
+// streamFailure makes a stream that does not authenticate also
+// ErrDecryptFailed, the status the agent gives a ciphertext of its own
+// that does not; the stream's own sentinel stays visible to errors.Is.
+func streamFailure(err error) error {
+	for _, s := range []error{stream.ErrContextMismatch, stream.ErrWrongKey, stream.ErrAuthFailed,
+		stream.ErrTruncated, stream.ErrTrailingData} {
+		if errors.Is(err, s) {
+			return fmt.Errorf("%w: %w", ErrDecryptFailed, err)
+		}
+	}
+	return err
 }

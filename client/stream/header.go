@@ -29,6 +29,9 @@ const (
 	TagSize = 16
 	// DataKeySize is the data key length a stream uses.
 	DataKeySize = 32
+	// FixedHeaderSize is the header up to the wrapped key, whose length
+	// is its last four bytes.
+	FixedHeaderSize = fixedHeaderSize
 
 	saltSize   = 32
 	prefixSize = 7

@@ -3,9 +3,12 @@ package stream
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/tpmkeyd/tpmkeyd/protocol/aeadfmt"
 )
 
 const seg = MinSegmentSize // small segments keep the tests fast
@@ -296,4 +299,14 @@ func BenchmarkWriter(b *testing.B) {
 		w.Write(chunk)
 	}
 	w.Close()
+}
+
+// TestContextDigestMatchesAEADEncoding: the header's context digest is
+// SHA-256 of the canonical context encoding of the AEAD ciphertexts.
+func TestContextDigestMatchesAEADEncoding(t *testing.T) {
+	for _, c := range []map[string]string{nil, {"a": ""}, testCtx, {"é": "ü", "": "x", "z": "a"}} {
+		if got, want := ContextDigest(c), sha256.Sum256(aeadfmt.EncodeContext(c)); got != want {
+			t.Errorf("ContextDigest(%v) = %x, want SHA-256(aeadfmt.EncodeContext) %x", c, got, want)
+		}
+	}
 }
