@@ -42,7 +42,11 @@ func NewReader(src io.Reader, h *Header, dataKey []byte) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{src: bufio.NewReaderSize(src, 4096), h: h, aead: aead, aad: h.digest(),
+	br, ok := src.(*bufio.Reader) // the caller's, which may hold bytes already read
+	if !ok {
+		br = bufio.NewReaderSize(src, 4096)
+	}
+	return &Reader{src: br, h: h, aead: aead, aad: h.digest(),
 		buf: make([]byte, h.SegmentSize+TagSize), pt: make([]byte, h.SegmentSize)}, nil
 }
 

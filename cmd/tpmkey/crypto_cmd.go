@@ -202,7 +202,9 @@ func (c *cli) decryptCommand() *cobra.Command {
 				return err
 			}
 			defer in.Close()
-			br := bufio.NewReaderSize(in, 64<<10)
+			// Large enough to peek at a stream header; small, so that
+			// most of each segment is read straight into its buffer.
+			br := bufio.NewReaderSize(in, 8<<10)
 			return c.withClient(cmd, func(ctx context.Context, cl *client.Client) error {
 				if len(args) == 0 {
 					if !isStream(br) {
