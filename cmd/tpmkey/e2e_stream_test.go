@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -14,7 +15,7 @@ import (
 // the real daemon: the output is mode 0600, the Go client reads what the
 // CLI wrote and the other way round, and a decrypt of an altered or cut
 // stream fails with DECRYPT_FAILED, leaving no output file (or the old one
-// as it was) and no temporary file.
+// as it was) and no temporary file; another uid gets KEY_NOT_FOUND.
 func TestStreamFiles(t *testing.T) {
 	s, _, b := startStack(t)
 	ctx := context.Background()
@@ -89,6 +90,12 @@ func TestStreamFiles(t *testing.T) {
 				t.Errorf("decrypt(%s) over an existing file = %d, file %q; want exit 1 and the file unchanged", tc.name, r.code, got)
 			}
 		})
+	}
+	if os.Getuid() == 0 { // another uid cannot unwrap root's stream: its key is not found
+		r := runCLI(t, b, s, &syscall.Credential{Uid: nobody, Gid: nobody}, ct, "decrypt", "--context", "f=pt")
+		if r.code != 1 || !strings.HasPrefix(r.stderr, "tpmkey: KEY_NOT_FOUND: ") || r.stdout != "" {
+			t.Errorf("decrypt of root's stream as nobody = %d, %d bytes out, %q; want exit 1 KEY_NOT_FOUND and no output", r.code, len(r.stdout), r.stderr)
+		}
 	}
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
