@@ -32,7 +32,7 @@ func encryptStream(ctx context.Context, dk dataKeys, alias string, encCtx map[st
 	if err != nil {
 		return 0, fmt.Errorf("client.EncryptStream: %w", err)
 	}
-	n, err := io.Copy(w, src)
+	n, err := io.Copy(w, ctxReader{ctx, src})
 	if err == nil {
 		err = w.Close()
 	}
@@ -62,7 +62,7 @@ func newDecryptReader(ctx context.Context, dk dataKeys, encCtx map[string]string
 }
 
 func decryptStream(ctx context.Context, dk dataKeys, encCtx map[string]string, dst io.Writer, src io.Reader, opts ...CallOption) (int64, error) {
-	r, err := newDecryptReader(ctx, dk, encCtx, src, opts...)
+	r, err := newDecryptReader(ctx, dk, encCtx, ctxReader{ctx, src}, opts...)
 	if err != nil {
 		return 0, fmt.Errorf("client.DecryptStream: %w", streamFailure(err))
 	}
@@ -84,4 +84,19 @@ func streamFailure(err error) error {
 		}
 	}
 	return err
+}
+
+// ctxReader stops a stream when its context is done: the agent is asked
+// only once per stream, so without it a cancelled context (tpmkey's
+// SIGINT) would not stop the copy of a large file.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

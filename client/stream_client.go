@@ -13,7 +13,8 @@ var _ dataKeys = (*Client)(nil)
 // one GenerateDataKey, then AES-256-GCM segments of 64 KiB made here, with
 // the data key wiped once the segment key is derived. encCtx is the
 // encryption context (not secret); the same must be given to decrypt. It
-// returns the plaintext bytes read, and accepts WithPIN.
+// returns the plaintext bytes read, and accepts WithPIN. Cancelling ctx
+// stops the copy too (the stream is then incomplete).
 func (c *Client) EncryptStream(ctx context.Context, alias string, encCtx map[string]string, dst io.Writer, src io.Reader, opts ...CallOption) (int64, error) {
 	return encryptStream(ctx, c, alias, encCtx, dst, src, opts...)
 }

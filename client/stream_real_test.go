@@ -80,7 +80,27 @@ func TestRealStream(t *testing.T) {
 			t.Errorf("DecryptStream(%s) = %v, want ErrDecryptFailed and %v", f.name, err, f.want)
 		}
 	}
+	cctx, cancel := context.WithCancel(ctx)
+	src := &cancelAfter{r: bytes.NewReader(make([]byte, 8<<20)), left: 1 << 20, cancel: cancel}
+	if n, err := c.EncryptStream(cctx, "stream", nil, io.Discard, src); !errors.Is(err, context.Canceled) || n > 2<<20 {
+		t.Errorf("EncryptStream cancelled after 1 MiB = %d bytes, %v; want context.Canceled soon after", n, err)
+	}
 	if _, err := c.EncryptStream(ctx, "no-such-key", nil, io.Discard, bytes.NewReader(pt)); !errors.Is(err, client.ErrKeyNotFound) {
 		t.Errorf("EncryptStream(missing key) = %v, want ErrKeyNotFound", err)
 	}
+}
+
+// cancelAfter calls cancel once left bytes have been read.
+type cancelAfter struct {
+	r      io.Reader
+	left   int
+	cancel func()
+}
+
+func (c *cancelAfter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if c.left -= n; c.left <= 0 {
+		c.cancel()
+	}
+	return n, err
 }
