@@ -69,6 +69,9 @@ func TestSmoke(t *testing.T) {
 	if rep.Memory.Idle.RSSKiB <= 0 || rep.Memory.UnderLoad.RSSKiB <= 0 {
 		t.Errorf("memory = %+v, want idle and under-load RSS", rep.Memory)
 	}
+	if s := rep.Stream; s == nil || s.Bytes != 8<<20 || s.TpmkeyMBps <= 0 || s.InProcessMBps <= 0 || s.PeakRSSMiB <= 0 {
+		t.Errorf("stream = %+v, want 8 MiB measured through tpmkey and in-process, and tpmkey's peak RSS", s)
+	}
 }
 
 // TestSmokeFlood runs tpmkey-bench --flood --smoke --json in-process: the
