@@ -65,6 +65,8 @@ type recordBody struct {
 	Versions             []versionBody `cbor:"versions,omitempty"`               // kind symmetric
 	MinDecryptionVersion uint32        `cbor:"min_decryption_version,omitempty"` // kind symmetric
 	RotationPeriod       int64         `cbor:"rotation_period,omitempty"`        // kind symmetric; seconds
+
+	SSH *sshBody `cbor:"ssh,omitempty"` // kind key: the ssh-agent marking (ssh.go)
 }
 
 // versionBody is one version of a symmetric key.
@@ -118,6 +120,9 @@ func (c recordCodec) encode(key *secretKey, r *Record) ([]byte, error) {
 	if err := validateVersions(r); err != nil {
 		return nil, err
 	}
+	if err := validateSSH(r); err != nil {
+		return nil, err
+	}
 	body, err := c.enc.Marshal(bodyOf(r))
 	if err != nil {
 		return nil, fmt.Errorf("cbor.Marshal record: %w", err)
@@ -164,6 +169,9 @@ func (c recordCodec) decode(key *secretKey, uid uint32, alias string, data []byt
 		return nil, errV1Symmetric
 	}
 	if err := validateVersions(r); err != nil {
+		return nil, err
+	}
+	if err := validateSSH(r); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -227,6 +235,7 @@ func (c recordCodec) decodeBody(body []byte) (*Record, error) {
 		return nil, fmt.Errorf("record rotation_period %d out of range", b.RotationPeriod)
 	}
 	r.RotationPeriod = time.Duration(b.RotationPeriod) * time.Second
+	r.SSH = sshMarkingOf(b.SSH)
 	if b.Versions != nil {
 		r.Versions = make([]KeyVersion, len(b.Versions))
 		for i, v := range b.Versions {
@@ -256,6 +265,7 @@ func bodyOf(r *Record) *recordBody {
 		Versions:             versionsOf(r),
 		MinDecryptionVersion: r.MinDecryptionVersion,
 		RotationPeriod:       int64(r.RotationPeriod / time.Second),
+		SSH:                  sshBodyOf(r),
 	}
 }
 

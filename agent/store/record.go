@@ -31,6 +31,9 @@ type Record struct {
 	// RotationPeriod is how often the daemon adds a version by itself; 0:
 	// never. Stored with one-second precision. Symmetric only.
 	RotationPeriod time.Duration
+
+	// SSH is the key's ssh-agent marking (ssh.go); nil: not offered to ssh.
+	SSH *SSHMarking
 }
 
 // KeyVersion is one version of a symmetric key: a TPM-made HMAC-SHA256
@@ -115,6 +118,7 @@ func (r *Record) clone() *Record {
 	c.PCRs = append([]uint(nil), r.PCRs...)
 	c.PublicDER = append([]byte(nil), r.PublicDER...)
 	c.Blob = cloneBlob(r.Blob)
+	c.SSH = cloneSSH(r.SSH)
 	if r.Versions != nil {
 		c.Versions = make([]KeyVersion, len(r.Versions))
 		for i, v := range r.Versions {
