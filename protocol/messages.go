@@ -90,6 +90,8 @@ type KeyInfo struct {
 	// other keys.
 	Versions             []KeyVersionInfo `cbor:"versions,omitempty"`
 	MinDecryptionVersion uint32           `cbor:"min_decryption_version,omitempty"`
+	// SSH is the key's ssh marking; absent when the key is not offered to ssh.
+	SSH *SSHInfo `cbor:"ssh,omitempty"`
 }
 
 // KeyVersionInfo is one version of a symmetric key.

@@ -77,6 +77,10 @@ var opTable = []OpSpec{
 	reserved(OpUngrant, "Ungrant", ""),
 	reserved(OpListGrants, "ListGrants", ""),
 	op[RotateKeyRequest, RotateKeyResponse](OpRotateKey, "RotateKey", ""),
+	op[SSHKeyRequest, SSHKeyResponse](OpSSHKey, "SSHKey", PurposeSign),
+	op[SSHListRequest, SSHListResponse](OpSSHList, "SSHList", ""),
+	op[SSHSignRequest, SSHSignResponse](OpSSHSign, "SSHSign", PurposeSign),
+	op[SSHAgentRequest, SSHAgentResponse](OpSSHAgent, "SSHAgent", ""),
 }
 
 // LookupOp returns the table entry of o: a served or a reserved operation.

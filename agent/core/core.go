@@ -61,6 +61,7 @@ type Core struct {
 	refusals *refusalLog // audit records of refusals, and refused connections
 	failLog  *refusalLog // log lines of failed requests
 	ops      opTable
+	ssh      *sshState // agent locks and cached PIN authorizations (ops_ssh.go)
 }
 
 // New makes the core over an open TPM and store, with the settings s.
@@ -72,7 +73,8 @@ func New(log *slog.Logger, t TPM, st store.Keys, stateDir, version string, s *Se
 	}
 	c := &Core{log: log, tpm: t, store: st, pins: pins, version: version, started: time.Now(),
 		conns: newConnCounter(), rates: newRateLimiters(), reserved: newReservations(),
-		budget: newByteBudget(), refusals: newRefusalLog(), failLog: newRefusalLog(), ops: newOpTable()}
+		budget: newByteBudget(), refusals: newRefusalLog(), failLog: newRefusalLog(), ops: newOpTable(),
+		ssh: newSSHState()}
 	c.settings.Store(s)
 	return c, nil
 }

@@ -54,6 +54,10 @@ func newOpTable() opTable {
 		handle(existingKey, true, flatCost(costFrame), (*Core).mac),
 		handle(existingKey, true, verifyMACCost, (*Core).verifyMAC),
 		handle(existingKey, true, flatCost(costECKeygen), (*Core).rotateKey),
+		handle(existingKey, true, keyUseCost, (*Core).sshKey),
+		handle(noKey, false, flatCost(costFrame), (*Core).sshList),
+		handle(existingKey, true, keyUseCost, (*Core).sshSign),
+		handle(noKey, false, sshAgentCost, (*Core).sshAgent),
 	)
 }
 
