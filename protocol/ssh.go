@@ -81,6 +81,9 @@ type SSHSignRequest struct {
 	Alias     string `cbor:"alias"`
 	Algorithm string `cbor:"algorithm"`
 	Data      []byte `cbor:"data"`
+	// KeyID, when given, must be the key's id: a front end that found the
+	// alias by its public key never signs with another key under it.
+	KeyID []byte `cbor:"key_id,omitempty"`
 }
 
 type SSHSignResponse struct {

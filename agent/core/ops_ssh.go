@@ -255,6 +255,8 @@ func (c *Core) sshSign(ctx context.Context, call *Call, m *protocol.SSHSignReque
 		return nil, fmt.Errorf("key %q: %w", rec.Alias, ErrSSHNotMarked)
 	case rec.SSH.Expired(time.Now()):
 		return nil, fmt.Errorf("key %q: %w", rec.Alias, ErrSSHExpired)
+	case len(m.KeyID) > 0 && !bytes.Equal(m.KeyID, rec.KeyID[:]):
+		return nil, fmt.Errorf("key %q is another key now: %w", rec.Alias, ErrKeyNotFound)
 	}
 	h, err := sshHash(m.Algorithm, rec.Algorithm)
 	if err != nil {
