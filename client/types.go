@@ -52,6 +52,8 @@ type Key struct {
 	// Versions of a symmetric key (hmac-sha256), oldest first.
 	Versions             []KeyVersion
 	MinDecryptionVersion uint32
+	// SSH is the key's ssh-agent marking; nil: not offered to ssh.
+	SSH *SSHMarking
 }
 
 // KeyVersion is one version of a symmetric key.
@@ -86,6 +88,7 @@ func keyFromWire(ki *protocol.KeyInfo) (*Key, error) {
 		k.Purposes = append(k.Purposes, Purpose(p))
 	}
 	k.MinDecryptionVersion = ki.MinDecryptionVersion
+	k.SSH = sshFromWire(ki.SSH)
 	for _, v := range ki.Versions {
 		k.Versions = append(k.Versions, KeyVersion{Number: v.Number, Created: time.Unix(v.Created, 0),
 			Disabled: v.State == protocol.VersionDisabled})

@@ -78,6 +78,7 @@ named by --trust-server-uid (or $TPMKEY_TRUST_SERVER_UID); a socket under a
 		c.signCommand(), c.verifyCommand(), c.decryptCommand(), c.encryptCommand(), c.ecdhCommand(),
 		c.macCommand(), c.verifyMACCommand(), c.rotateCommand(),
 		c.sealCommand(), c.unsealCommand(), c.randomCommand(), c.statusCommand(),
+		c.sshCommand(),
 	)
 	return root
 }
