@@ -200,6 +200,9 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 
 // close releases what start took; shutdown has already drained requests.
 func (rn *running) close(log *slog.Logger) {
+	if rn.core != nil {
+		rn.core.Close()
+	}
 	if rn.store != nil {
 		rn.store.Close()
 	}

@@ -97,13 +97,10 @@ func (rn *running) startSSH(d *Daemon) {
 	d.log.Info("serving ssh-agent", "socket", rn.sshLn.path, "activated", rn.sshLn.activated)
 }
 
-// stopSSH stops the ssh-agent front end and clears the core's ssh state
-// (cached PIN authorizations, agent locks).
+// stopSSH stops the ssh-agent front end; Core.Close clears the core's ssh
+// state (cached PIN authorizations, agent locks) afterwards.
 func (rn *running) stopSSH(timeout time.Duration) {
 	if rn.sshSrv != nil {
 		rn.sshSrv.Shutdown(rn.sshLn, timeout)
-	}
-	if rn.core != nil {
-		rn.core.Close()
 	}
 }

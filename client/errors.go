@@ -49,6 +49,8 @@ var (
 	ErrQuotaExceeded        = protocol.ErrQuotaExceeded
 	ErrBusy                 = protocol.ErrBusy
 	ErrInternal             = protocol.ErrInternal
+	ErrDecryptFailed        = protocol.ErrDecryptFailed
+	ErrKeyVersionDisabled   = protocol.ErrKeyVersionDisabled
 )
 
 // Error is the server's answer to a failed call: a status and a message.

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"iter"
+	"time"
 
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
@@ -10,12 +11,13 @@ import (
 // GenerateKey creates a key in the TPM and stores it under alias. It accepts
 // WithPurposes (default sign), WithPIN and WithPCRs.
 func (c *Client) GenerateKey(ctx context.Context, alias string, alg Algorithm, opts ...CallOption) (*Key, error) {
-	o, err := collect("GenerateKey", optPurposes|optPIN|optPCRs, opts)
+	o, err := collect("GenerateKey", optPurposes|optPIN|optPCRs|optRotationPeriod, opts)
 	if err != nil {
 		return nil, err
 	}
 	req := protocol.GenerateKeyRequest{
 		Alias: alias, Algorithm: string(alg), Purposes: o.purposes, PIN: o.pin, PCRs: o.pcrs,
+		RotationPeriod: uint64(o.rotation / time.Second),
 	}
 	var resp protocol.GenerateKeyResponse
 	if err := c.roundTrip(ctx, protocol.OpGenerateKey, &req, &resp); err != nil {

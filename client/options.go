@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // DefaultSocket is the socket Dial uses when it is given no path and
@@ -121,10 +122,12 @@ const (
 	optForUID
 	optPurposes
 	optPCRs
+	optRotationPeriod
+	optToPIN
 )
 
 // allCallOpts lists every option, in the order errors name them.
-const allCallOpts = optPIN | optPSS | optPKCS1v15 | optForUID | optPurposes | optPCRs
+const allCallOpts = optPIN | optPSS | optPKCS1v15 | optForUID | optPurposes | optPCRs | optRotationPeriod | optToPIN
 
 func (b callOpt) String() string {
 	switch b {
@@ -140,6 +143,10 @@ func (b callOpt) String() string {
 		return "WithPurposes"
 	case optPCRs:
 		return "WithPCRs"
+	case optRotationPeriod:
+		return "WithRotationPeriod"
+	case optToPIN:
+		return "WithToPIN"
 	}
 	return fmt.Sprintf("callOpt(%#x)", uint8(b))
 }
@@ -152,6 +159,8 @@ type callOptions struct {
 	uid      *uint32
 	purposes []string
 	pcrs     []uint
+	rotation time.Duration
+	toPIN    []byte
 }
 
 // collect applies opts for the call named op, which accepts only the

@@ -52,6 +52,9 @@ type Key struct {
 	// Versions of a symmetric key (hmac-sha256), oldest first.
 	Versions             []KeyVersion
 	MinDecryptionVersion uint32
+	// RotationPeriod is how often the agent adds a version by itself (0:
+	// never); symmetric keys only.
+	RotationPeriod time.Duration
 	// SSH is the key's ssh-agent marking; nil: not offered to ssh.
 	SSH *SSHMarking
 }
@@ -88,6 +91,7 @@ func keyFromWire(ki *protocol.KeyInfo) (*Key, error) {
 		k.Purposes = append(k.Purposes, Purpose(p))
 	}
 	k.MinDecryptionVersion = ki.MinDecryptionVersion
+	k.RotationPeriod = time.Duration(ki.RotationPeriod) * time.Second
 	k.SSH = sshFromWire(ki.SSH)
 	for _, v := range ki.Versions {
 		k.Versions = append(k.Versions, KeyVersion{Number: v.Number, Created: time.Unix(v.Created, 0),

@@ -90,6 +90,7 @@ type KeyInfo struct {
 	// other keys.
 	Versions             []KeyVersionInfo `cbor:"versions,omitempty"`
 	MinDecryptionVersion uint32           `cbor:"min_decryption_version,omitempty"`
+	RotationPeriod       uint64           `cbor:"rotation_period,omitempty"` // seconds; 0: never rotates by itself
 	// SSH is the key's ssh marking; absent when the key is not offered to ssh.
 	SSH *SSHInfo `cbor:"ssh,omitempty"`
 }
@@ -133,6 +134,9 @@ type GenerateKeyRequest struct {
 	Purposes  []string `cbor:"purposes,omitempty"` // default: ["sign"]
 	PIN       []byte   `cbor:"pin,omitempty"`
 	PCRs      []uint   `cbor:"pcrs,omitempty"`
+	// RotationPeriod (seconds) of a symmetric key: the daemon adds a
+	// version by itself at the first use after the newest is this old.
+	RotationPeriod uint64 `cbor:"rotation_period,omitempty"`
 }
 
 type GenerateKeyResponse struct {

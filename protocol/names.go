@@ -6,7 +6,7 @@ import (
 )
 
 // maxStatus is the highest status number version 1 defines.
-const maxStatus = StatusInternal
+const maxStatus = StatusKeyVersionDisabled
 
 // String returns the wire name of s, such as "KEY_NOT_FOUND", or
 // "STATUS_<n>" for a number this version does not know.
@@ -56,6 +56,10 @@ func (s Status) String() string {
 		return "BUSY"
 	case StatusInternal:
 		return "INTERNAL"
+	case StatusDecryptFailed:
+		return "DECRYPT_FAILED"
+	case StatusKeyVersionDisabled:
+		return "KEY_VERSION_DISABLED"
 	}
 	return "STATUS_" + strconv.Itoa(int(s))
 }

@@ -26,4 +26,6 @@ const (
 	StatusQuotaExceeded        Status = 19
 	StatusBusy                 Status = 20
 	StatusInternal             Status = 21
+	StatusDecryptFailed        Status = 22
+	StatusKeyVersionDisabled   Status = 23
 )

@@ -98,6 +98,8 @@ var statusTable = []struct {
 	{context.Canceled, protocol.StatusTPMUnavailable},
 	{context.DeadlineExceeded, protocol.StatusTPMUnavailable},
 	{errTPM, protocol.StatusTPMError},
+	{ErrDecryptFailed, protocol.StatusDecryptFailed},
+	{ErrKeyVersionDisabled, protocol.StatusKeyVersionDisabled},
 }
 
 // ErrorStatus returns the status and the peer's message for err: a

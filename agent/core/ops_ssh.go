@@ -156,8 +156,8 @@ func (c *Core) sshUnlockPIN(ctx context.Context, call *Call, m *protocol.SSHKeyR
 	if _, err := c.tpm.Sign(ctx, &rec.Blob, auth, digest, tpm.SignOptions{Hash: crypto.SHA256}); err != nil {
 		return tpmErr(err)
 	}
-	c.ssh.cachePIN(call.caller.UID, rec.KeyID, auth.PIN, d)
-	return nil
+	_, err := c.ssh.cachePIN(call.caller.UID, rec.KeyID, auth.PIN, d)
+	return err
 }
 
 // sshKeyInfo is rec's KeyInfo with the end of its cached authorization.
@@ -320,6 +320,3 @@ func (c *Core) sshAgent(_ context.Context, call *Call, m *protocol.SSHAgentReque
 	return nil, protocol.Errorf(protocol.StatusBadRequest, "unknown SSHAgent action %q", m.Action)
 }
 
-// Close clears what the core keeps in memory for ssh: cached PIN
-// authorizations and agent locks. The daemon calls it on stop.
-func (c *Core) Close() { c.ssh.clear() }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -32,12 +33,20 @@ type pinCacheKey struct {
 }
 
 // pinAuth is one cached TPM auth value (derived from the PIN; never the
-// PIN itself) and when it ends.
+// PIN itself) and when it ends. auth lives in its own mlock'ed page,
+// excluded from core dumps (lockedArena), when the kernel allows it.
 type pinAuth struct {
 	auth  []byte
+	arena []byte // the mapping auth is in; nil when on the heap
 	until time.Time
 	timer *time.Timer
 }
+
+// Bounds of the cache: no uid fills it for the others.
+const (
+	maxPINsPerUID = 32
+	maxPINs       = 1024
+)
 
 // maxPINCache bounds how long one unlock lasts.
 const (
@@ -102,15 +111,31 @@ func (s *sshState) unlock(uid uint32, pass []byte) bool {
 	return true
 }
 
-// cachePIN keeps a copy of auth for d; a previous entry is replaced.
-func (s *sshState) cachePIN(uid uint32, keyID [16]byte, auth []byte, d time.Duration) time.Time {
+// cachePIN keeps a copy of auth for d; a previous entry is replaced. It
+// fails with ErrBusy when uid, or everyone, has too many cached.
+func (s *sshState) cachePIN(uid uint32, keyID [16]byte, auth []byte, d time.Duration) (time.Time, error) {
 	k := pinCacheKey{uid, keyID}
-	p := &pinAuth{auth: append([]byte(nil), auth...), until: time.Now().Add(d)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old := s.pins[k]; old != nil {
 		s.dropLocked(k, old)
 	}
+	mine := 0
+	for pk := range s.pins {
+		if pk.uid == uid {
+			mine++
+		}
+	}
+	if mine >= maxPINsPerUID || len(s.pins) >= maxPINs {
+		return time.Time{}, fmt.Errorf("too many PIN keys unlocked for ssh: %w", ErrBusy)
+	}
+	p := &pinAuth{until: time.Now().Add(d)}
+	arena, mapped, _ := lockedArena(len(auth))
+	if mapped {
+		p.arena = arena
+	}
+	p.auth = arena[:len(auth)]
+	copy(p.auth, auth)
 	s.pins[k] = p
 	p.timer = time.AfterFunc(d, func() {
 		s.mu.Lock()
@@ -119,7 +144,7 @@ func (s *sshState) cachePIN(uid uint32, keyID [16]byte, auth []byte, d time.Dura
 			s.dropLocked(k, p)
 		}
 	})
-	return p.until
+	return p.until, nil
 }
 
 // cachedPIN returns a copy of the cached auth value (the caller wipes it)
@@ -159,5 +184,8 @@ func (s *sshState) dropLocked(k pinCacheKey, p *pinAuth) {
 		p.timer.Stop()
 	}
 	clear(p.auth)
+	if p.arena != nil {
+		freeArena(p.arena)
+	}
 	delete(s.pins, k)
 }

@@ -74,6 +74,7 @@ type versionBody struct {
 	Number     uint32 `cbor:"number"`
 	Created    int64  `cbor:"created"` // Unix seconds
 	Disabled   bool   `cbor:"disabled,omitempty"`
+	Messages   uint64 `cbor:"messages,omitempty"` // aes-256-gcm: messages reserved so far
 	TPMPublic  []byte `cbor:"tpm_public"`
 	TPMPrivate []byte `cbor:"tpm_private"`
 	SRKName    []byte `cbor:"srk_name"`
@@ -240,7 +241,8 @@ func (c recordCodec) decodeBody(body []byte) (*Record, error) {
 		r.Versions = make([]KeyVersion, len(b.Versions))
 		for i, v := range b.Versions {
 			r.Versions[i] = KeyVersion{Number: v.Number, Created: time.Unix(v.Created, 0).UTC(), Disabled: v.Disabled,
-				Blob: tpm.Blob{Public: v.TPMPublic, Private: v.TPMPrivate, ParentName: v.SRKName}}
+				Messages: v.Messages,
+				Blob:     tpm.Blob{Public: v.TPMPublic, Private: v.TPMPrivate, ParentName: v.SRKName}}
 		}
 	}
 	return r, nil
@@ -275,7 +277,7 @@ func versionsOf(r *Record) []versionBody {
 	}
 	vs := make([]versionBody, len(r.Versions))
 	for i, v := range r.Versions {
-		vs[i] = versionBody{Number: v.Number, Created: v.Created.Unix(), Disabled: v.Disabled,
+		vs[i] = versionBody{Number: v.Number, Created: v.Created.Unix(), Disabled: v.Disabled, Messages: v.Messages,
 			TPMPublic: v.Blob.Public, TPMPrivate: v.Blob.Private, SRKName: v.Blob.ParentName}
 	}
 	return vs

@@ -43,6 +43,10 @@ type KeyVersion struct {
 	Number   uint32    // 1 for the first version, then one more per rotation
 	Created  time.Time // stored with one-second precision, in UTC
 	Disabled bool      // a disabled version neither encrypts nor decrypts
+	// Messages is how many messages the daemon has reserved for this
+	// version (aes-256-gcm), in blocks, before it encrypts them: a count
+	// that a crash can only skip ahead, never reuse.
+	Messages uint64
 	Blob     tpm.Blob
 }
 
