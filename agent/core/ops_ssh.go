@@ -319,4 +319,3 @@ func (c *Core) sshAgent(_ context.Context, call *Call, m *protocol.SSHAgentReque
 	}
 	return nil, protocol.Errorf(protocol.StatusBadRequest, "unknown SSHAgent action %q", m.Action)
 }
-
