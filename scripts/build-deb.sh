@@ -45,6 +45,7 @@ done
 # --- systemd, config ----------------------------------------------------------
 install -D -m 0644 systemd/tpmkeyd.service "$root/usr/lib/systemd/system/tpmkeyd.service"
 install -D -m 0644 systemd/tpmkeyd.socket "$root/usr/lib/systemd/system/tpmkeyd.socket"
+install -D -m 0644 systemd/tpmkeyd-ssh.socket "$root/usr/lib/systemd/system/tpmkeyd-ssh.socket"
 install -D -m 0644 systemd/sysusers.d/tpmkeyd.conf "$root/usr/lib/sysusers.d/tpmkeyd.conf"
 install -D -m 0644 packaging/tpmkeyd.toml "$root/etc/tpmkeyd/tpmkeyd.toml"
 
