@@ -69,6 +69,13 @@ func sampleMACKey() KeyInfo {
 	}
 }
 
+// sampleSSHKey is sampleKey marked for ssh until 2027-01-01.
+func sampleSSHKey() KeyInfo {
+	k := sampleKey()
+	k.SSH = &SSHInfo{Comment: "me@laptop", NotAfter: 1798761600}
+	return k
+}
+
 func uid(u uint32) *uint32 { return &u }
 
 func vectors() []vector {
@@ -106,6 +113,13 @@ func vectors() []vector {
 		{"verify-mac", OpVerifyMAC, 16, &VerifyMACRequest{Alias: "mac-key", Data: []byte("hello"), Tag: mustHex(sampleDigest), Version: 2},
 			&VerifyMACResponse{Valid: true}},
 		{"rotate-key", OpRotateKey, 17, &RotateKeyRequest{Alias: "mac-key"}, &RotateKeyResponse{Key: sampleMACKey()}},
+		{"ssh-key", OpSSHKey, 48, &SSHKeyRequest{Alias: "web", Action: SSHEnable, Comment: "me@laptop", NotAfter: 1798761600},
+			&SSHKeyResponse{Key: sampleSSHKey()}},
+		{"ssh-list", OpSSHList, 49, &SSHListRequest{}, &SSHListResponse{Keys: []KeyInfo{sampleSSHKey()}}},
+		{"ssh-sign", OpSSHSign, 50, &SSHSignRequest{Alias: "web", Algorithm: SSHAlgECDSAP256, Data: []byte("hello"),
+			KeyID: mustHex("00112233445566778899aabbccddeeff")}, &SSHSignResponse{Signature: mustHex(sampleSig)}},
+		{"ssh-agent", OpSSHAgent, 51, &SSHAgentRequest{Action: SSHAgentLock, Passphrase: []byte("hunter2")},
+			&SSHAgentResponse{Locked: true}},
 		{"status", OpStatus, 14, &StatusRequest{}, &StatusResponse{
 			AgentVersion: "1.0.0", TPMManufacturer: "IBM", TPMFirmware: "20191023.164445",
 			UptimeSeconds: 3600, Keys: 2, Connections: 1, KeysPerUID: map[uint32]uint64{0: 1, 1000: 2},
