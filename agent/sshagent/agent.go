@@ -21,11 +21,17 @@ import (
 // uid by default, in pages of up to 100).
 const maxListPages = 64
 
+// session is what the agent needs of a *core.Session (a fake in the fuzz
+// target).
+type session interface {
+	Do(ctx context.Context, call *core.Call) core.Result
+}
+
 // sshAgent is the agent of one connection: every method is one or more
 // core Calls on the connection's Session.
 type sshAgent struct {
 	ctx  context.Context
-	sess *core.Session
+	sess session
 	log  *slog.Logger
 	// closeAsked is set when the core asks for the connection to close.
 	closeAsked func()
