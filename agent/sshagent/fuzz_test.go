@@ -92,7 +92,9 @@ func FuzzServeAgent(f *testing.F) {
 	})
 }
 
-func frame(msg []byte) []byte { return append(binary.BigEndian.AppendUint32(nil, uint32(len(msg))), msg...) }
+func frame(msg []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(msg))), msg...)
+}
 
 // fuzzSeeds are well-formed requests and the malformed ones of the
 // daemon's table, framed.
