@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/tpmkeyd/tpmkeyd/internal/e2e"
 	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
 )
@@ -316,6 +318,26 @@ PidFile %s
 			}
 		})
 	}
+	t.Run("go-client-SSHSigner", func(t *testing.T) {
+		cl := dial(t, e.s)
+		hostKey, _, _, _, err := ssh.ParseAuthorizedKey([]byte(hostPub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, alias := range []string{"ec", "rsa"} {
+			signer, err := cl.SSHSigner(context.Background(), alias)
+			if err != nil {
+				t.Fatalf("SSHSigner(%s) = %v", alias, err)
+			}
+			conn, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &ssh.ClientConfig{User: "root",
+				Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: ssh.FixedHostKey(hostKey),
+				Timeout: 20 * time.Second})
+			if err != nil {
+				t.Fatalf("ssh.Dial with SSHSigner(%s) = %v\nsshd:\n%s", alias, err, logs.String())
+			}
+			conn.Close()
+		}
+	})
 	t.Run("wrong-known-host-refused", func(t *testing.T) {
 		e := e.with(t)
 		bad := e.write("known_hosts_bad", fmt.Sprintf("[127.0.0.1]:%d %s\n", port, keyField(pub["tls"])))
