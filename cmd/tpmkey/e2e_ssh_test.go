@@ -292,8 +292,9 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 PermitRootLogin prohibit-password
+TrustedUserCAKeys %s
 PidFile %s
-`, port, hostPubFile, e.sock, authKeys, filepath.Join(e.dir, "sshd.pid")))
+`, port, hostPubFile, e.sock, authKeys, filepath.Join(e.dir, "user_ca.pub"), filepath.Join(e.dir, "sshd.pid")))
 	var logs bytes.Buffer
 	cmd := exec.Command(sshd, "-D", "-e", "-f", cfg)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -318,6 +319,31 @@ PidFile %s
 			}
 		})
 	}
+	t.Run("certificate", func(t *testing.T) {
+		ca := filepath.Join(e.dir, "user_ca")
+		if r := e.run(nil, nil, "ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", ca); r.code != 0 {
+			t.Fatalf("ssh-keygen CA = %d %q", r.code, r.stderr)
+		}
+		// A key of its own, so that ec's plain key cannot log in instead.
+		e.tpmkey(nil, "keygen", "certkey", "--alg", "ec-p256")
+		pubFile := e.write("certkey.pub", strings.TrimSpace(e.tpmkey(nil, "ssh", "pubkey", "certkey"))+"\n")
+		if r := e.run(nil, nil, "ssh-keygen", "-q", "-s", ca, "-I", "tpm-user", "-n", "root", pubFile); r.code != 0 {
+			t.Fatalf("ssh-keygen -s = %d %q", r.code, r.stderr)
+		}
+		certFile := filepath.Join(e.dir, "certkey-cert.pub")
+		e.tpmkey(nil, "ssh", "enable", "certkey", "--cert", certFile)
+		if r := e.run(nil, nil, "ssh-add", "-L"); !strings.Contains(r.stdout, "ecdsa-sha2-nistp256-cert-v01@openssh.com") {
+			t.Fatalf("ssh-add -L = %q, want the certificate listed", r.stdout)
+		}
+		r := e.run(nil, nil, "ssh", "-F", "/dev/null", "-o", "IdentityAgent="+e.sock, "-o", "IdentitiesOnly=yes",
+			"-i", certFile, "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile="+knownHosts,
+			"-o", "HostKeyAlgorithms=ecdsa-sha2-nistp256", "-o", "BatchMode=yes",
+			"-p", strconv.Itoa(port), "root@127.0.0.1", "echo", "cert-ok")
+		if r.code != 0 || strings.TrimSpace(r.stdout) != "cert-ok" {
+			t.Errorf("ssh with the certificate = %d %q %q\nsshd:\n%s", r.code, r.stdout, r.stderr, logs.String())
+		}
+		e.tpmkey(nil, "ssh", "disable", "certkey")
+	})
 	t.Run("go-client-SSHSigner", func(t *testing.T) {
 		cl := dial(t, e.s)
 		hostKey, _, _, _, err := ssh.ParseAuthorizedKey([]byte(hostPub))

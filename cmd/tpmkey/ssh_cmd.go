@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/tpmkeyd/tpmkeyd/client"
 )
@@ -33,16 +35,23 @@ a while (never on disk).`,
 }
 
 func (c *cli) sshEnableCommand() *cobra.Command {
-	var comment string
+	var comment, certFile string
 	var life time.Duration
 	cmd := &cobra.Command{
-		Use:   "enable ALIAS [--comment C] [--for DURATION]",
+		Use:   "enable ALIAS [--comment C] [--for DURATION] [--cert KEY-cert.pub]",
 		Short: "Offer a key to ssh clients",
 		Args:  exactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			m := client.SSHMarking{Comment: comment}
 			if life < 0 {
 				return usagef("--for %v: want a positive duration", life)
+			}
+			if certFile != "" {
+				cert, err := readSSHCertificate(certFile)
+				if err != nil {
+					return err
+				}
+				m.Certificate = cert
 			}
 			if life > 0 {
 				m.NotAfter = time.Now().Add(life)
@@ -58,7 +67,25 @@ func (c *cli) sshEnableCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&comment, "comment", "", "comment ssh-add -l shows (default: the alias)")
 	cmd.Flags().DurationVar(&life, "for", 0, "end the offer after this long (like ssh-add -t)")
+	cmd.Flags().StringVar(&certFile, "cert", "", "an OpenSSH certificate of the key (ssh-keygen -s), offered next to it")
 	return cmd
+}
+
+// readSSHCertificate reads a KEY-cert.pub file (one authorized_keys-style
+// line) and returns the certificate in SSH wire format.
+func readSSHCertificate(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, local(codeIO, fmt.Errorf("certificate file: %w", err))
+	}
+	pk, _, _, _, err := ssh.ParseAuthorizedKey(b)
+	if err != nil {
+		return nil, usagef("--cert %s: %v", path, err)
+	}
+	if _, ok := pk.(*ssh.Certificate); !ok {
+		return nil, usagef("--cert %s: a public key, not a certificate", path)
+	}
+	return pk.Marshal(), nil
 }
 
 func (c *cli) sshDisableCommand() *cobra.Command {
