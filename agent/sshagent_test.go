@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -131,6 +132,12 @@ func TestSSHAgent(t *testing.T) {
 					t.Errorf("SSHKey(unlock).Key.SSH = %+v, want unlocked_until in the future", k.SSH)
 				}
 			}},
+	})
+	t.Run("idle-connection-holds-no-budget", func(t *testing.T) {
+		checkAgentSign(t, ag, pubs["ec"], data, 0, ssh.KeyAlgoECDSA256)
+		if total, _ := td.core().HeldBytes(uint32(os.Getuid())); total != 0 {
+			t.Errorf("HeldBytes after an answered ssh-agent request = %d, want 0", total)
+		}
 	})
 	t.Run("sign-pin-key-unlocked", func(t *testing.T) {
 		checkAgentSign(t, ag, pubs["pin"], data, 0, ssh.KeyAlgoECDSA256)

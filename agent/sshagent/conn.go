@@ -18,9 +18,12 @@ const MaxFrameSize = 256 << 10
 
 // meteredConn is the connection as ServeAgent sees it: before a request's
 // body is read (and allocated by x/crypto), its length is checked and the
-// core's memory budget taken for it (Session.HoldFrame), released when the
-// next request starts or the connection ends; idle and read deadlines
-// follow the core's limits.
+// core's memory budget taken for it (Session.HoldFrame), released once the
+// request has been served (the first write of its answer) or the
+// connection ends. A started frame must arrive within read_timeout; there
+// is no idle timeout, since ssh and sshd (HostKeyAgent) keep their agent
+// connections open for a session's life; idle connections count against
+// the owner's connection limit (Core.Connect).
 type meteredConn struct {
 	nc   *net.UnixConn
 	core *core.Core
@@ -65,7 +68,7 @@ func (m *meteredConn) startFrame() error {
 		return ErrClosing
 	}
 	lim := m.core.Limits()
-	m.nc.SetReadDeadline(deadline(lim.IdleTimeout.Duration))
+	m.nc.SetReadDeadline(time.Time{})
 	// Checked after the deadline is set, so that a Shutdown's deadline
 	// in the past is never overwritten unseen.
 	if m.stopping.Load() {
@@ -89,6 +92,7 @@ func (m *meteredConn) startFrame() error {
 }
 
 func (m *meteredConn) Write(p []byte) (int, error) {
+	m.done() // the request is served; its bytes are garbage now
 	m.nc.SetWriteDeadline(deadline(m.core.Limits().ReadTimeout.Duration))
 	return m.nc.Write(p)
 }
