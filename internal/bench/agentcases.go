@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/tpmkeyd/tpmkeyd/client"
 )
 
@@ -47,6 +49,8 @@ type agentEnv struct {
 	digest []byte
 	gen    atomic.Int64 // keygen alias sequence
 	aead   *aeadEnv     // the AEAD cases' key, data and floors
+	ssh    []*sshConn   // ssh-agent connections (sshcases.go)
+	sshPub ssh.PublicKey
 }
 
 // The hot ECC key and the RSA key are the raw floor's keys, imported into
@@ -112,6 +116,7 @@ func (e *agentEnv) close() {
 		c.Close()
 	}
 	e.aead.close()
+	e.closeSSH()
 }
 
 // cases lists the agent cases in the order they run in each round.
@@ -149,5 +154,5 @@ func (e *agentEnv) cases() []agentCase {
 				_, err := e.shared.GenerateKey(ctx, alias, client.AlgECP256)
 				return err
 			}},
-	}, e.aeadCases()...)
+	}, append(e.aeadCases(), e.sshCases()...)...)
 }
