@@ -66,9 +66,9 @@ type recordBody struct {
 	MinDecryptionVersion uint32        `cbor:"min_decryption_version,omitempty"` // kind symmetric
 	RotationPeriod       int64         `cbor:"rotation_period,omitempty"`        // kind symmetric; seconds
 
-	Origin   string `cbor:"origin,omitempty"`    // absent: generated
-	ExportTo []byte `cbor:"export_to,omitempty"` // the SRK Name the key may be exported to
-	SSH *sshBody `cbor:"ssh,omitempty"` // kind key: the ssh-agent marking (ssh.go)
+	Origin   string   `cbor:"origin,omitempty"`    // absent: generated
+	ExportTo []byte   `cbor:"export_to,omitempty"` // the SRK Name the key may be exported to
+	SSH      *sshBody `cbor:"ssh,omitempty"`       // kind key: the ssh-agent marking (ssh.go)
 }
 
 // versionBody is one version of a symmetric key.
