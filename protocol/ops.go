@@ -71,7 +71,7 @@ var opTable = []OpSpec{
 	op[AEADDecryptRequest, AEADDecryptResponse](OpAEADDecrypt, "AEADDecrypt", PurposeEncrypt),
 	op[MACRequest, MACResponse](OpMAC, "MAC", PurposeMAC),
 	op[VerifyMACRequest, VerifyMACResponse](OpVerifyMAC, "VerifyMAC", PurposeMAC),
-	reserved(OpImport, "Import", "import of an existing key"),
+	op[ImportKeyRequest, ImportKeyResponse](OpImportKey, "ImportKey", ""),
 	reserved(OpAttest, "Attest", "TPM attestation of a key"),
 	reserved(OpGrant, "Grant", "let another uid use a key"),
 	reserved(OpUngrant, "Ungrant", ""),
@@ -80,6 +80,7 @@ var opTable = []OpSpec{
 	op[GenerateDataKeyRequest, GenerateDataKeyResponse](OpGenerateDataKey, "GenerateDataKey", PurposeEncrypt),
 	op[ReEncryptRequest, ReEncryptResponse](OpReEncrypt, "ReEncrypt", PurposeEncrypt),
 	op[SetKeyVersionRequest, SetKeyVersionResponse](OpSetKeyVersion, "SetKeyVersion", ""),
+	op[ExportKeyRequest, ExportKeyResponse](OpExportKey, "ExportKey", ""),
 }
 
 // LookupOp returns the table entry of o: a served or a reserved operation.

@@ -84,7 +84,9 @@ var statusTable = []struct {
 	{tpm.ErrUnsupported, protocol.StatusUnsupportedAlgorithm},
 	{tpm.ErrPurpose, protocol.StatusIncompatiblePurpose},
 	{tpm.ErrInvalid, protocol.StatusBadRequest},
+	{tpm.ErrImport, protocol.StatusImportFailed}, // before ErrBadBlob: a refused import is no damaged record
 	{tpm.ErrBadBlob, protocol.StatusKeyInvalidated},
+	{tpm.ErrNotExportable, protocol.StatusNotExportable},
 	{context.Canceled, protocol.StatusTPMUnavailable},
 	{context.DeadlineExceeded, protocol.StatusTPMUnavailable},
 	{errTPM, protocol.StatusTPMError},

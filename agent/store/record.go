@@ -31,7 +31,21 @@ type Record struct {
 	// RotationPeriod is how often the daemon adds a version by itself; 0:
 	// never. Stored with one-second precision. Symmetric only.
 	RotationPeriod time.Duration
+
+	// Origin is where the key came from: OriginImported or
+	// OriginImportedWrapped; "" is a key this TPM generated (and every
+	// record written before imports existed).
+	Origin string
+	// ExportTo is the Name of the one SRK the key may be exported to (a
+	// key made with a duplication policy); nil: it never leaves.
+	ExportTo []byte
 }
+
+// Origins of a record (Record.Origin), as on the wire.
+const (
+	OriginImported        = "imported"
+	OriginImportedWrapped = "imported-wrapped"
+)
 
 // KeyVersion is one version of a symmetric key: a TPM-made HMAC-SHA256
 // keyedhash object (tpm.HMACSHA256), wrapped by the SRK. For aes-256-gcm the
@@ -118,6 +132,7 @@ func (r *Record) clone() *Record {
 	c.Purposes = append([]string(nil), r.Purposes...)
 	c.PCRs = append([]uint(nil), r.PCRs...)
 	c.PublicDER = append([]byte(nil), r.PublicDER...)
+	c.ExportTo = append([]byte(nil), r.ExportTo...)
 	c.Blob = cloneBlob(r.Blob)
 	if r.Versions != nil {
 		c.Versions = make([]KeyVersion, len(r.Versions))
