@@ -30,8 +30,13 @@ func TestStreamFiles(t *testing.T) {
 	if err := os.WriteFile(path("pt"), pt, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	dataKeys := func() int { return strings.Count(s.Daemon.Log(), "op=GenerateDataKey") }
+	before := dataKeys()
 	if r := runCLI(t, b, s, nil, nil, "encrypt", "k", "--context", "f=pt", "--in", path("pt"), "--out", path("ct")); r.code != 0 {
 		t.Fatalf("encrypt = %d %q", r.code, r.stderr)
+	}
+	if n := dataKeys() - before; n != 1 {
+		t.Errorf("GenerateDataKey requests in the audit log for one encrypt of 49 segments = %d, want 1", n)
 	}
 	if r := runCLI(t, b, s, nil, nil, "decrypt", "--context", "f=pt", "--in", path("ct"), "--out", path("out")); r.code != 0 {
 		t.Fatalf("decrypt = %d %q", r.code, r.stderr)
