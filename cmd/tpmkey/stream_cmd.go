@@ -47,12 +47,11 @@ func (c *cli) toFile(out string, write func(w io.Writer) error) error {
 		return write(c.out)
 	}
 	var werr error
+	// Unbuffered: the stream is written in whole segments already, and a
+	// buffer would keep a copy of the plaintext that nothing wipes.
 	err := writeFileAtomicWith(out, func(w io.Writer) error {
-		bw := bufio.NewWriterSize(w, 256<<10)
-		if werr = write(bw); werr != nil {
-			return werr
-		}
-		return bw.Flush()
+		werr = write(w)
+		return werr
 	})
 	if werr != nil {
 		return werr
