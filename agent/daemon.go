@@ -14,6 +14,7 @@ import (
 
 	"github.com/tpmkeyd/tpmkeyd/agent/core"
 	"github.com/tpmkeyd/tpmkeyd/agent/native"
+	"github.com/tpmkeyd/tpmkeyd/agent/sshagent"
 	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -33,6 +34,12 @@ type Options struct {
 	Version           string
 	OwnerPasswordFile string
 	Listener          net.Listener // pre-made (tests); treated like an activated socket
+	SSHSocketPath     string       // the ssh-agent socket (listen_ssh.go); "" = none unless systemd passes one
+	SSHListener       net.Listener // pre-made ssh-agent socket (tests)
+	PKCS11SocketPath  string       // the PKCS#11 (p11-kit RPC) socket; "" = only if systemd passes one
+	PKCS11Listener    net.Listener // pre-made (tests)
+
+	sockets *activatedSockets // what systemd passed, read once
 
 	// wrapTPM, set by tests only, wraps the TPM the core uses (to count
 	// or slow its commands); the TPM itself stays real.
@@ -100,6 +107,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- rn.srv.Serve(rn.ln) }()
+	rn.startSSH(d)
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	bg := d.startBackground(bgCtx, rn)
 
@@ -118,7 +126,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("stopping")
 	bgCancel()
 	bg.Wait()
+	rn.stopSSH(rn.core.Limits().ShutdownTimeout.Duration)
 	rn.srv.Shutdown(rn.ln, rn.core.Limits().ShutdownTimeout.Duration)
+	rn.p11.shutdown(rn.core.Limits().ShutdownTimeout.Duration)
 	d.mu.Lock()
 	d.running = nil
 	d.mu.Unlock()
@@ -137,6 +147,9 @@ type running struct {
 	core    *core.Core
 	srv     *native.Server
 	keys    keyCount
+	sshLn   *listener
+	sshSrv  *sshagent.Server
+	p11     *pkcs11Front // nil without a PKCS#11 socket
 }
 
 // start takes the state dir, the socket, the TPM and the store, in that
@@ -158,6 +171,12 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 		return rn, err
 	}
 	if rn.ln, err = listen(&d.opts); err != nil {
+		return rn, err
+	}
+	if rn.sshLn, err = listenSSH(&d.opts); err != nil {
+		return rn, err
+	}
+	if rn.p11, err = listenPKCS11(&d.opts); err != nil {
 		return rn, err
 	}
 	rn.tpm, err = tpm.OpenSpec(ctx, rn.spec, tpm.Options{StateDir: d.opts.StateDir,
@@ -183,6 +202,7 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 		return rn, err
 	}
 	rn.srv = native.NewServer(d.log, rn.core)
+	rn.p11.start(d.log, rn.core)
 	return rn, nil
 }
 
@@ -203,6 +223,11 @@ func (rn *running) close(log *slog.Logger) {
 		rn.ln.Close()
 		rn.ln.remove()
 	}
+	if rn.sshLn != nil {
+		rn.sshLn.Close()
+		rn.sshLn.remove()
+	}
+	rn.p11.close()
 	if rn.release != nil {
 		rn.release()
 	}

@@ -60,6 +60,8 @@ type Key struct {
 	// ExportableTo is the Name of the backup TPM's SRK the key may be
 	// exported to (ExportKey); nil: the key never leaves its TPM.
 	ExportableTo []byte
+	// SSH is the key's ssh-agent marking; nil: not offered to ssh.
+	SSH *SSHMarking
 }
 
 // KeyVersion is one version of a symmetric key.
@@ -99,6 +101,7 @@ func keyFromWire(ki *protocol.KeyInfo) (*Key, error) {
 	if k.Origin == "" {
 		k.Origin = protocol.OriginGenerated
 	}
+	k.SSH = sshFromWire(ki.SSH)
 	for _, v := range ki.Versions {
 		k.Versions = append(k.Versions, KeyVersion{Number: v.Number, Created: time.Unix(v.Created, 0),
 			Disabled: v.State == protocol.VersionDisabled})

@@ -94,6 +94,13 @@ func sampleAEADKey() KeyInfo {
 	}
 }
 
+// sampleSSHKey is sampleKey marked for ssh until 2027-01-01.
+func sampleSSHKey() KeyInfo {
+	k := sampleKey()
+	k.SSH = &SSHInfo{Comment: "me@laptop", NotAfter: 1798761600}
+	return k
+}
+
 func uid(u uint32) *uint32 { return &u }
 
 // Sample TPM structures: short stand-ins with well-formed size prefixes.
@@ -170,6 +177,13 @@ func vectors() []vector {
 			&ReEncryptResponse{Ciphertext: mustHex(sampleAEADCiphertext), Version: 2}},
 		{"set-key-version", OpSetKeyVersion, 22, &SetKeyVersionRequest{Alias: "aead-key", Version: 1, State: VersionDisabled},
 			&SetKeyVersionResponse{Key: sampleAEADKey()}},
+		{"ssh-key", OpSSHKey, 48, &SSHKeyRequest{Alias: "web", Action: SSHEnable, Comment: "me@laptop", NotAfter: 1798761600},
+			&SSHKeyResponse{Key: sampleSSHKey()}},
+		{"ssh-list", OpSSHList, 49, &SSHListRequest{}, &SSHListResponse{Keys: []KeyInfo{sampleSSHKey()}}},
+		{"ssh-sign", OpSSHSign, 50, &SSHSignRequest{Alias: "web", Algorithm: SSHAlgECDSAP256, Data: []byte("hello"),
+			KeyID: mustHex("00112233445566778899aabbccddeeff")}, &SSHSignResponse{Signature: mustHex(sampleSig)}},
+		{"ssh-agent", OpSSHAgent, 51, &SSHAgentRequest{Action: SSHAgentLock, Passphrase: []byte("hunter2")},
+			&SSHAgentResponse{Locked: true}},
 		{"status", OpStatus, 14, &StatusRequest{}, &StatusResponse{
 			AgentVersion: "1.0.0", TPMManufacturer: "IBM", TPMFirmware: "20191023.164445",
 			UptimeSeconds: 3600, Keys: 2, Connections: 1, KeysPerUID: map[uint32]uint64{0: 1, 1000: 2},

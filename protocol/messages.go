@@ -98,6 +98,8 @@ type KeyInfo struct {
 	// ExportableTo is the Name of the one SRK the key may be exported to
 	// (ExportKey); absent for a key that never leaves its TPM.
 	ExportableTo []byte `cbor:"exportable_to,omitempty"`
+	// SSH is the key's ssh marking; absent when the key is not offered to ssh.
+	SSH *SSHInfo `cbor:"ssh,omitempty"`
 }
 
 // KeyVersionInfo is one version of a symmetric key.

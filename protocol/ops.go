@@ -81,6 +81,10 @@ var opTable = []OpSpec{
 	op[ReEncryptRequest, ReEncryptResponse](OpReEncrypt, "ReEncrypt", PurposeEncrypt),
 	op[SetKeyVersionRequest, SetKeyVersionResponse](OpSetKeyVersion, "SetKeyVersion", ""),
 	op[ExportKeyRequest, ExportKeyResponse](OpExportKey, "ExportKey", ""),
+	op[SSHKeyRequest, SSHKeyResponse](OpSSHKey, "SSHKey", PurposeSign),
+	op[SSHListRequest, SSHListResponse](OpSSHList, "SSHList", ""),
+	op[SSHSignRequest, SSHSignResponse](OpSSHSign, "SSHSign", PurposeSign),
+	op[SSHAgentRequest, SSHAgentResponse](OpSSHAgent, "SSHAgent", ""),
 }
 
 // LookupOp returns the table entry of o: a served or a reserved operation.

@@ -70,6 +70,7 @@ type Core struct {
 	failLog  *refusalLog // log lines of failed requests
 	ops      opTable
 	aead     *aeadState // aes-256-gcm: working keys, key ids, message counts (ops_aead.go)
+	ssh      *sshState  // agent locks and cached PIN authorizations (ops_ssh.go)
 }
 
 // New makes the core over an open TPM and store, with the settings s.
@@ -81,7 +82,8 @@ func New(log *slog.Logger, t TPM, st store.Keys, stateDir, version string, s *Se
 	}
 	c := &Core{log: log, tpm: t, store: st, pins: pins, version: version, started: time.Now(),
 		conns: newConnCounter(), rates: newRateLimiters(), reserved: newReservations(),
-		budget: newByteBudget(), refusals: newRefusalLog(), failLog: newRefusalLog(), ops: newOpTable()}
+		budget: newByteBudget(), refusals: newRefusalLog(), failLog: newRefusalLog(), ops: newOpTable(),
+		ssh: newSSHState()}
 	c.settings.Store(s)
 	c.aead = newAEADState(log, s.cfg.AEADKeyCacheTTL.Duration)
 	return c, nil
@@ -95,8 +97,12 @@ func (c *Core) SetSettings(s *Settings) {
 }
 
 // Close zeroes and unmaps what the core holds in memory (the AEAD working
-// keys). The daemon calls it on stop, after the requests have drained.
-func (c *Core) Close() { c.aead.keys.close() }
+// keys, the cached ssh PIN authorizations and agent locks). The daemon calls
+// it on stop, after the requests have drained.
+func (c *Core) Close() {
+	c.aead.keys.close()
+	c.ssh.clear()
+}
 
 // Connections is the number of open sessions, all owners.
 func (c *Core) Connections() int { return c.conns.count() }

@@ -244,6 +244,7 @@ func keyInfo(r *store.Record) protocol.KeyInfo {
 		PublicKey: r.PublicDER, Versions: versionInfo(r), MinDecryptionVersion: r.MinDecryptionVersion,
 		RotationPeriod: uint64(r.RotationPeriod / time.Second),
 		Origin:         origin(r), ExportableTo: r.ExportTo,
+		SSH: sshInfo(r),
 	}
 }
 

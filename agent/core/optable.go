@@ -62,6 +62,10 @@ func newOpTable() opTable {
 		handle(existingKey, false, flatCost(costFrame), (*Core).setKeyVersion),
 		handle(newKey, true, importCost, (*Core).importKey),
 		handle(existingKey, true, flatCost(costECKeygen), (*Core).exportKey),
+		handle(existingKey, true, keyUseCost, (*Core).sshKey),
+		handle(noKey, false, flatCost(costFrame), (*Core).sshList),
+		handle(existingKey, true, keyUseCost, (*Core).sshSign),
+		handle(noKey, false, sshAgentCost, (*Core).sshAgent),
 	)
 }
 

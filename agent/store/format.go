@@ -66,8 +66,9 @@ type recordBody struct {
 	MinDecryptionVersion uint32        `cbor:"min_decryption_version,omitempty"` // kind symmetric
 	RotationPeriod       int64         `cbor:"rotation_period,omitempty"`        // kind symmetric; seconds
 
-	Origin   string `cbor:"origin,omitempty"`    // absent: generated
-	ExportTo []byte `cbor:"export_to,omitempty"` // the SRK Name the key may be exported to
+	Origin   string   `cbor:"origin,omitempty"`    // absent: generated
+	ExportTo []byte   `cbor:"export_to,omitempty"` // the SRK Name the key may be exported to
+	SSH      *sshBody `cbor:"ssh,omitempty"`       // kind key: the ssh-agent marking (ssh.go)
 }
 
 // versionBody is one version of a symmetric key.
@@ -122,6 +123,9 @@ func (c recordCodec) encode(key *secretKey, r *Record) ([]byte, error) {
 	if err := validateVersions(r); err != nil {
 		return nil, err
 	}
+	if err := validateSSH(r); err != nil {
+		return nil, err
+	}
 	body, err := c.enc.Marshal(bodyOf(r))
 	if err != nil {
 		return nil, fmt.Errorf("cbor.Marshal record: %w", err)
@@ -168,6 +172,9 @@ func (c recordCodec) decode(key *secretKey, uid uint32, alias string, data []byt
 		return nil, errV1Symmetric
 	}
 	if err := validateVersions(r); err != nil {
+		return nil, err
+	}
+	if err := validateSSH(r); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -236,6 +243,7 @@ func (c recordCodec) decodeBody(body []byte) (*Record, error) {
 		return nil, fmt.Errorf("record rotation_period %d out of range", b.RotationPeriod)
 	}
 	r.RotationPeriod = time.Duration(b.RotationPeriod) * time.Second
+	r.SSH = sshMarkingOf(b.SSH)
 	if b.Versions != nil {
 		r.Versions = make([]KeyVersion, len(b.Versions))
 		for i, v := range b.Versions {
@@ -268,6 +276,7 @@ func bodyOf(r *Record) *recordBody {
 		RotationPeriod:       int64(r.RotationPeriod / time.Second),
 		Origin:               r.Origin,
 		ExportTo:             r.ExportTo,
+		SSH:                  sshBodyOf(r),
 	}
 }
 

@@ -12,11 +12,15 @@ import (
 
 func (c *cli) keygenCommand() *cobra.Command {
 	var alg, purposes, pinFile, pcrs, backupTo, rotation string
+	var sshOffer sshFlags
 	cmd := &cobra.Command{
-		Use:   "keygen ALIAS --alg ec-p256|ec-p384|rsa-2048|rsa-3072|hmac-sha256|aes-256-gcm [--rotation-period 90d]",
+		Use:   "keygen ALIAS --alg ec-p256|ec-p384|rsa-2048|rsa-3072|hmac-sha256|aes-256-gcm [--rotation-period 90d] [--ssh [--comment C]]",
 		Short: "Create a key in the TPM",
 		Args:  exactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			if err := sshOffer.check(); err != nil {
+				return err
+			}
 			// Unset, the agent's default applies: sign, or mac for hmac-sha256.
 			opts, err := keygenOptions(purposes, cmd.Flags().Changed("purpose"), pinFile, pcrs)
 			if err != nil {
@@ -43,11 +47,15 @@ func (c *cli) keygenCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if k, err = sshOffer.apply(ctx, cl, k); err != nil {
+					return err
+				}
 				return c.printKey(k)
 			})
 		}),
 	}
 	f := cmd.Flags()
+	sshOffer.register(f)
 	f.StringVar(&alg, "alg", "", "key algorithm: ec-p256, ec-p384, rsa-2048, rsa-3072, hmac-sha256 or aes-256-gcm")
 	f.StringVar(&purposes, "purpose", "sign", "comma-separated purposes: sign, decrypt, agree; mac for hmac-sha256, encrypt for aes-256-gcm (their defaults)")
 	f.StringVar(&rotation, "rotation-period", "", "hmac-sha256 and aes-256-gcm: add a version by itself this often, e.g. 90d, 12h")

@@ -80,6 +80,7 @@ named by --trust-server-uid (or $TPMKEY_TRUST_SERVER_UID); a socket under a
 		c.datakeyCommand(), c.reencryptCommand(), c.keyCommand(),
 		c.sealCommand(), c.unsealCommand(), c.randomCommand(), c.statusCommand(),
 		c.importCommand(), c.wrapCommand(), c.exportCommand(), c.backupCommand(), c.restoreCommand(),
+		c.sshCommand(),
 	)
 	return root
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/tpmkeyd/tpmkeyd/client"
 )
 
@@ -47,6 +49,9 @@ type agentEnv struct {
 	digest []byte
 	gen    atomic.Int64 // keygen alias sequence
 	aead   *aeadEnv     // the AEAD cases' key, data and floors
+	ssh    []*sshConn   // ssh-agent connections (sshcases.go)
+	sshPub ssh.PublicKey
+	p11    *p11Env // the PKCS#11 cases' program; nil without p11-kit or cgo
 }
 
 // The hot ECC key and the RSA key are the raw floor's keys, imported into
@@ -112,6 +117,10 @@ func (e *agentEnv) close() {
 		c.Close()
 	}
 	e.aead.close()
+	e.closeSSH()
+	if e.p11 != nil {
+		e.p11.close()
+	}
 }
 
 // cases lists the agent cases in the order they run in each round.
@@ -124,6 +133,10 @@ func (e *agentEnv) cases() []agentCase {
 	mac := func(ctx context.Context, _, _ int) error {
 		_, _, err := e.shared.MAC(ctx, macAlias, e.digest)
 		return err
+	}
+	var p11 []agentCase
+	if e.p11 != nil {
+		p11 = e.p11.cases()
 	}
 	return append([]agentCase{
 		{"hot-1-client", "ECDSA P-256, 1 key, 1 client, serial", RawECCSign, 1, 0.90, sharedHot},
@@ -149,5 +162,5 @@ func (e *agentEnv) cases() []agentCase {
 				_, err := e.shared.GenerateKey(ctx, alias, client.AlgECP256)
 				return err
 			}},
-	}, e.aeadCases()...)
+	}, append(append(e.aeadCases(), e.sshCases()...), p11...)...)
 }
