@@ -59,7 +59,7 @@ func TestMalformedFrames(t *testing.T) {
 		{name: "garbage", send: []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), wantStatus: protocol.StatusFrameTooLarge, wantClose: true},
 		{name: "half-frame-then-close", send: frame(100, header(1, 0, 1, 1)), halfClose: true, wantClose: true},
 		{name: "unknown-opcode", hello: true, send: frame(9, append(header(1, 0, 999, 42), 0xa0)), wantStatus: protocol.StatusUnknownOp},
-		{name: "reserved-opcode", hello: true, send: frame(9, append(header(1, 0, 36, 43), 0xa0)), wantStatus: protocol.StatusUnknownOp},
+		{name: "reserved-opcode", hello: true, send: frame(9, append(header(1, 0, 37, 43), 0xa0)), wantStatus: protocol.StatusUnknownOp},
 		{name: "bad-version", hello: true, send: frame(9, append(header(9, 0, 6, 44), 0xa0)), wantStatus: protocol.StatusUnsupportedVersion},
 		{name: "body-not-cbor-map", hello: true, send: frame(9, append(header(1, 0, 6, 45), 0xff)), wantStatus: protocol.StatusBadRequest},
 		{name: "truncated-cbor", hello: true, send: frame(10, append(header(1, 0, 6, 46), 0xa1, 0x65)), wantStatus: protocol.StatusBadRequest},

@@ -149,7 +149,7 @@ func TestHeaderChecksBeforeHelloFirst(t *testing.T) {
 		status protocol.Status
 	}{
 		{"unknown-opcode", frame(9, append(header(1, 0, 999, 5), 0xa0)), 5, 999, protocol.StatusUnknownOp},
-		{"reserved-opcode", frame(9, append(header(1, 0, 36, 6), 0xa0)), 6, 36, protocol.StatusUnknownOp},
+		{"reserved-opcode", frame(9, append(header(1, 0, 37, 6), 0xa0)), 6, 37, protocol.StatusUnknownOp},
 		{"opcode-zero", frame(9, append(header(1, 0, 0, 7), 0xa0)), 7, 0, protocol.StatusUnknownOp},
 		{"bad-version", frame(9, append(header(2, 0, 999, 8), 0xa0)), 8, 999, protocol.StatusUnsupportedVersion},
 		{"bad-flags", frame(9, append(header(1, 1, 999, 9), 0xa0)), 9, 999, protocol.StatusBadRequest},

@@ -51,6 +51,8 @@ var (
 	ErrInternal             = protocol.ErrInternal
 	ErrDecryptFailed        = protocol.ErrDecryptFailed
 	ErrKeyVersionDisabled   = protocol.ErrKeyVersionDisabled
+	ErrNotExportable        = protocol.ErrNotExportable
+	ErrImportFailed         = protocol.ErrImportFailed
 )
 
 // Error is the server's answer to a failed call: a status and a message.

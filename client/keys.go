@@ -9,15 +9,15 @@ import (
 )
 
 // GenerateKey creates a key in the TPM and stores it under alias. It accepts
-// WithPurposes (default sign), WithPIN and WithPCRs.
+// WithPurposes (default sign), WithPIN, WithPCRs and WithBackupTo.
 func (c *Client) GenerateKey(ctx context.Context, alias string, alg Algorithm, opts ...CallOption) (*Key, error) {
-	o, err := collect("GenerateKey", optPurposes|optPIN|optPCRs|optRotationPeriod, opts)
+	o, err := collect("GenerateKey", optPurposes|optPIN|optPCRs|optRotationPeriod|optBackupTo, opts)
 	if err != nil {
 		return nil, err
 	}
 	req := protocol.GenerateKeyRequest{
 		Alias: alias, Algorithm: string(alg), Purposes: o.purposes, PIN: o.pin, PCRs: o.pcrs,
-		RotationPeriod: uint64(o.rotation / time.Second),
+		RotationPeriod: uint64(o.rotation / time.Second), BackupTo: o.backupTo,
 	}
 	var resp protocol.GenerateKeyResponse
 	if err := c.roundTrip(ctx, protocol.OpGenerateKey, &req, &resp); err != nil {

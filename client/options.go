@@ -113,7 +113,7 @@ func LookupUID(name string) (uint32, error) {
 type CallOption func(*callOptions)
 
 // callOpt is one kind of CallOption, a bit in callOptions.set.
-type callOpt uint8
+type callOpt uint32
 
 const (
 	optPIN callOpt = 1 << iota
@@ -124,10 +124,11 @@ const (
 	optPCRs
 	optRotationPeriod
 	optToPIN
+	optBackupTo
 )
 
 // allCallOpts lists every option, in the order errors name them.
-const allCallOpts = optPIN | optPSS | optPKCS1v15 | optForUID | optPurposes | optPCRs | optRotationPeriod | optToPIN
+const allCallOpts = optPIN | optPSS | optPKCS1v15 | optForUID | optPurposes | optPCRs | optRotationPeriod | optToPIN | optBackupTo
 
 func (b callOpt) String() string {
 	switch b {
@@ -147,8 +148,10 @@ func (b callOpt) String() string {
 		return "WithRotationPeriod"
 	case optToPIN:
 		return "WithToPIN"
+	case optBackupTo:
+		return "WithBackupTo"
 	}
-	return fmt.Sprintf("callOpt(%#x)", uint8(b))
+	return fmt.Sprintf("callOpt(%#x)", uint32(b))
 }
 
 type callOptions struct {
@@ -161,6 +164,7 @@ type callOptions struct {
 	pcrs     []uint
 	rotation time.Duration
 	toPIN    []byte
+	backupTo []byte
 }
 
 // collect applies opts for the call named op, which accepts only the

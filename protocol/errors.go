@@ -76,6 +76,8 @@ var (
 	ErrInternal             error = &sentinel{status: StatusInternal, text: "protocol: internal error"}
 	ErrDecryptFailed        error = &sentinel{status: StatusDecryptFailed, text: "protocol: decryption failed"}
 	ErrKeyVersionDisabled   error = &sentinel{status: StatusKeyVersionDisabled, text: "protocol: key version disabled"}
+	ErrNotExportable        error = &sentinel{status: StatusNotExportable, text: "protocol: not exportable"}
+	ErrImportFailed         error = &sentinel{status: StatusImportFailed, text: "protocol: import failed"}
 )
 
 // Codec sentinels: finer causes of BAD_REQUEST. errors.Is(err, ErrBadRequest)
@@ -135,6 +137,10 @@ func SentinelFor(s Status) error {
 		return ErrDecryptFailed
 	case StatusKeyVersionDisabled:
 		return ErrKeyVersionDisabled
+	case StatusNotExportable:
+		return ErrNotExportable
+	case StatusImportFailed:
+		return ErrImportFailed
 	}
 	return nil
 }

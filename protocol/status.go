@@ -28,4 +28,6 @@ const (
 	StatusInternal             Status = 21
 	StatusDecryptFailed        Status = 22
 	StatusKeyVersionDisabled   Status = 23
+	StatusNotExportable        Status = 24
+	StatusImportFailed         Status = 25
 )

@@ -72,6 +72,9 @@ type KeySpec struct {
 	Purposes  Purpose // ignored for Sealed
 	PIN       []byte  // optional auth value; empty means none (then NoDA is set)
 	PCRs      []int   // optional PolicyPCR binding on the SHA-256 bank, to current values
+	// ExportTo, when set, is the Name of the one storage key (a backup
+	// TPM's SRK) the key may be duplicated to (export.go); not with PCRs.
+	ExportTo []byte
 }
 
 // MarshalJSON refuses, so a PIN can't leak into a log or a file.

@@ -12,9 +12,11 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/google/go-tpm/tpm2"
 	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
+	"github.com/tpmkeyd/tpmkeyd/tpm/wrap"
 )
 
 // TPM is the part of *tpm.TPM the core uses.
@@ -33,6 +35,11 @@ type TPM interface {
 	QueueLen() int
 	HMAC(ctx context.Context, b *tpm.Blob, a tpm.Auth, data []byte) ([]byte, error)
 	DeriveKey(ctx context.Context, b *tpm.Blob, a tpm.Auth, label []byte) ([]byte, error)
+	ImportKey(ctx context.Context, spec tpm.KeySpec, key any) (*tpm.Blob, crypto.PublicKey, error)
+	ImportWrapped(ctx context.Context, w *wrap.Blob) (*tpm.Blob, crypto.PublicKey, error)
+	SRKPublic() []byte
+	SRKName() []byte
+	ExportKey(ctx context.Context, b *tpm.Blob, target *tpm2.TPMTPublic) (*wrap.Blob, error)
 }
 
 // keyStore is the store as the core uses it.

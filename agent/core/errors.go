@@ -89,7 +89,9 @@ var statusTable = []struct {
 	{tpm.ErrUnsupported, protocol.StatusUnsupportedAlgorithm},
 	{tpm.ErrPurpose, protocol.StatusIncompatiblePurpose},
 	{tpm.ErrInvalid, protocol.StatusBadRequest},
+	{tpm.ErrImport, protocol.StatusImportFailed}, // before ErrBadBlob: a refused import is no damaged record
 	{tpm.ErrBadBlob, protocol.StatusKeyInvalidated},
+	{tpm.ErrNotExportable, protocol.StatusNotExportable},
 	{ErrAgentLocked, protocol.StatusPermissionDenied},
 	{ErrSSHNotMarked, protocol.StatusIncompatiblePurpose},
 	{ErrSSHExpired, protocol.StatusPermissionDenied},

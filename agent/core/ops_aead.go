@@ -268,20 +268,11 @@ func (c *Core) messageKey(ctx context.Context, call *Call, rec *store.Record, v 
 // the key's rotation period or has reached the message bound. Each message
 // is counted.
 func (c *Core) encryptingVersion(ctx context.Context, call *Call, rec *store.Record, auth tpm.Auth) (*store.Record, *store.KeyVersion, error) {
-	v, ok := rec.Newest()
-	if !ok {
-		return nil, nil, fmt.Errorf("%q has no enabled version: %w", rec.Alias, ErrKeyInvalidated)
+	rec, v, err := c.rotatedNewest(ctx, call, rec, auth)
+	if err != nil {
+		return nil, nil, err
 	}
-	if rec.RotationPeriod > 0 && c.aead.now().Sub(v.Created) >= rec.RotationPeriod {
-		r, err := c.autoRotate(ctx, call, rec, auth, v.Number)
-		if err != nil {
-			return nil, nil, err
-		}
-		rec = r
-		if v, ok = rec.Newest(); !ok {
-			return nil, nil, fmt.Errorf("%q has no enabled version: %w", rec.Alias, ErrKeyInvalidated)
-		}
-	}
+	var ok bool
 	for range 2 { // the second round counts on the version a rotation made
 		full, err := c.countMessage(rec, v)
 		if err != nil {
@@ -298,6 +289,27 @@ func (c *Core) encryptingVersion(ctx context.Context, call *Call, rec *store.Rec
 		}
 	}
 	return nil, nil, fmt.Errorf("%q: version %d reached the message bound: %w", rec.Alias, v.Number, ErrBusy)
+}
+
+// rotatedNewest is rec's newest enabled version, after a rotation when the
+// key's rotation period has passed since that version was made (symmetric
+// keys: AEAD encryption and MAC).
+func (c *Core) rotatedNewest(ctx context.Context, call *Call, rec *store.Record, auth tpm.Auth) (*store.Record, *store.KeyVersion, error) {
+	v, ok := rec.Newest()
+	if !ok {
+		return nil, nil, fmt.Errorf("%q has no enabled version: %w", rec.Alias, ErrKeyInvalidated)
+	}
+	if rec.RotationPeriod == 0 || c.aead.now().Sub(v.Created) < rec.RotationPeriod {
+		return rec, v, nil
+	}
+	rec, err := c.autoRotate(ctx, call, rec, auth, v.Number)
+	if err != nil {
+		return nil, nil, err
+	}
+	if v, ok = rec.Newest(); !ok {
+		return nil, nil, fmt.Errorf("%q has no enabled version: %w", rec.Alias, ErrKeyInvalidated)
+	}
+	return rec, v, nil
 }
 
 // countMessage counts one message of v, reserving a block in the record

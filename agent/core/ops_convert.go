@@ -243,6 +243,15 @@ func keyInfo(r *store.Record) protocol.KeyInfo {
 		Purposes: r.Purposes, HasPIN: r.HasPIN, PCRs: r.PCRs, Created: r.Created.Unix(),
 		PublicKey: r.PublicDER, Versions: versionInfo(r), MinDecryptionVersion: r.MinDecryptionVersion,
 		RotationPeriod: uint64(r.RotationPeriod / time.Second),
-		SSH:            sshInfo(r),
+		Origin:         origin(r), ExportableTo: r.ExportTo,
+		SSH: sshInfo(r),
 	}
+}
+
+// origin is the record's origin as KeyInfo says it.
+func origin(r *store.Record) string {
+	if r.Origin == "" {
+		return protocol.OriginGenerated
+	}
+	return r.Origin
 }

@@ -65,17 +65,22 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 	if !c.tpm.Supports(alg) {
 		return nil, protocol.Errorf(protocol.StatusUnsupportedAlgorithm, "this TPM does not support %s", m.Algorithm)
 	}
+	exportTo, err := exportTarget(m.BackupTo)
+	if err != nil {
+		return nil, err
+	}
 	release, err := c.reserveCreate(call, m.Alias)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	blob, pub, err := c.tpm.CreateKey(ctx, tpm.KeySpec{Algorithm: alg, Purposes: purposes, PIN: call.pinAuth(store.PINSHA256, m.PIN), PCRs: pcrInts})
+	blob, pub, err := c.tpm.CreateKey(ctx, tpm.KeySpec{Algorithm: alg, Purposes: purposes, PIN: call.pinAuth(store.PINSHA256, m.PIN), PCRs: pcrInts,
+		ExportTo: exportTo})
 	if err != nil {
 		return nil, tpmErr(err)
 	}
 	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: m.Algorithm, Purposes: wirePurposes,
-		HasPIN: len(m.PIN) > 0, PINScheme: pinScheme(m.PIN), PCRs: pcrs}
+		HasPIN: len(m.PIN) > 0, PINScheme: pinScheme(m.PIN), PCRs: pcrs, ExportTo: exportTo}
 	if alg == tpm.HMACSHA256 {
 		// A symmetric key's blobs are its versions; this is version 1.
 		rec.Versions = []store.KeyVersion{{Number: 1, Created: c.aead.now().UTC().Truncate(time.Second), Blob: *blob}}
@@ -163,6 +168,7 @@ func (c *Core) status(ctx context.Context, call *Call, _ *protocol.StatusRequest
 		AgentVersion: c.version, TPMManufacturer: info.Manufacturer, TPMFirmware: info.Firmware,
 		UptimeSeconds: uint64(time.Since(c.started).Seconds()), Keys: uint64(n),
 		Connections: uint64(c.conns.ofOwner(call.caller.Owner)),
+		SRKPublic:   c.tpm.SRKPublic(), SRKName: c.tpm.SRKName(),
 	}
 	if call.st.isAdmin(call.caller) {
 		resp.Connections = uint64(c.conns.count())

@@ -16,11 +16,13 @@ import (
 // the record, each a TPM-made keyedhash object under the SRK.
 
 func (c *Core) mac(ctx context.Context, call *Call, m *protocol.MACRequest) (*protocol.MACResponse, error) {
-	v, ok := call.key.Newest()
-	if !ok {
-		return nil, fmt.Errorf("%q has no enabled version: %w", call.key.Alias, ErrKeyInvalidated)
+	auth := call.auth(m.PIN)
+	rec, v, err := c.rotatedNewest(ctx, call, call.key, auth)
+	if err != nil {
+		return nil, err
 	}
-	tag, err := c.tpm.HMAC(ctx, &v.Blob, call.auth(m.PIN), m.Data)
+	call.key, call.version = rec, v.Number
+	tag, err := c.tpm.HMAC(ctx, &v.Blob, auth, m.Data)
 	if err != nil {
 		return nil, tpmErr(err)
 	}

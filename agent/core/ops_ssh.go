@@ -18,7 +18,7 @@ import (
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
 
-// The ssh operations (protocol/ssh.go, docs §6.22–6.25). Every one of
+// The ssh operations (protocol/ssh.go, docs §6.29–6.32). Every one of
 // them fails while the caller's agent is locked, but SSHAgent unlock.
 
 // costAgentUnlock makes guessing a lock's passphrase slow: at the default

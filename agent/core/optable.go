@@ -60,6 +60,8 @@ func newOpTable() opTable {
 		handle(existingKey, true, aeadCost, (*Core).generateDataKey),
 		handle(ciphertextKey, true, aeadCost, (*Core).reEncrypt),
 		handle(existingKey, false, flatCost(costFrame), (*Core).setKeyVersion),
+		handle(newKey, true, importCost, (*Core).importKey),
+		handle(existingKey, true, flatCost(costECKeygen), (*Core).exportKey),
 		handle(existingKey, true, keyUseCost, (*Core).sshKey),
 		handle(noKey, false, flatCost(costFrame), (*Core).sshList),
 		handle(existingKey, true, keyUseCost, (*Core).sshSign),

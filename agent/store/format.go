@@ -66,7 +66,9 @@ type recordBody struct {
 	MinDecryptionVersion uint32        `cbor:"min_decryption_version,omitempty"` // kind symmetric
 	RotationPeriod       int64         `cbor:"rotation_period,omitempty"`        // kind symmetric; seconds
 
-	SSH *sshBody `cbor:"ssh,omitempty"` // kind key: the ssh-agent marking (ssh.go)
+	Origin   string   `cbor:"origin,omitempty"`    // absent: generated
+	ExportTo []byte   `cbor:"export_to,omitempty"` // the SRK Name the key may be exported to
+	SSH      *sshBody `cbor:"ssh,omitempty"`       // kind key: the ssh-agent marking (ssh.go)
 }
 
 // versionBody is one version of a symmetric key.
@@ -230,6 +232,11 @@ func (c recordCodec) decodeBody(body []byte) (*Record, error) {
 		Blob:      tpm.Blob{Public: b.TPMPublic, Private: b.TPMPrivate, ParentName: b.SRKName},
 
 		MinDecryptionVersion: b.MinDecryptionVersion,
+		Origin:               b.Origin,
+		ExportTo:             b.ExportTo,
+	}
+	if b.Origin != "" && b.Origin != OriginImported && b.Origin != OriginImportedWrapped {
+		return nil, fmt.Errorf("record origin %q", b.Origin)
 	}
 	copy(r.KeyID[:], b.KeyID)
 	if b.RotationPeriod < 0 || b.RotationPeriod > int64(maxRotationPeriod/time.Second) {
@@ -267,6 +274,8 @@ func bodyOf(r *Record) *recordBody {
 		Versions:             versionsOf(r),
 		MinDecryptionVersion: r.MinDecryptionVersion,
 		RotationPeriod:       int64(r.RotationPeriod / time.Second),
+		Origin:               r.Origin,
+		ExportTo:             r.ExportTo,
 		SSH:                  sshBodyOf(r),
 	}
 }

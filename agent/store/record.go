@@ -32,9 +32,22 @@ type Record struct {
 	// never. Stored with one-second precision. Symmetric only.
 	RotationPeriod time.Duration
 
+	// Origin is where the key came from: OriginImported or
+	// OriginImportedWrapped; "" is a key this TPM generated (and every
+	// record written before imports existed).
+	Origin string
+	// ExportTo is the Name of the one SRK the key may be exported to (a
+	// key made with a duplication policy); nil: it never leaves.
+	ExportTo []byte
 	// SSH is the key's ssh-agent marking (ssh.go); nil: not offered to ssh.
 	SSH *SSHMarking
 }
+
+// Origins of a record (Record.Origin), as on the wire.
+const (
+	OriginImported        = "imported"
+	OriginImportedWrapped = "imported-wrapped"
+)
 
 // KeyVersion is one version of a symmetric key: a TPM-made HMAC-SHA256
 // keyedhash object (tpm.HMACSHA256), wrapped by the SRK. For aes-256-gcm the
@@ -121,6 +134,7 @@ func (r *Record) clone() *Record {
 	c.Purposes = append([]string(nil), r.Purposes...)
 	c.PCRs = append([]uint(nil), r.PCRs...)
 	c.PublicDER = append([]byte(nil), r.PublicDER...)
+	c.ExportTo = append([]byte(nil), r.ExportTo...)
 	c.Blob = cloneBlob(r.Blob)
 	c.SSH = cloneSSH(r.SSH)
 	if r.Versions != nil {

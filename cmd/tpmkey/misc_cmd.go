@@ -128,7 +128,9 @@ type lockoutJSON struct {
 }
 
 func (c *cli) statusCommand() *cobra.Command {
-	return &cobra.Command{
+	var srkPub bool
+	var srkFormat, srkOut string
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the agent's version, the TPM and your key count (admins: per uid)",
 		Args:  exactArgs(0),
@@ -137,6 +139,9 @@ func (c *cli) statusCommand() *cobra.Command {
 				st, err := cl.Status(ctx)
 				if err != nil {
 					return err
+				}
+				if srkPub {
+					return c.writeSRKPublic(st, srkFormat, srkOut)
 				}
 				info := cl.ServerInfo()
 				j := statusJSON{
@@ -163,6 +168,11 @@ func (c *cli) statusCommand() *cobra.Command {
 			})
 		}),
 	}
+	f := cmd.Flags()
+	f.BoolVar(&srkPub, "srk-pub", false, "print the TPM's SRK public key instead: what tpmkey wrap --for, tpm2_duplicate -U and keygen --backup-to take")
+	f.StringVar(&srkFormat, "format", "pem", "with --srk-pub: pem (SubjectPublicKeyInfo) or tpm2b (TPM2B_PUBLIC bytes)")
+	f.StringVar(&srkOut, "out", "", "with --srk-pub: file to write (default standard output)")
+	return cmd
 }
 
 func (c *cli) writeStatusText(j statusJSON, perUID map[uint32]uint64) {

@@ -27,6 +27,14 @@ type keyJSON struct {
 	PublicKey string   `json:"public_key,omitempty"` // PEM SubjectPublicKeyInfo
 	// Versions of a symmetric key (hmac-sha256), oldest first.
 	Versions []versionJSON `json:"versions,omitempty"`
+	// Origin is generated, imported or imported-wrapped.
+	Origin string `json:"origin,omitempty"`
+	// ExportableTo is the hex Name of the backup SRK the key may be
+	// exported to; absent for a key that never leaves its TPM.
+	ExportableTo string `json:"exportable_to,omitempty"`
+	// MinDecryptionVersion and RotationPeriod (seconds) of a symmetric key.
+	MinDecryptionVersion uint32 `json:"min_decryption_version,omitempty"`
+	RotationPeriod       int64  `json:"rotation_period,omitempty"`
 }
 
 type versionJSON struct {
@@ -40,6 +48,7 @@ func toKeyJSON(k *client.Key) keyJSON {
 		Alias: k.Alias, KeyID: hex.EncodeToString(k.ID), OwnerUID: k.OwnerUID,
 		Algorithm: string(k.Algorithm), Purposes: []string{}, HasPIN: k.HasPIN, PCRs: []uint{},
 		Created: k.Created.UTC().Format(time.RFC3339), PublicKey: publicPEM(k),
+		Origin: k.Origin, ExportableTo: hex.EncodeToString(k.ExportableTo),
 	}
 	for _, p := range k.Purposes {
 		j.Purposes = append(j.Purposes, string(p))
@@ -52,6 +61,8 @@ func toKeyJSON(k *client.Key) keyJSON {
 		}
 		j.Versions = append(j.Versions, versionJSON{Number: v.Number, Created: v.Created.UTC().Format(time.RFC3339), State: state})
 	}
+	j.MinDecryptionVersion = k.MinDecryptionVersion
+	j.RotationPeriod = int64(k.RotationPeriod / time.Second)
 	return j
 }
 
@@ -80,8 +91,20 @@ func writeKeyText(w io.Writer, k *client.Key) {
 	fmt.Fprintf(w, "pin:       %s\n", yesNo(j.HasPIN))
 	fmt.Fprintf(w, "pcrs:      %s\n", pcrList(j.PCRs))
 	fmt.Fprintf(w, "created:   %s\n", j.Created)
+	if j.Origin != "" {
+		fmt.Fprintf(w, "origin:    %s\n", j.Origin)
+	}
+	if j.ExportableTo != "" {
+		fmt.Fprintf(w, "exportable to SRK: %s\n", j.ExportableTo)
+	}
 	for _, v := range j.Versions {
 		fmt.Fprintf(w, "version:   %d, %s, %s\n", v.Number, v.State, v.Created)
+	}
+	if j.MinDecryptionVersion > 1 {
+		fmt.Fprintf(w, "min decryption version: %d\n", j.MinDecryptionVersion)
+	}
+	if j.RotationPeriod > 0 {
+		fmt.Fprintf(w, "rotation period: %s\n", formatPeriod(j.RotationPeriod))
 	}
 	if j.PublicKey != "" {
 		fmt.Fprint(w, j.PublicKey)

@@ -48,6 +48,7 @@ type agentEnv struct {
 	rr     []string         // rrKeys distinct ECC keys
 	digest []byte
 	gen    atomic.Int64 // keygen alias sequence
+	aead   *aeadEnv     // the AEAD cases' key, data and floors
 	ssh    []*sshConn   // ssh-agent connections (sshcases.go)
 	sshPub ssh.PublicKey
 }
@@ -92,6 +93,10 @@ func setupAgent(ctx context.Context, socket string, conns int) (*agentEnv, error
 		}
 		e.rr = append(e.rr, alias)
 	}
+	if err := e.setupAEAD(ctx); err != nil {
+		e.close()
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -110,6 +115,7 @@ func (e *agentEnv) close() {
 	for _, c := range e.conns {
 		c.Close()
 	}
+	e.aead.close()
 	e.closeSSH()
 }
 
@@ -148,5 +154,5 @@ func (e *agentEnv) cases() []agentCase {
 				_, err := e.shared.GenerateKey(ctx, alias, client.AlgECP256)
 				return err
 			}},
-	}, e.sshCases()...)
+	}, append(e.aeadCases(), e.sshCases()...)...)
 }

@@ -121,10 +121,12 @@ func (r *run) startDaemon(ctx context.Context, stateDir string, args ...string) 
 }
 
 // benchConfig lifts the per-uid request rate and key quota, which would
-// otherwise throttle the bench itself; everything else is the default.
+// otherwise throttle the bench itself, and raises the frame limit to 2 MiB
+// so that the AEAD cases carry 1 MiB; everything else is the default.
 const benchConfig = `[limits]
 requests_per_second = 0
 max_keys_per_uid = 0
+max_frame_size = 2097152
 `
 
 // configPath is in a directory of its own, as /etc/tpmkeyd is: the daemon

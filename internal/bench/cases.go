@@ -91,7 +91,13 @@ func (r *run) rounds(ctx context.Context, rw *raw, env *agentEnv, d *daemonProc,
 	defer func() { rep.Memory.UnderLoad = sampler.stop() }()
 	for round := range r.cfg.Rounds {
 		for i, c := range cases {
-			if err := r.pair(ctx, rw, d, c, &tallies[i]); err != nil {
+			pair := r.pair
+			if f, ok := env.softFloor(c.ref); ok { // a software floor (aeadcases.go)
+				pair = func(ctx context.Context, _ *raw, d *daemonProc, c agentCase, t *tally) error {
+					return r.pairSoft(ctx, f, d, c, t)
+				}
+			}
+			if err := pair(ctx, rw, d, c, &tallies[i]); err != nil {
 				return fmt.Errorf("bench: round %d: %w", round+1, err)
 			}
 			r.log.Info("phase", "round", round+1, "case", c.name, "ratio", tallies[i].ratios[round])

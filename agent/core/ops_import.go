@@ -1,0 +1,269 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
+	"github.com/tpmkeyd/tpmkeyd/internal/keyfile"
+	"github.com/tpmkeyd/tpmkeyd/protocol"
+	"github.com/tpmkeyd/tpmkeyd/tpm"
+	"github.com/tpmkeyd/tpmkeyd/tpm/wrap"
+)
+
+// importKey is ImportKey: a plaintext key is parsed here, wrapped for the
+// SRK in software and imported (tpm.ImportKey); a wrapped one goes to the
+// TPM as it is. Either way the quota and alias are reserved first, and
+// the request's key bytes are wiped by Call.Finish (Secretive).
+func (c *Core) importKey(ctx context.Context, call *Call, m *protocol.ImportKeyRequest) (*protocol.ImportKeyResponse, error) {
+	if (len(m.Key) > 0) == (m.Wrapped != nil) {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "give exactly one of key and wrapped")
+	}
+	if m.Wrapped != nil {
+		return c.importWrapped(ctx, call, m)
+	}
+	key, alg, err := importedKey(m)
+	if err != nil {
+		return nil, err
+	}
+	purposes, wirePurposes, err := parsePurposes(alg, m.Purposes)
+	if err != nil {
+		return nil, err
+	}
+	pcrs, pcrInts, err := checkPCRs(m.PCRs)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPIN(m.PIN); err != nil {
+		return nil, err
+	}
+	if !c.tpm.Supports(alg) {
+		return nil, protocol.Errorf(protocol.StatusUnsupportedAlgorithm, "this TPM does not support %s", alg)
+	}
+	release, err := c.reserveCreate(call, m.Alias)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	spec := tpm.KeySpec{Algorithm: alg, Purposes: purposes, PIN: call.pinAuth(store.PINSHA256, m.PIN), PCRs: pcrInts}
+	blob, pub, err := c.tpm.ImportKey(ctx, spec, key)
+	if err != nil {
+		return nil, tpmErr(err)
+	}
+	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: alg.String(), Purposes: wirePurposes,
+		HasPIN: len(m.PIN) > 0, PINScheme: pinScheme(m.PIN), PCRs: pcrs, Origin: store.OriginImported}
+	if err := c.fillImported(rec, blob, pub, key); err != nil {
+		c.tpm.Forget(blob)
+		return nil, err
+	}
+	if err := c.createRecord(call, rec); err != nil {
+		return nil, err
+	}
+	return &protocol.ImportKeyResponse{Key: keyInfo(rec)}, nil
+}
+
+// importWrapped imports a key wrapped elsewhere for this TPM's SRK; what
+// it may do and whether it has a PIN come from its public area.
+func (c *Core) importWrapped(ctx context.Context, call *Call, m *protocol.ImportKeyRequest) (*protocol.ImportKeyResponse, error) {
+	if len(m.Purposes) > 0 || len(m.PIN) > 0 || len(m.PCRs) > 0 {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "a wrapped key brings its own purposes and PIN; give neither, nor pcrs")
+	}
+	w := m.Wrapped
+	scheme := store.PINRaw
+	switch w.PINScheme {
+	case "", protocol.PINSchemeRaw:
+	case protocol.PINSchemeSHA256:
+		scheme = store.PINSHA256
+	default:
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "unknown pin_scheme %q", w.PINScheme)
+	}
+	release, err := c.reserveCreate(call, m.Alias)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	blob, pub, err := c.tpm.ImportWrapped(ctx, &wrap.Blob{Public: w.Public, Duplicate: w.Duplicate, Seed: w.Seed})
+	if err != nil {
+		return nil, tpmErr(err)
+	}
+	info, err := tpm.Describe(blob)
+	if err != nil {
+		c.tpm.Forget(blob)
+		return nil, tpmErr(err)
+	}
+	if m.Algorithm != "" && m.Algorithm != info.Algorithm.String() {
+		c.tpm.Forget(blob)
+		return nil, protocol.Errorf(protocol.StatusImportFailed, "wrapped key is %s, not %s", info.Algorithm, m.Algorithm)
+	}
+	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: info.Algorithm.String(),
+		Purposes: purposeNames(info.Purposes), HasPIN: info.HasPIN, PINScheme: scheme,
+		Origin: store.OriginImportedWrapped}
+	if err := c.fillImported(rec, blob, pub, nil); err != nil {
+		c.tpm.Forget(blob)
+		return nil, err
+	}
+	if err := c.createRecord(call, rec); err != nil {
+		return nil, err
+	}
+	return &protocol.ImportKeyResponse{Key: keyInfo(rec)}, nil
+}
+
+// fillImported puts the blob in rec (as version 1 of a symmetric key) and
+// the public key the TPM holds, which must be the one given (want, when
+// the key was given in plain).
+func (c *Core) fillImported(rec *store.Record, blob *tpm.Blob, pub crypto.PublicKey, want any) error {
+	if rec.Kind() == store.KindSymmetric {
+		rec.Versions = []store.KeyVersion{{Number: 1, Created: nowSecond(), Blob: *blob}}
+		return nil
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return fmt.Errorf("x509.MarshalPKIXPublicKey: %w", err)
+	}
+	if s, ok := want.(crypto.Signer); ok {
+		wantDER, err := x509.MarshalPKIXPublicKey(s.Public())
+		if err != nil || !bytes.Equal(der, wantDER) {
+			return protocol.Errorf(protocol.StatusImportFailed, "the TPM holds another public key than the one given")
+		}
+	}
+	rec.PublicDER, rec.Blob = der, *blob
+	return nil
+}
+
+// importedKey parses a plaintext key: raw bytes for hmac-sha256, else a
+// private key file, whose algorithm must match the one named, if any.
+func importedKey(m *protocol.ImportKeyRequest) (any, tpm.Algorithm, error) {
+	switch m.Algorithm {
+	case protocol.AlgHMACSHA256:
+		if n := len(m.Key); n < wrap.MinHMACKeySize || n > wrap.MaxHMACKeySize {
+			return nil, 0, protocol.Errorf(protocol.StatusImportFailed, "an hmac-sha256 key is %d..%d bytes, not %d",
+				wrap.MinHMACKeySize, wrap.MaxHMACKeySize, n)
+		}
+		return m.Key, tpm.HMACSHA256, nil
+	case store.AlgAES256GCM:
+		// Hook: an aes-256-gcm version is an HMAC key inside the TPM from
+		// which the AES key is derived; raw AES bytes cannot become one.
+		return nil, 0, protocol.Errorf(protocol.StatusUnsupportedAlgorithm, "aes-256-gcm keys cannot be imported yet")
+	}
+	k, err := keyfile.Parse(m.Key, nil)
+	if err != nil {
+		return nil, 0, keyfileErr(err)
+	}
+	alg := algOfKey(k)
+	if m.Algorithm != "" && m.Algorithm != alg.String() {
+		return nil, 0, protocol.Errorf(protocol.StatusImportFailed, "key is %s, not %s", alg, m.Algorithm)
+	}
+	return k, alg, nil
+}
+
+func algOfKey(k crypto.Signer) tpm.Algorithm {
+	switch pub := k.Public().(type) {
+	case *ecdsa.PublicKey:
+		if pub.Curve == elliptic.P384() {
+			return tpm.ECCP384
+		}
+		return tpm.ECCP256
+	case *rsa.PublicKey:
+		if pub.N.BitLen() == 3072 {
+			return tpm.RSA3072
+		}
+		return tpm.RSA2048
+	}
+	return 0
+}
+
+// nowSecond is the time a record stores: UTC, to the second.
+func nowSecond() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+// keyfileErr is the wire status of a key that did not parse.
+func keyfileErr(err error) error {
+	switch {
+	case errors.Is(err, keyfile.ErrUnsupported):
+		return protocol.Errorf(protocol.StatusUnsupportedAlgorithm, "%v", err)
+	case errors.Is(err, keyfile.ErrEncrypted):
+		return protocol.Errorf(protocol.StatusImportFailed, "the key is encrypted: decrypt it first (the CLI asks for the passphrase)")
+	}
+	return protocol.Errorf(protocol.StatusImportFailed, "%v", err)
+}
+
+// purposeNames is p as wire names, in canonical order.
+func purposeNames(p tpm.Purpose) []string {
+	var out []string
+	for _, c := range []struct {
+		bit  tpm.Purpose
+		name string
+	}{{tpm.PurposeSign, protocol.PurposeSign}, {tpm.PurposeDecrypt, protocol.PurposeDecrypt},
+		{tpm.PurposeAgree, protocol.PurposeAgree}, {tpm.PurposeMAC, protocol.PurposeMAC}} {
+		if p&c.bit != 0 {
+			out = append(out, c.name)
+		}
+	}
+	return out
+}
+
+// importCost: an import is charged what an EC keygen is, whatever the
+// algorithm, because that is the TPM time it takes (swtpm: ~1.3 ms for EC
+// P-256, ~0.8 ms for RSA-2048, wrap included): unlike a keygen, the TPM
+// searches no primes. Parsing and wrapping run on the caller's goroutine,
+// outside the TPM's turn.
+func importCost(*Call) int { return costECKeygen }
+
+// exportKey is ExportKey: an exportable key, wrapped for the one backup
+// TPM it was made for. Only its owner and admins reach it (the lookup
+// step); the audit record names the key, as for every operation.
+func (c *Core) exportKey(ctx context.Context, call *Call, m *protocol.ExportKeyRequest) (*protocol.ExportKeyResponse, error) {
+	target, err := wrap.ParseParent(m.Target)
+	if err != nil {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "target: %v", err)
+	}
+	name, err := wrap.Name(target)
+	if err != nil {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "target: %v", err)
+	}
+	rec := call.key
+	if len(rec.ExportTo) == 0 {
+		return nil, protocol.Errorf(protocol.StatusNotExportable, "%q was made to stay in this TPM", rec.Alias)
+	}
+	if !bytes.Equal(rec.ExportTo, name) {
+		return nil, protocol.Errorf(protocol.StatusNotExportable, "%q is exportable to SRK %x only, not %x", rec.Alias, rec.ExportTo, name)
+	}
+	w, err := c.tpm.ExportKey(ctx, &rec.Blob, target)
+	if err != nil {
+		return nil, tpmErr(err)
+	}
+	return &protocol.ExportKeyResponse{Key: keyInfo(rec), Wrapped: protocol.WrappedKey{
+		Public: w.Public, Duplicate: w.Duplicate, Seed: w.Seed, PINScheme: pinSchemeName(rec.PINScheme)}}, nil
+}
+
+// pinSchemeName is a PIN scheme as WrappedKey names it.
+func pinSchemeName(s store.PINScheme) string {
+	if s == store.PINSHA256 {
+		return protocol.PINSchemeSHA256
+	}
+	return protocol.PINSchemeRaw
+}
+
+// exportTarget is the Name of the backup TPM a new key is made
+// exportable to: the request's backup_to, or none.
+func exportTarget(backupTo []byte) ([]byte, error) {
+	if len(backupTo) == 0 {
+		return nil, nil
+	}
+	target, err := wrap.ParseParent(backupTo)
+	if err != nil {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "backup_to: %v", err)
+	}
+	name, err := wrap.Name(target)
+	if err != nil {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "backup_to: %v", err)
+	}
+	return name, nil
+}
