@@ -276,3 +276,19 @@ func agentRoundTrip(t *testing.T, nc net.Conn, msg []byte) []byte {
 	}
 	return body
 }
+
+// TestSSHAgentSHA1Allowed: with ssh_allow_sha1 the agent signs ssh-rsa
+// (RSA PKCS #1 v1.5 with SHA-1, in the TPM), and ssh verifies it.
+func TestSSHAgentSHA1Allowed(t *testing.T) {
+	td, sshSock := startSSHDaemon(t, "ssh_allow_sha1 = true\n")
+	c := dialHello(t, td.socket)
+	var pub ssh.PublicKey
+	runOpCases(t, c, []opCase{
+		{name: "keygen", op: protocol.OpGenerateKey, want: protocol.StatusOK,
+			req: &protocol.GenerateKeyRequest{Alias: "rsa", Algorithm: protocol.AlgRSA2048},
+			check: func(t *testing.T, resp any) { pub = sshPub(t, resp.(*protocol.GenerateKeyResponse).Key.PublicKey) }},
+		{name: "enable", op: protocol.OpSSHKey, want: protocol.StatusOK,
+			req: &protocol.SSHKeyRequest{Alias: "rsa", Action: protocol.SSHEnable}},
+	})
+	checkAgentSign(t, dialAgent(t, sshSock), pub, []byte("legacy"), 0, ssh.KeyAlgoRSA)
+}
