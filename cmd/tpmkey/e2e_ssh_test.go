@@ -205,6 +205,11 @@ func TestSSHAgentOpenSSH(t *testing.T) {
 		if r := e.run(nil, nil, "ssh-add", "-c", key); r.code == 0 {
 			t.Errorf("ssh-add -c = 0 %q, want refused", r.stderr)
 		}
+		// Destination constraints are refused, never ignored.
+		kh := e.write("constraint_known_hosts", "example.test "+keyField(pub["tls"])+"\n")
+		if r := e.run(nil, nil, "ssh-add", "-H", kh, "-h", "example.test", key); r.code == 0 || !strings.Contains(r.stderr, "agent refused") {
+			t.Errorf("ssh-add -h = %d %q, want the agent's refusal", r.code, r.stderr)
+		}
 		if r := e.run(nil, nil, "ssh-add", "-L"); strings.Count(r.stdout, "\n") != 3 {
 			t.Errorf("ssh-add -L after a refused ssh-add -c = %q, want the 3 keys of before (ec, rsa, hostkey)", r.stdout)
 		}
