@@ -285,7 +285,7 @@ func TestSSHAgentSHA1Allowed(t *testing.T) {
 	var pub ssh.PublicKey
 	runOpCases(t, c, []opCase{
 		{name: "keygen", op: protocol.OpGenerateKey, want: protocol.StatusOK,
-			req: &protocol.GenerateKeyRequest{Alias: "rsa", Algorithm: protocol.AlgRSA2048},
+			req:   &protocol.GenerateKeyRequest{Alias: "rsa", Algorithm: protocol.AlgRSA2048},
 			check: func(t *testing.T, resp any) { pub = sshPub(t, resp.(*protocol.GenerateKeyResponse).Key.PublicKey) }},
 		{name: "enable", op: protocol.OpSSHKey, want: protocol.StatusOK,
 			req: &protocol.SSHKeyRequest{Alias: "rsa", Action: protocol.SSHEnable}},
