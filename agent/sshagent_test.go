@@ -300,3 +300,26 @@ func TestSSHAgentSHA1Allowed(t *testing.T) {
 	})
 	checkAgentSign(t, dialAgent(t, sshSock), pub, []byte("legacy"), 0, ssh.KeyAlgoRSA)
 }
+
+// TestSSHAgentFramesAreCharged: malformed requests, which x/crypto answers
+// without a core call, are still charged to the caller's rate limit: past
+// the burst, a flood of them goes at the configured rate, no faster.
+func TestSSHAgentFramesAreCharged(t *testing.T) {
+	_, sshSock := startSSHDaemon(t, "[limits]\nrequests_per_second = 200\nburst = 10\n")
+	nc, err := net.Dial("unix", sshSock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	const n = 110
+	start := time.Now()
+	for range n {
+		if got := agentRoundTrip(t, nc, []byte{200}); !bytes.Equal(got, []byte{5}) {
+			t.Fatalf("reply to an unknown opcode = %x, want 05", got)
+		}
+	}
+	// 100 frames past the burst at 200/s take at least 0.5 s.
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Errorf("%d malformed frames answered in %v, want at least 0.4s at 200 frames/s", n, d)
+	}
+}
