@@ -27,6 +27,9 @@ type Config struct {
 	// after its last use; default 5m, 0 = never cached (every AEAD
 	// operation then derives it in the TPM).
 	AEADKeyCacheTTL Duration `toml:"aead_key_cache_ttl"`
+	// SSHAllowSHA1 lets the ssh-agent socket sign ssh-rsa (RSA with SHA-1)
+	// for servers that know nothing newer; default false: refused.
+	SSHAllowSHA1 bool `toml:"ssh_allow_sha1"`
 
 	// ids holds AdminGroup, AllowUsers and AllowGroups resolved to numeric
 	// ids by Validate, so that access checks never consult the user
