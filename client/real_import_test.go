@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -206,4 +207,34 @@ func mismatchedSEC1(t *testing.T, a, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: out})
+}
+
+// TestRealImportHMACKey: raw HMAC key bytes become version 1 of an
+// hmac-sha256 key, whose TPM-made tags equal crypto/hmac's; aes-256-gcm
+// is refused for now.
+func TestRealImportHMACKey(t *testing.T) {
+	c := dialReal(t)
+	ctx := context.Background()
+	key := make([]byte, 32)
+	rand.Read(key)
+	k, err := c.ImportHMACKey(ctx, "imp-hmac", key)
+	if err != nil {
+		t.Fatalf("ImportHMACKey = %v", err)
+	}
+	t.Cleanup(func() { c.DeleteKey(ctx, "imp-hmac") })
+	if k.Algorithm != client.AlgHMACSHA256 || len(k.Versions) != 1 || k.Origin != "imported" {
+		t.Fatalf("ImportHMACKey = %+v, want hmac-sha256 version 1, origin imported", k)
+	}
+	tag, version, err := c.MAC(ctx, "imp-hmac", []byte("data"))
+	if err != nil || version != 1 {
+		t.Fatalf("MAC = %x, %d, %v", tag, version, err)
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("data"))
+	if want := m.Sum(nil); !bytes.Equal(tag, want) {
+		t.Fatalf("MAC = %x, want %x", tag, want)
+	}
+	if _, err := c.ImportHMACKey(ctx, "imp-short", key[:8]); !errors.Is(err, client.ErrImportFailed) {
+		t.Fatalf("ImportHMACKey(8 bytes) = %v, want ErrImportFailed", err)
+	}
 }
