@@ -74,6 +74,12 @@ func WithBackupTo(srkPublic []byte) CallOption {
 	return func(o *callOptions) { o.set |= optBackupTo; o.backupTo = srkPublic }
 }
 
+// Exportable makes a new key exportable to the backup TPM the agent's
+// admin configured (backup.target in tpmkeyd.toml) (GenerateKey).
+func Exportable() CallOption {
+	return func(o *callOptions) { o.set |= optBackupTo; o.exportable = true }
+}
+
 // ExportKey returns an exportable key (made WithBackupTo) wrapped for its
 // backup TPM, whose SRK public key target names; ImportWrapped on that
 // machine imports it. It accepts ForUID (admins).

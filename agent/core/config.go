@@ -23,6 +23,7 @@ type Config struct {
 	SubUIDFile  string   `toml:"subuid_file"`  // subordinate uids counted against their owner's limits; default /etc/subuid, "" = none
 	Limits      Limits   `toml:"limits"`
 	Audit       Audit    `toml:"audit"`
+	Backup      Backup   `toml:"backup"`
 
 	// ids holds AdminGroup, AllowUsers and AllowGroups resolved to numeric
 	// ids by Validate, so that access checks never consult the user
@@ -156,6 +157,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Audit.validate(); err != nil {
+		return err
+	}
+	if err := c.Backup.validate(); err != nil {
 		return err
 	}
 	ids, err := resolveAccess(c.AdminGroup, c.AllowUsers, c.AllowGroups)

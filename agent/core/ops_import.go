@@ -250,20 +250,3 @@ func pinSchemeName(s store.PINScheme) string {
 	}
 	return protocol.PINSchemeRaw
 }
-
-// exportTarget is the Name of the backup TPM a new key is made
-// exportable to: the request's backup_to, or none.
-func exportTarget(backupTo []byte) ([]byte, error) {
-	if len(backupTo) == 0 {
-		return nil, nil
-	}
-	target, err := wrap.ParseParent(backupTo)
-	if err != nil {
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "backup_to: %v", err)
-	}
-	name, err := wrap.Name(target)
-	if err != nil {
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "backup_to: %v", err)
-	}
-	return name, nil
-}

@@ -55,7 +55,7 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 	if !c.tpm.Supports(alg) {
 		return nil, protocol.Errorf(protocol.StatusUnsupportedAlgorithm, "this TPM does not support %s", m.Algorithm)
 	}
-	exportTo, err := exportTarget(m.BackupTo)
+	exportTo, err := call.st.exportTarget(m)
 	if err != nil {
 		return nil, err
 	}
