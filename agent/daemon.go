@@ -14,6 +14,7 @@ import (
 
 	"github.com/tpmkeyd/tpmkeyd/agent/core"
 	"github.com/tpmkeyd/tpmkeyd/agent/native"
+	"github.com/tpmkeyd/tpmkeyd/agent/sshagent"
 	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -33,6 +34,10 @@ type Options struct {
 	Version           string
 	OwnerPasswordFile string
 	Listener          net.Listener // pre-made (tests); treated like an activated socket
+	SSHSocketPath     string       // the ssh-agent socket (listen_ssh.go); "" = none unless systemd passes one
+	SSHListener       net.Listener // pre-made ssh-agent socket (tests)
+
+	sockets *activatedSockets // what systemd passed, read once
 
 	// wrapTPM, set by tests only, wraps the TPM the core uses (to count
 	// or slow its commands); the TPM itself stays real.
@@ -100,6 +105,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- rn.srv.Serve(rn.ln) }()
+	rn.startSSH(d)
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	bg := d.startBackground(bgCtx, rn)
 
@@ -118,6 +124,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("stopping")
 	bgCancel()
 	bg.Wait()
+	rn.stopSSH(rn.core.Limits().ShutdownTimeout.Duration)
 	rn.srv.Shutdown(rn.ln, rn.core.Limits().ShutdownTimeout.Duration)
 	d.mu.Lock()
 	d.running = nil
@@ -137,6 +144,8 @@ type running struct {
 	core    *core.Core
 	srv     *native.Server
 	keys    keyCount
+	sshLn   *listener
+	sshSrv  *sshagent.Server
 }
 
 // start takes the state dir, the socket, the TPM and the store, in that
@@ -158,6 +167,9 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 		return rn, err
 	}
 	if rn.ln, err = listen(&d.opts); err != nil {
+		return rn, err
+	}
+	if rn.sshLn, err = listenSSH(&d.opts); err != nil {
 		return rn, err
 	}
 	rn.tpm, err = tpm.OpenSpec(ctx, rn.spec, tpm.Options{StateDir: d.opts.StateDir,
@@ -188,6 +200,9 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 
 // close releases what start took; shutdown has already drained requests.
 func (rn *running) close(log *slog.Logger) {
+	if rn.core != nil {
+		rn.core.Close()
+	}
 	if rn.store != nil {
 		rn.store.Close()
 	}
@@ -199,6 +214,10 @@ func (rn *running) close(log *slog.Logger) {
 	if rn.ln != nil {
 		rn.ln.Close()
 		rn.ln.remove()
+	}
+	if rn.sshLn != nil {
+		rn.sshLn.Close()
+		rn.sshLn.remove()
 	}
 	if rn.release != nil {
 		rn.release()

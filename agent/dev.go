@@ -30,5 +30,7 @@ func DevOptions(dir string) (Options, error) {
 		StateDir:   abs,
 		SocketPath: filepath.Join(abs, "tpmkeyd.sock"),
 		SocketMode: 0o600,
+
+		SSHSocketPath: filepath.Join(abs, "ssh-agent.sock"),
 	}, nil
 }

@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/tpmkeyd/tpmkeyd/agent/core"
 	"golang.org/x/sys/unix"
 )
@@ -30,9 +29,9 @@ func listen(opts *Options) (*listener, error) {
 	if opts.Listener != nil {
 		return &listener{Listener: opts.Listener, path: opts.SocketPath, activated: true}, nil
 	}
-	lns, err := activation.Listeners()
+	lns, err := opts.mainActivated()
 	if err != nil {
-		return nil, fmt.Errorf("activation.Listeners: %w", err)
+		return nil, err
 	}
 	for _, ln := range lns {
 		if ln == nil {

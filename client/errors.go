@@ -49,6 +49,8 @@ var (
 	ErrQuotaExceeded        = protocol.ErrQuotaExceeded
 	ErrBusy                 = protocol.ErrBusy
 	ErrInternal             = protocol.ErrInternal
+	ErrDecryptFailed        = protocol.ErrDecryptFailed
+	ErrKeyVersionDisabled   = protocol.ErrKeyVersionDisabled
 	ErrNotExportable        = protocol.ErrNotExportable
 	ErrImportFailed         = protocol.ErrImportFailed
 )

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // DefaultSocket is the socket Dial uses when it is given no path and
@@ -112,7 +113,7 @@ func LookupUID(name string) (uint32, error) {
 type CallOption func(*callOptions)
 
 // callOpt is one kind of CallOption, a bit in callOptions.set.
-type callOpt uint8
+type callOpt uint32
 
 const (
 	optPIN callOpt = 1 << iota
@@ -121,11 +122,13 @@ const (
 	optForUID
 	optPurposes
 	optPCRs
+	optRotationPeriod
+	optToPIN
 	optBackupTo
 )
 
 // allCallOpts lists every option, in the order errors name them.
-const allCallOpts = optPIN | optPSS | optPKCS1v15 | optForUID | optPurposes | optPCRs | optBackupTo
+const allCallOpts = optPIN | optPSS | optPKCS1v15 | optForUID | optPurposes | optPCRs | optRotationPeriod | optToPIN | optBackupTo
 
 func (b callOpt) String() string {
 	switch b {
@@ -141,10 +144,14 @@ func (b callOpt) String() string {
 		return "WithPurposes"
 	case optPCRs:
 		return "WithPCRs"
+	case optRotationPeriod:
+		return "WithRotationPeriod"
+	case optToPIN:
+		return "WithToPIN"
 	case optBackupTo:
 		return "WithBackupTo"
 	}
-	return fmt.Sprintf("callOpt(%#x)", uint8(b))
+	return fmt.Sprintf("callOpt(%#x)", uint32(b))
 }
 
 type callOptions struct {
@@ -155,6 +162,8 @@ type callOptions struct {
 	uid        *uint32
 	purposes   []string
 	pcrs       []uint
+	rotation   time.Duration
+	toPIN      []byte
 	backupTo   []byte
 	exportable bool
 }

@@ -52,11 +52,16 @@ type Key struct {
 	// Versions of a symmetric key (hmac-sha256), oldest first.
 	Versions             []KeyVersion
 	MinDecryptionVersion uint32
+	// RotationPeriod is how often the agent adds a version by itself (0:
+	// never); symmetric keys only.
+	RotationPeriod time.Duration
 	// Origin is "generated", "imported" or "imported-wrapped".
 	Origin string
 	// ExportableTo is the Name of the backup TPM's SRK the key may be
 	// exported to (ExportKey); nil: the key never leaves its TPM.
 	ExportableTo []byte
+	// SSH is the key's ssh-agent marking; nil: not offered to ssh.
+	SSH *SSHMarking
 }
 
 // KeyVersion is one version of a symmetric key.
@@ -91,10 +96,12 @@ func keyFromWire(ki *protocol.KeyInfo) (*Key, error) {
 		k.Purposes = append(k.Purposes, Purpose(p))
 	}
 	k.MinDecryptionVersion = ki.MinDecryptionVersion
+	k.RotationPeriod = time.Duration(ki.RotationPeriod) * time.Second
 	k.Origin, k.ExportableTo = ki.Origin, ki.ExportableTo
 	if k.Origin == "" {
 		k.Origin = protocol.OriginGenerated
 	}
+	k.SSH = sshFromWire(ki.SSH)
 	for _, v := range ki.Versions {
 		k.Versions = append(k.Versions, KeyVersion{Number: v.Number, Created: time.Unix(v.Created, 0),
 			Disabled: v.State == protocol.VersionDisabled})

@@ -86,6 +86,7 @@ func checkContents(t *testing.T, deb string) {
 		"./usr/bin/tpmkey":                                "-rwxr-xr-x",
 		"./usr/lib/systemd/system/tpmkeyd.service":        "-rw-r--r--",
 		"./usr/lib/systemd/system/tpmkeyd.socket":         "-rw-r--r--",
+		"./usr/lib/systemd/system/tpmkeyd-ssh.socket":     "-rw-r--r--",
 		"./usr/lib/systemd/system/tpmkeyd-backup.service": "-rw-r--r--",
 		"./usr/lib/systemd/system/tpmkeyd-backup.timer":   "-rw-r--r--",
 		"./usr/share/doc/tpmkeyd/BACKUP.md":               "-rw-r--r--",

@@ -69,6 +69,38 @@ func sampleMACKey() KeyInfo {
 	}
 }
 
+// sampleAEADCiphertext is protocol/aeadfmt's golden vector
+// (testdata/vectors.json): "hello, tpmkeyd" under version 2 of key
+// a0a1...af, context sampleContext.
+const sampleAEADCiphertext = "01a0a1a2a3a4a5a6a7a8a9aaabacadaeaf00000002202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f404142434445464748494a4bb314e508f9c506c1d5f193f4d1f0c1b1a5ec517b77dc450b969701b9f942fdf69fa1cd12ea8e0f40624da288beea3ba24959b738ebca48000d447ca7e49f"
+
+func sampleContext() map[string]string { return map[string]string{"app": "billing", "tenant": "42"} }
+
+// sampleAEADKey is an aes-256-gcm key with version 1 disabled.
+func sampleAEADKey() KeyInfo {
+	return KeyInfo{
+		Alias:     "aead-key",
+		KeyID:     mustHex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"),
+		OwnerUID:  1000,
+		Algorithm: AlgAES256GCM,
+		Purposes:  []string{PurposeEncrypt},
+		Created:   1767225600,
+		Versions: []KeyVersionInfo{
+			{Number: 1, Created: 1767225600, State: VersionDisabled},
+			{Number: 2, Created: 1769904000, State: VersionEnabled},
+		},
+		MinDecryptionVersion: 2,
+		RotationPeriod:       7776000, // 90 days
+	}
+}
+
+// sampleSSHKey is sampleKey marked for ssh until 2027-01-01.
+func sampleSSHKey() KeyInfo {
+	k := sampleKey()
+	k.SSH = &SSHInfo{Comment: "me@laptop", NotAfter: 1798761600}
+	return k
+}
+
 func uid(u uint32) *uint32 { return &u }
 
 // Sample TPM structures: short stand-ins with well-formed size prefixes.
@@ -134,6 +166,24 @@ func vectors() []vector {
 			&ImportKeyResponse{Key: sampleImported(OriginImportedWrapped)}},
 		{"export-key", OpExportKey, 20, &ExportKeyRequest{Alias: "web", Target: mustHex(sampleTPM2BPublic), UID: uid(1000)},
 			&ExportKeyResponse{Key: sampleExportable(), Wrapped: *sampleWrapped()}},
+		{"aead-encrypt", OpAEADEncrypt, 18, &AEADEncryptRequest{Alias: "aead-key", Plaintext: []byte("hello, tpmkeyd"), Context: sampleContext()},
+			&AEADEncryptResponse{Ciphertext: mustHex(sampleAEADCiphertext), Version: 2}},
+		{"aead-decrypt", OpAEADDecrypt, 19, &AEADDecryptRequest{Ciphertext: mustHex(sampleAEADCiphertext), Context: sampleContext()},
+			&AEADDecryptResponse{Plaintext: []byte("hello, tpmkeyd"), Alias: "aead-key", Version: 2}},
+		{"generate-data-key", OpGenerateDataKey, 20, &GenerateDataKeyRequest{Alias: "aead-key", Bytes: 16, Context: sampleContext()},
+			&GenerateDataKeyResponse{Plaintext: mustHex("000102030405060708090a0b0c0d0e0f"), Ciphertext: mustHex(sampleAEADCiphertext), Version: 2}},
+		{"re-encrypt", OpReEncrypt, 21, &ReEncryptRequest{Ciphertext: mustHex(sampleAEADCiphertext), FromContext: sampleContext(),
+			ToAlias: "aead-key", ToContext: map[string]string{"app": "archive"}},
+			&ReEncryptResponse{Ciphertext: mustHex(sampleAEADCiphertext), Version: 2}},
+		{"set-key-version", OpSetKeyVersion, 22, &SetKeyVersionRequest{Alias: "aead-key", Version: 1, State: VersionDisabled},
+			&SetKeyVersionResponse{Key: sampleAEADKey()}},
+		{"ssh-key", OpSSHKey, 48, &SSHKeyRequest{Alias: "web", Action: SSHEnable, Comment: "me@laptop", NotAfter: 1798761600},
+			&SSHKeyResponse{Key: sampleSSHKey()}},
+		{"ssh-list", OpSSHList, 49, &SSHListRequest{}, &SSHListResponse{Keys: []KeyInfo{sampleSSHKey()}}},
+		{"ssh-sign", OpSSHSign, 50, &SSHSignRequest{Alias: "web", Algorithm: SSHAlgECDSAP256, Data: []byte("hello"),
+			KeyID: mustHex("00112233445566778899aabbccddeeff")}, &SSHSignResponse{Signature: mustHex(sampleSig)}},
+		{"ssh-agent", OpSSHAgent, 51, &SSHAgentRequest{Action: SSHAgentLock, Passphrase: []byte("hunter2")},
+			&SSHAgentResponse{Locked: true}},
 		{"status", OpStatus, 14, &StatusRequest{}, &StatusResponse{
 			AgentVersion: "1.0.0", TPMManufacturer: "IBM", TPMFirmware: "20191023.164445",
 			UptimeSeconds: 3600, Keys: 2, Connections: 1, KeysPerUID: map[uint32]uint64{0: 1, 1000: 2},

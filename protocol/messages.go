@@ -91,12 +91,15 @@ type KeyInfo struct {
 	// other keys.
 	Versions             []KeyVersionInfo `cbor:"versions,omitempty"`
 	MinDecryptionVersion uint32           `cbor:"min_decryption_version,omitempty"`
+	RotationPeriod       uint64           `cbor:"rotation_period,omitempty"` // seconds; 0: never rotates by itself
 	// Origin is OriginGenerated, OriginImported or OriginImportedWrapped;
 	// servers always send it (absent: generated).
 	Origin string `cbor:"origin,omitempty"`
 	// ExportableTo is the Name of the one SRK the key may be exported to
 	// (ExportKey); absent for a key that never leaves its TPM.
 	ExportableTo []byte `cbor:"exportable_to,omitempty"`
+	// SSH is the key's ssh marking; absent when the key is not offered to ssh.
+	SSH *SSHInfo `cbor:"ssh,omitempty"`
 }
 
 // KeyVersionInfo is one version of a symmetric key.
@@ -138,6 +141,9 @@ type GenerateKeyRequest struct {
 	Purposes  []string `cbor:"purposes,omitempty"` // default: ["sign"]
 	PIN       []byte   `cbor:"pin,omitempty"`
 	PCRs      []uint   `cbor:"pcrs,omitempty"`
+	// RotationPeriod (seconds) of a symmetric key: the daemon adds a
+	// version by itself at the first use after the newest is this old.
+	RotationPeriod uint64 `cbor:"rotation_period,omitempty"`
 	// BackupTo makes the key exportable to one backup TPM: its SRK's
 	// TPM2B_PUBLIC (docs/BACKUP.md). Absent: the key never leaves.
 	BackupTo []byte `cbor:"backup_to,omitempty"`

@@ -56,6 +56,10 @@ func (s Status) String() string {
 		return "BUSY"
 	case StatusInternal:
 		return "INTERNAL"
+	case StatusDecryptFailed:
+		return "DECRYPT_FAILED"
+	case StatusKeyVersionDisabled:
+		return "KEY_VERSION_DISABLED"
 	case StatusNotExportable:
 		return "NOT_EXPORTABLE"
 	case StatusImportFailed:

@@ -67,8 +67,8 @@ var opTable = []OpSpec{
 	op[GetRandomRequest, GetRandomResponse](OpGetRandom, "GetRandom", ""),
 	op[StatusRequest, StatusResponse](OpStatus, "Status", ""),
 
-	reserved(OpAEADEncrypt, "AEADEncrypt", "authenticated encryption with a TPM-held key"),
-	reserved(OpAEADDecrypt, "AEADDecrypt", ""),
+	op[AEADEncryptRequest, AEADEncryptResponse](OpAEADEncrypt, "AEADEncrypt", PurposeEncrypt),
+	op[AEADDecryptRequest, AEADDecryptResponse](OpAEADDecrypt, "AEADDecrypt", PurposeEncrypt),
 	op[MACRequest, MACResponse](OpMAC, "MAC", PurposeMAC),
 	op[VerifyMACRequest, VerifyMACResponse](OpVerifyMAC, "VerifyMAC", PurposeMAC),
 	op[ImportKeyRequest, ImportKeyResponse](OpImportKey, "ImportKey", ""),
@@ -77,7 +77,14 @@ var opTable = []OpSpec{
 	reserved(OpUngrant, "Ungrant", ""),
 	reserved(OpListGrants, "ListGrants", ""),
 	op[RotateKeyRequest, RotateKeyResponse](OpRotateKey, "RotateKey", ""),
+	op[GenerateDataKeyRequest, GenerateDataKeyResponse](OpGenerateDataKey, "GenerateDataKey", PurposeEncrypt),
+	op[ReEncryptRequest, ReEncryptResponse](OpReEncrypt, "ReEncrypt", PurposeEncrypt),
+	op[SetKeyVersionRequest, SetKeyVersionResponse](OpSetKeyVersion, "SetKeyVersion", ""),
 	op[ExportKeyRequest, ExportKeyResponse](OpExportKey, "ExportKey", ""),
+	op[SSHKeyRequest, SSHKeyResponse](OpSSHKey, "SSHKey", PurposeSign),
+	op[SSHListRequest, SSHListResponse](OpSSHList, "SSHList", ""),
+	op[SSHSignRequest, SSHSignResponse](OpSSHSign, "SSHSign", PurposeSign),
+	op[SSHAgentRequest, SSHAgentResponse](OpSSHAgent, "SSHAgent", ""),
 }
 
 // LookupOp returns the table entry of o: a served or a reserved operation.

@@ -48,6 +48,7 @@ install -D -m 0644 systemd/tpmkeyd.socket "$root/usr/lib/systemd/system/tpmkeyd.
 # The backup timer is an example, shipped disabled (docs/BACKUP.md).
 install -D -m 0644 systemd/tpmkeyd-backup.service "$root/usr/lib/systemd/system/tpmkeyd-backup.service"
 install -D -m 0644 systemd/tpmkeyd-backup.timer "$root/usr/lib/systemd/system/tpmkeyd-backup.timer"
+install -D -m 0644 systemd/tpmkeyd-ssh.socket "$root/usr/lib/systemd/system/tpmkeyd-ssh.socket"
 install -D -m 0644 systemd/sysusers.d/tpmkeyd.conf "$root/usr/lib/sysusers.d/tpmkeyd.conf"
 install -D -m 0644 packaging/tpmkeyd.toml "$root/etc/tpmkeyd/tpmkeyd.toml"
 

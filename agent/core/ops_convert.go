@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
@@ -241,7 +242,9 @@ func keyInfo(r *store.Record) protocol.KeyInfo {
 		Alias: r.Alias, KeyID: r.KeyID[:], OwnerUID: r.OwnerUID, Algorithm: r.Algorithm,
 		Purposes: r.Purposes, HasPIN: r.HasPIN, PCRs: r.PCRs, Created: r.Created.Unix(),
 		PublicKey: r.PublicDER, Versions: versionInfo(r), MinDecryptionVersion: r.MinDecryptionVersion,
-		Origin: origin(r), ExportableTo: r.ExportTo,
+		RotationPeriod: uint64(r.RotationPeriod / time.Second),
+		Origin:         origin(r), ExportableTo: r.ExportTo,
+		SSH: sshInfo(r),
 	}
 }
 

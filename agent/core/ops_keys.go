@@ -28,6 +28,9 @@ func (c *Core) hello(_ context.Context, call *Call, m *protocol.HelloRequest) (*
 		if n := algToWire(a); n != "" {
 			algs = append(algs, n)
 		}
+		if a == tpm.HMACSHA256 { // aes-256-gcm keys are HMAC keys in the TPM
+			algs = append(algs, protocol.AlgAES256GCM)
+		}
 	}
 	return &protocol.HelloResponse{
 		Version: protocol.Version1, AgentVersion: c.version,
@@ -38,10 +41,17 @@ func (c *Core) hello(_ context.Context, call *Call, m *protocol.HelloRequest) (*
 
 func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.GenerateKeyRequest) (*protocol.GenerateKeyResponse, error) {
 	alg, ok := algFromWire(m.Algorithm)
+	if m.Algorithm == protocol.AlgAES256GCM {
+		alg, ok = tpm.HMACSHA256, true
+	}
 	if !ok || alg == tpm.Sealed {
 		return nil, protocol.Errorf(protocol.StatusUnsupportedAlgorithm, "algorithm %q cannot be generated", m.Algorithm)
 	}
-	purposes, wirePurposes, err := parsePurposes(alg, m.Purposes)
+	purposes, wirePurposes, err := keyPurposes(m.Algorithm, alg, m.Purposes)
+	if err != nil {
+		return nil, err
+	}
+	rotation, err := rotationPeriod(m)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +83,8 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 		HasPIN: len(m.PIN) > 0, PINScheme: pinScheme(m.PIN), PCRs: pcrs, ExportTo: exportTo}
 	if alg == tpm.HMACSHA256 {
 		// A symmetric key's blobs are its versions; this is version 1.
-		rec.Versions = []store.KeyVersion{{Number: 1, Created: time.Now().UTC().Truncate(time.Second), Blob: *blob}}
+		rec.Versions = []store.KeyVersion{{Number: 1, Created: c.aead.now().UTC().Truncate(time.Second), Blob: *blob}}
+		rec.RotationPeriod = rotation
 	} else {
 		der, err := x509.MarshalPKIXPublicKey(pub)
 		if err != nil {

@@ -39,6 +39,8 @@ type Record struct {
 	// ExportTo is the Name of the one SRK the key may be exported to (a
 	// key made with a duplication policy); nil: it never leaves.
 	ExportTo []byte
+	// SSH is the key's ssh-agent marking (ssh.go); nil: not offered to ssh.
+	SSH *SSHMarking
 }
 
 // Origins of a record (Record.Origin), as on the wire.
@@ -54,6 +56,10 @@ type KeyVersion struct {
 	Number   uint32    // 1 for the first version, then one more per rotation
 	Created  time.Time // stored with one-second precision, in UTC
 	Disabled bool      // a disabled version neither encrypts nor decrypts
+	// Messages is how many messages the daemon has reserved for this
+	// version (aes-256-gcm), in blocks, before it encrypts them: a count
+	// that a crash can only skip ahead, never reuse.
+	Messages uint64
 	Blob     tpm.Blob
 }
 
@@ -130,6 +136,7 @@ func (r *Record) clone() *Record {
 	c.PublicDER = append([]byte(nil), r.PublicDER...)
 	c.ExportTo = append([]byte(nil), r.ExportTo...)
 	c.Blob = cloneBlob(r.Blob)
+	c.SSH = cloneSSH(r.SSH)
 	if r.Versions != nil {
 		c.Versions = make([]KeyVersion, len(r.Versions))
 		for i, v := range r.Versions {

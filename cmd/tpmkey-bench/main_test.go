@@ -40,7 +40,9 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("json.Unmarshal(report) = %v; output:\n%s", err, stdout.String())
 	}
 	wantCases := []string{"hot-1-client", "hot-8-goroutines", "hot-64-goroutines", "hot-64-connections",
-		"round-robin-64-keys", "rsa-2048-pss", "mac-32-bytes", "mac-8-goroutines", "ecc-keygen"}
+		"round-robin-64-keys", "rsa-2048-pss", "mac-32-bytes", "mac-8-goroutines", "ecc-keygen",
+		"aead-encrypt-1mib", "aead-decrypt-1mib", "aead-encrypt-1kib-8-goroutines", "aead-decrypt-1kib-8-goroutines",
+		"ssh-agent-1-connection", "ssh-agent-8-connections"}
 	var gotCases []string
 	for _, c := range rep.Cases {
 		gotCases = append(gotCases, c.Name)
@@ -67,6 +69,9 @@ func TestSmoke(t *testing.T) {
 	}
 	if rep.Memory.Idle.RSSKiB <= 0 || rep.Memory.UnderLoad.RSSKiB <= 0 {
 		t.Errorf("memory = %+v, want idle and under-load RSS", rep.Memory)
+	}
+	if s := rep.Stream; s == nil || s.Bytes != 8<<20 || s.TpmkeyMBps <= 0 || s.InProcessMBps <= 0 || s.PeakRSSMiB <= 0 {
+		t.Errorf("stream = %+v, want 8 MiB measured through tpmkey and in-process, and tpmkey's peak RSS", s)
 	}
 }
 

@@ -32,6 +32,9 @@ type keyJSON struct {
 	// ExportableTo is the hex Name of the backup SRK the key may be
 	// exported to; absent for a key that never leaves its TPM.
 	ExportableTo string `json:"exportable_to,omitempty"`
+	// MinDecryptionVersion and RotationPeriod (seconds) of a symmetric key.
+	MinDecryptionVersion uint32 `json:"min_decryption_version,omitempty"`
+	RotationPeriod       int64  `json:"rotation_period,omitempty"`
 }
 
 type versionJSON struct {
@@ -58,6 +61,8 @@ func toKeyJSON(k *client.Key) keyJSON {
 		}
 		j.Versions = append(j.Versions, versionJSON{Number: v.Number, Created: v.Created.UTC().Format(time.RFC3339), State: state})
 	}
+	j.MinDecryptionVersion = k.MinDecryptionVersion
+	j.RotationPeriod = int64(k.RotationPeriod / time.Second)
 	return j
 }
 
@@ -94,6 +99,12 @@ func writeKeyText(w io.Writer, k *client.Key) {
 	}
 	for _, v := range j.Versions {
 		fmt.Fprintf(w, "version:   %d, %s, %s\n", v.Number, v.State, v.Created)
+	}
+	if j.MinDecryptionVersion > 1 {
+		fmt.Fprintf(w, "min decryption version: %d\n", j.MinDecryptionVersion)
+	}
+	if j.RotationPeriod > 0 {
+		fmt.Fprintf(w, "rotation period: %s\n", formatPeriod(j.RotationPeriod))
 	}
 	if j.PublicKey != "" {
 		fmt.Fprint(w, j.PublicKey)

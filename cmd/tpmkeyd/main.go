@@ -46,6 +46,7 @@ func exitCode(err error, stderr io.Writer) int {
 // flags are the command line.
 type flags struct {
 	tpm, stateDir, socket, socketMode, socketGroup, config, logLevel string
+	sshSocket                                                        string
 	dev                                                              bool
 	pprof, cpuprofile                                                string
 	tpmGiven                                                         bool
@@ -64,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.socket, "socket", client.DefaultSocket, "socket path (ignored under socket activation)")
 	fs.StringVar(&f.socketMode, "socket-mode", "0666", "socket file mode, octal")
 	fs.StringVar(&f.socketGroup, "socket-group", "", "socket group, name or gid")
+	fs.StringVar(&f.sshSocket, "ssh-socket", "", "also serve the ssh-agent protocol on this socket path (systemd: tpmkeyd-ssh.socket)")
 	fs.StringVar(&f.config, "config", "", "config file (TOML), e.g. /etc/tpmkeyd/tpmkeyd.toml")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default: the config's audit.level, else info)")
 	fs.BoolVar(&f.dev, "dev", false, "try it out: simulator TPM, state and socket in ./.tpmkeyd-dev/ (needs -tags simulator)")
@@ -138,6 +140,9 @@ func options(f *flags, stderr io.Writer) (agent.Options, error) {
 			opts.TPMSpec = f.tpm
 		}
 	}
+	if f.sshSocket != "" {
+		opts.SSHSocketPath = f.sshSocket
+	}
 	opts.ConfigPath = f.config
 	opts.Version = buildVersion()
 	if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
@@ -173,6 +178,9 @@ func serve(ctx context.Context, opts agent.Options, dev bool, stdout io.Writer) 
 			ready = nil // a closed channel would fire again
 			if dev {
 				fmt.Fprintf(stdout, "TPMKEY_SOCKET=%s\n", opts.SocketPath)
+				if opts.SSHSocketPath != "" {
+					fmt.Fprintf(stdout, "SSH_AUTH_SOCK=%s\n", opts.SSHSocketPath)
+				}
 			}
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/tpmkeyd/tpmkeyd/client"
 )
 
@@ -46,6 +48,9 @@ type agentEnv struct {
 	rr     []string         // rrKeys distinct ECC keys
 	digest []byte
 	gen    atomic.Int64 // keygen alias sequence
+	aead   *aeadEnv     // the AEAD cases' key, data and floors
+	ssh    []*sshConn   // ssh-agent connections (sshcases.go)
+	sshPub ssh.PublicKey
 }
 
 // The hot ECC key and the RSA key are the raw floor's keys, imported into
@@ -88,6 +93,10 @@ func setupAgent(ctx context.Context, socket string, conns int) (*agentEnv, error
 		}
 		e.rr = append(e.rr, alias)
 	}
+	if err := e.setupAEAD(ctx); err != nil {
+		e.close()
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -106,6 +115,8 @@ func (e *agentEnv) close() {
 	for _, c := range e.conns {
 		c.Close()
 	}
+	e.aead.close()
+	e.closeSSH()
 }
 
 // cases lists the agent cases in the order they run in each round.
@@ -119,7 +130,7 @@ func (e *agentEnv) cases() []agentCase {
 		_, _, err := e.shared.MAC(ctx, macAlias, e.digest)
 		return err
 	}
-	return []agentCase{
+	return append([]agentCase{
 		{"hot-1-client", "ECDSA P-256, 1 key, 1 client, serial", RawECCSign, 1, 0.90, sharedHot},
 		{"hot-8-goroutines", "ECDSA P-256, 1 key, 8 goroutines on one client", RawECCSign, 8, 0, sharedHot},
 		{"hot-64-goroutines", "ECDSA P-256, 1 key, 64 goroutines on one client", RawECCSign, 64, 0.90, sharedHot},
@@ -143,5 +154,5 @@ func (e *agentEnv) cases() []agentCase {
 				_, err := e.shared.GenerateKey(ctx, alias, client.AlgECP256)
 				return err
 			}},
-	}
+	}, append(e.aeadCases(), e.sshCases()...)...)
 }
