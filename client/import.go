@@ -37,6 +37,14 @@ func (c *Client) ImportHMACKey(ctx context.Context, alias string, key []byte, op
 	return c.importKey(ctx, "ImportHMACKey", protocol.ImportKeyRequest{Alias: alias, Key: key, Algorithm: protocol.AlgHMACSHA256}, opts)
 }
 
+// ImportAESKey imports 32 raw key bytes as version 1 of an aes-256-gcm
+// key: the TPM holds them as the version's root key, from which the
+// working keys are derived (docs/PROTOCOL.md Appendix A). It accepts
+// WithPIN, WithPCRs and ForUID.
+func (c *Client) ImportAESKey(ctx context.Context, alias string, key []byte, opts ...CallOption) (*Key, error) {
+	return c.importKey(ctx, "ImportAESKey", protocol.ImportKeyRequest{Alias: alias, Key: key, Algorithm: protocol.AlgAES256GCM}, opts)
+}
+
 // ImportWrapped imports a key wrapped for this agent's SRK elsewhere
 // (tpm2_duplicate, `tpmkey wrap`, ExportKey); its purposes and PIN come
 // with it. It accepts ForUID (admins).

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tpmkeyd/tpmkeyd/client"
 	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
+	"github.com/tpmkeyd/tpmkeyd/protocol/aeadfmt"
 )
 
 func openssl(t *testing.T, args ...string) []byte {
@@ -236,5 +237,40 @@ func TestRealImportHMACKey(t *testing.T) {
 	}
 	if _, err := c.ImportHMACKey(ctx, "imp-short", key[:8]); !errors.Is(err, client.ErrImportFailed) {
 		t.Fatalf("ImportHMACKey(8 bytes) = %v, want ErrImportFailed", err)
+	}
+}
+
+// TestRealImportAESKey: 32 raw bytes become version 1 of an aes-256-gcm
+// key; what the agent encrypts with it opens offline with the working key
+// derived from those bytes as Appendix A says, and through the agent.
+func TestRealImportAESKey(t *testing.T) {
+	c := dialReal(t)
+	ctx := context.Background()
+	key := make([]byte, 32)
+	rand.Read(key)
+	k, err := c.ImportAESKey(ctx, "imp-aes", key)
+	if err != nil {
+		t.Fatalf("ImportAESKey = %v", err)
+	}
+	t.Cleanup(func() { c.DeleteKey(ctx, "imp-aes") })
+	if k.Algorithm != client.AlgAES256GCM || k.Origin != "imported" || len(k.Versions) != 1 {
+		t.Fatalf("ImportAESKey = %+v, want aes-256-gcm version 1, origin imported", k)
+	}
+	ct, err := c.AEADEncrypt(ctx, "imp-aes", []byte("byok"), map[string]string{"app": "t"})
+	if err != nil {
+		t.Fatalf("AEADEncrypt = %v", err)
+	}
+	if pt, err := c.AEADDecrypt(ctx, ct, map[string]string{"app": "t"}); err != nil || string(pt) != "byok" {
+		t.Fatalf("AEADDecrypt = %q, %v, want byok", pt, err)
+	}
+	var id [aeadfmt.KeyIDSize]byte
+	copy(id[:], k.ID)
+	m := hmac.New(sha256.New, key)
+	m.Write(aeadfmt.WorkingKeyInput(id, 1))
+	if pt, err := aeadfmt.Open(m.Sum(nil), ct, map[string]string{"app": "t"}); err != nil || string(pt) != "byok" {
+		t.Fatalf("aeadfmt.Open with the offline working key = %q, %v, want byok", pt, err)
+	}
+	if _, err := c.ImportAESKey(ctx, "imp-aes-16", key[:16]); !errors.Is(err, client.ErrImportFailed) {
+		t.Fatalf("ImportAESKey(16 bytes) = %v, want ErrImportFailed", err)
 	}
 }

@@ -34,7 +34,11 @@ func (c *Core) importKey(ctx context.Context, call *Call, m *protocol.ImportKeyR
 	if err != nil {
 		return nil, err
 	}
-	purposes, wirePurposes, err := parsePurposes(alg, m.Purposes)
+	wireAlg := alg.String()
+	if m.Algorithm == protocol.AlgAES256GCM {
+		wireAlg = m.Algorithm
+	}
+	purposes, wirePurposes, err := keyPurposes(wireAlg, alg, m.Purposes)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +62,7 @@ func (c *Core) importKey(ctx context.Context, call *Call, m *protocol.ImportKeyR
 	if err != nil {
 		return nil, tpmErr(err)
 	}
-	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: alg.String(), Purposes: wirePurposes,
+	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: wireAlg, Purposes: wirePurposes,
 		HasPIN: len(m.PIN) > 0, PINScheme: pinScheme(m.PIN), PCRs: pcrs, Origin: store.OriginImported}
 	if err := c.fillImported(rec, blob, pub, key); err != nil {
 		c.tpm.Forget(blob)
@@ -138,6 +142,9 @@ func (c *Core) fillImported(rec *store.Record, blob *tpm.Blob, pub crypto.Public
 	return nil
 }
 
+// aesRootKeySize is the length of an imported aes-256-gcm key.
+const aesRootKeySize = 32
+
 // importedKey parses a plaintext key: raw bytes for hmac-sha256, else a
 // private key file, whose algorithm must match the one named, if any.
 func importedKey(m *protocol.ImportKeyRequest) (any, tpm.Algorithm, error) {
@@ -148,10 +155,16 @@ func importedKey(m *protocol.ImportKeyRequest) (any, tpm.Algorithm, error) {
 				wrap.MinHMACKeySize, wrap.MaxHMACKeySize, n)
 		}
 		return m.Key, tpm.HMACSHA256, nil
-	case store.AlgAES256GCM:
-		// Hook: an aes-256-gcm version is an HMAC key inside the TPM from
-		// which the AES key is derived; raw AES bytes cannot become one.
-		return nil, 0, protocol.Errorf(protocol.StatusUnsupportedAlgorithm, "aes-256-gcm keys cannot be imported yet")
+	case protocol.AlgAES256GCM:
+		// An aes-256-gcm version is an HMAC key inside the TPM from which
+		// the working keys are derived (PROTOCOL.md Appendix A): the 32
+		// bytes become version 1's root key, so whoever holds them can
+		// derive the working key of this key_id and version, and open
+		// its ciphertexts, without the TPM.
+		if len(m.Key) != aesRootKeySize {
+			return nil, 0, protocol.Errorf(protocol.StatusImportFailed, "an aes-256-gcm key is %d bytes, not %d", aesRootKeySize, len(m.Key))
+		}
+		return m.Key, tpm.HMACSHA256, nil
 	}
 	k, err := keyfile.Parse(m.Key, nil)
 	if err != nil {
