@@ -57,6 +57,7 @@ func TestRealImportOpenSSLKeys(t *testing.T) {
 	ec256 := gen("ec256", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256")
 	ec384 := gen("ec384", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384")
 	rsa2k := gen("rsa2048", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048")
+	rsa3k := gen("rsa3072", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072")
 	conv := func(in, name string, args ...string) string {
 		p := filepath.Join(dir, name)
 		openssl(t, append(append([]string{}, args...), "-in", in, "-out", p)...)
@@ -72,6 +73,7 @@ func TestRealImportOpenSSLKeys(t *testing.T) {
 		{"rsa-2048-pkcs8-pem", rsa2k},
 		{"rsa-2048-pkcs1-pem", conv(rsa2k, "rsa.p1.pem", "rsa", "-traditional")},
 		{"rsa-2048-pkcs1-der", conv(rsa2k, "rsa.p1.der", "rsa", "-traditional", "-outform", "DER")},
+		{"rsa-3072-pkcs8-pem", rsa3k},
 	}
 	msg := filepath.Join(dir, "msg")
 	if err := os.WriteFile(msg, []byte("signed by an imported key"), 0o600); err != nil {
