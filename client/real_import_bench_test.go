@@ -53,7 +53,7 @@ func BenchmarkRealImportExport(b *testing.B) {
 		}
 		b.Run("export-"+string(alg), func(b *testing.B) {
 			for b.Loop() {
-				if _, _, err := c.ExportKey(ctx, alias, st.SRKPublic); err != nil {
+				if _, err := c.ExportKey(ctx, alias, st.SRKPublic); err != nil {
 					b.Fatal(err)
 				}
 			}

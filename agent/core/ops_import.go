@@ -24,11 +24,23 @@ import (
 // TPM as it is. Either way the quota and alias are reserved first, and
 // the request's key bytes are wiped by Call.Finish (Secretive).
 func (c *Core) importKey(ctx context.Context, call *Call, m *protocol.ImportKeyRequest) (*protocol.ImportKeyResponse, error) {
-	if (len(m.Key) > 0) == (m.Wrapped != nil) {
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "give exactly one of key and wrapped")
+	given := 0
+	for _, set := range []bool{len(m.Key) > 0, m.Wrapped != nil, len(m.Versions) > 0} {
+		if set {
+			given++
+		}
+	}
+	if given != 1 {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "give exactly one of key, wrapped and versions")
 	}
 	if m.Wrapped != nil {
 		return c.importWrapped(ctx, call, m)
+	}
+	if len(m.Versions) > 0 {
+		return c.importVersions(ctx, call, m)
+	}
+	if len(m.KeyID) > 0 || m.MinDecryptionVersion != 0 || m.RotationPeriod != 0 {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "key_id, min_decryption_version and rotation_period restore a wrapped key only")
 	}
 	key, alg, err := importedKey(m)
 	if err != nil {
@@ -77,17 +89,20 @@ func (c *Core) importKey(ctx context.Context, call *Call, m *protocol.ImportKeyR
 // importWrapped imports a key wrapped elsewhere for this TPM's SRK; what
 // it may do and whether it has a PIN come from its public area.
 func (c *Core) importWrapped(ctx context.Context, call *Call, m *protocol.ImportKeyRequest) (*protocol.ImportKeyResponse, error) {
-	if len(m.Purposes) > 0 || len(m.PIN) > 0 || len(m.PCRs) > 0 {
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "a wrapped key brings its own purposes and PIN; give neither, nor pcrs")
+	if err := checkWrappedRequest(m); err != nil {
+		return nil, err
+	}
+	if m.MinDecryptionVersion != 0 || m.RotationPeriod != 0 {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "min_decryption_version and rotation_period are for versions")
 	}
 	w := m.Wrapped
-	scheme := store.PINRaw
-	switch w.PINScheme {
-	case "", protocol.PINSchemeRaw:
-	case protocol.PINSchemeSHA256:
-		scheme = store.PINSHA256
-	default:
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "unknown pin_scheme %q", w.PINScheme)
+	scheme, err := pinSchemeOf(w.PINScheme)
+	if err != nil {
+		return nil, err
+	}
+	keyID, err := c.restoredKeyID(call, m.KeyID)
+	if err != nil {
+		return nil, err
 	}
 	release, err := c.reserveCreate(call, m.Alias)
 	if err != nil {
@@ -107,9 +122,13 @@ func (c *Core) importWrapped(ctx context.Context, call *Call, m *protocol.Import
 		c.tpm.Forget(blob)
 		return nil, protocol.Errorf(protocol.StatusImportFailed, "wrapped key is %s, not %s", info.Algorithm, m.Algorithm)
 	}
+	if info.Algorithm == tpm.HMACSHA256 {
+		c.tpm.Forget(blob)
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "a symmetric key comes as versions, not wrapped")
+	}
 	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: info.Algorithm.String(),
 		Purposes: purposeNames(info.Purposes), HasPIN: info.HasPIN, PINScheme: scheme,
-		Origin: store.OriginImportedWrapped}
+		Origin: store.OriginImportedWrapped, KeyID: keyID}
 	if err := c.fillImported(rec, blob, pub, nil); err != nil {
 		c.tpm.Forget(blob)
 		return nil, err
@@ -118,6 +137,124 @@ func (c *Core) importWrapped(ctx context.Context, call *Call, m *protocol.Import
 		return nil, err
 	}
 	return &protocol.ImportKeyResponse{Key: keyInfo(rec)}, nil
+}
+
+// importVersions restores a symmetric key exported version by version:
+// each version is imported (TPM2_Import), and the record keeps the
+// versions' numbers, times and states, the key id (aes-256-gcm
+// ciphertexts name it) and the minimum decryption version.
+func (c *Core) importVersions(ctx context.Context, call *Call, m *protocol.ImportKeyRequest) (*protocol.ImportKeyResponse, error) {
+	if err := checkWrappedRequest(m); err != nil {
+		return nil, err
+	}
+	if m.Algorithm != protocol.AlgHMACSHA256 && m.Algorithm != protocol.AlgAES256GCM {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "versions are for hmac-sha256 and aes-256-gcm keys; algorithm %q", m.Algorithm)
+	}
+	if len(m.Versions) > store.MaxKeyVersions {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "%d versions, at most %d", len(m.Versions), store.MaxKeyVersions)
+	}
+	if m.RotationPeriod > protocol.MaxRotationSeconds {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "rotation_period of %d seconds is too long", m.RotationPeriod)
+	}
+	scheme, err := pinSchemeOf(m.Versions[0].Wrapped.PINScheme)
+	if err != nil {
+		return nil, err
+	}
+	_, wirePurposes, err := keyPurposes(m.Algorithm, tpm.HMACSHA256, nil)
+	if err != nil {
+		return nil, err
+	}
+	keyID, err := c.restoredKeyID(call, m.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	release, err := c.reserveCreate(call, m.Alias)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: m.Algorithm, Purposes: wirePurposes,
+		PINScheme: scheme, Origin: store.OriginImportedWrapped, KeyID: keyID,
+		MinDecryptionVersion: m.MinDecryptionVersion, RotationPeriod: time.Duration(m.RotationPeriod) * time.Second}
+	forget := func() {
+		for i := range rec.Versions {
+			c.tpm.Forget(&rec.Versions[i].Blob)
+		}
+	}
+	for i, v := range m.Versions {
+		w := v.Wrapped
+		blob, _, err := c.tpm.ImportWrapped(ctx, &wrap.Blob{Public: w.Public, Duplicate: w.Duplicate, Seed: w.Seed})
+		if err != nil {
+			forget()
+			return nil, tpmErr(err)
+		}
+		rec.Versions = append(rec.Versions, store.KeyVersion{Number: v.Number, Created: time.Unix(v.Created, 0).UTC(),
+			Disabled: v.Disabled, Blob: *blob})
+		info, err := tpm.Describe(blob)
+		switch {
+		case err != nil:
+			forget()
+			return nil, tpmErr(err)
+		case info.Algorithm != tpm.HMACSHA256:
+			forget()
+			return nil, protocol.Errorf(protocol.StatusImportFailed, "version %d is a %s key, not a symmetric one", v.Number, info.Algorithm)
+		case i > 0 && info.HasPIN != rec.HasPIN:
+			forget()
+			return nil, protocol.Errorf(protocol.StatusImportFailed, "versions disagree on whether the key has a PIN")
+		}
+		rec.HasPIN = info.HasPIN
+	}
+	if err := c.createRecord(call, rec); err != nil {
+		forget()
+		if errors.Is(err, store.ErrInvalidRecord) {
+			return nil, protocol.Errorf(protocol.StatusBadRequest, "versions: %v", err)
+		}
+		return nil, err
+	}
+	// restoredKeyID's scan may have just run: without this, AEADDecrypt
+	// would not look again for a second.
+	c.aead.ids.note(rec)
+	return &protocol.ImportKeyResponse{Key: keyInfo(rec)}, nil
+}
+
+// checkWrappedRequest refuses what a wrapped key brings itself.
+func checkWrappedRequest(m *protocol.ImportKeyRequest) error {
+	if len(m.Purposes) > 0 || len(m.PIN) > 0 || len(m.PCRs) > 0 {
+		return protocol.Errorf(protocol.StatusBadRequest, "a wrapped key brings its own purposes and PIN; give neither, nor pcrs")
+	}
+	return nil
+}
+
+// pinSchemeOf is a wrapped key's PIN scheme.
+func pinSchemeOf(name string) (store.PINScheme, error) {
+	switch name {
+	case "", protocol.PINSchemeRaw:
+		return store.PINRaw, nil
+	case protocol.PINSchemeSHA256:
+		return store.PINSHA256, nil
+	}
+	return 0, protocol.Errorf(protocol.StatusBadRequest, "unknown pin_scheme %q", name)
+}
+
+// restoredKeyID is the key id a restore asks for (zero: a new one), which
+// no symmetric key of the namespace may hold already: AEADDecrypt finds
+// keys by it.
+func (c *Core) restoredKeyID(call *Call, id []byte) ([16]byte, error) {
+	var out [16]byte
+	if len(id) == 0 {
+		return out, nil
+	}
+	if len(id) != len(out) || bytes.Equal(id, out[:]) {
+		return out, protocol.Errorf(protocol.StatusBadRequest, "key_id of %d bytes, want 16, not all zero", len(id))
+	}
+	copy(out[:], id)
+	switch _, err := c.findByKeyID(call.ns, out); {
+	case err == nil:
+		return out, fmt.Errorf("key id %x is taken: %w", out, ErrKeyExists)
+	case !errors.Is(err, ErrKeyNotFound):
+		return out, err
+	}
+	return out, nil
 }
 
 // fillImported puts the blob in rec (as version 1 of a symmetric key) and
@@ -227,7 +364,20 @@ func purposeNames(p tpm.Purpose) []string {
 // P-256, ~0.8 ms for RSA-2048, wrap included): unlike a keygen, the TPM
 // searches no primes. Parsing and wrapping run on the caller's goroutine,
 // outside the TPM's turn.
-func importCost(*Call) int { return costECKeygen }
+// A symmetric key restored with versions is charged per version.
+func importCost(call *Call) int {
+	m := call.Req.(*protocol.ImportKeyRequest)
+	return costECKeygen * max(1, min(len(m.Versions), store.MaxKeyVersions))
+}
+
+// exportCost charges an export like an EC keygen per TPM2_Duplicate: one,
+// or one per version of a symmetric key.
+func exportCost(call *Call) int {
+	if call.key != nil && len(call.key.Versions) > 0 {
+		return costECKeygen * len(call.key.Versions)
+	}
+	return costECKeygen
+}
 
 // exportKey is ExportKey: an exportable key, wrapped for the one backup
 // TPM it was made for. Only its owner and admins reach it (the lookup
@@ -248,12 +398,25 @@ func (c *Core) exportKey(ctx context.Context, call *Call, m *protocol.ExportKeyR
 	if !bytes.Equal(rec.ExportTo, name) {
 		return nil, protocol.Errorf(protocol.StatusNotExportable, "%q is exportable to SRK %x only, not %x", rec.Alias, rec.ExportTo, name)
 	}
-	w, err := c.tpm.ExportKey(ctx, &rec.Blob, target)
-	if err != nil {
-		return nil, tpmErr(err)
+	scheme := pinSchemeName(rec.PINScheme)
+	resp := &protocol.ExportKeyResponse{Key: keyInfo(rec)}
+	if rec.Kind() != store.KindSymmetric {
+		w, err := c.tpm.ExportKey(ctx, &rec.Blob, target)
+		if err != nil {
+			return nil, tpmErr(err)
+		}
+		resp.Wrapped = protocol.WrappedKey{Public: w.Public, Duplicate: w.Duplicate, Seed: w.Seed, PINScheme: scheme}
+		return resp, nil
 	}
-	return &protocol.ExportKeyResponse{Key: keyInfo(rec), Wrapped: protocol.WrappedKey{
-		Public: w.Public, Duplicate: w.Duplicate, Seed: w.Seed, PINScheme: pinSchemeName(rec.PINScheme)}}, nil
+	for _, v := range rec.Versions {
+		w, err := c.tpm.ExportKey(ctx, &v.Blob, target)
+		if err != nil {
+			return nil, tpmErr(err)
+		}
+		resp.Versions = append(resp.Versions, protocol.WrappedVersion{Number: v.Number, Created: v.Created.Unix(),
+			Disabled: v.Disabled, Wrapped: protocol.WrappedKey{Public: w.Public, Duplicate: w.Duplicate, Seed: w.Seed, PINScheme: scheme}})
+	}
+	return resp, nil
 }
 
 // pinSchemeName is a PIN scheme as WrappedKey names it.

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -209,8 +210,34 @@ func TestBackupRestore(t *testing.T) {
 	keygen(nil, "exp-rsa", "--alg", "rsa-2048", "--backup-to", bPubA)
 	keygen(nil, "stays", "--alg", "ec-p256")
 	keygen(nobodyCred, "nobody-exp", "--alg", "ec-p384", "--backup-to", bPubA)
+	keygen(nil, "exp-aes", "--alg", "aes-256-gcm", "--backup-to", bPubA)
+	keygen(nil, "exp-mac", "--alg", "hmac-sha256", "--backup-to", bPubA)
 	ca := dial(t, sa)
 	ctx := context.Background()
+	// Symmetric keys: a ciphertext and a tag from version 1, a rotation,
+	// and a ciphertext from version 2.
+	actx := map[string]string{"purpose": "backup-test"}
+	ct1, err := ca.AEADEncrypt(ctx, "exp-aes", []byte("from version 1"), actx)
+	if err != nil {
+		t.Fatalf("AEADEncrypt(v1) = %v", err)
+	}
+	tag1, _, err := ca.MAC(ctx, "exp-mac", []byte("mac me"))
+	if err != nil {
+		t.Fatalf("MAC = %v", err)
+	}
+	for _, alias := range []string{"exp-aes", "exp-mac"} {
+		if _, err := ca.RotateKey(ctx, alias); err != nil {
+			t.Fatalf("RotateKey(%s) = %v", alias, err)
+		}
+	}
+	ct2, err := ca.AEADEncrypt(ctx, "exp-aes", []byte("from version 2"), actx)
+	if err != nil {
+		t.Fatalf("AEADEncrypt(v2) = %v", err)
+	}
+	tag2, _, err := ca.MAC(ctx, "exp-mac", []byte("mac me"))
+	if err != nil {
+		t.Fatalf("MAC(v2) = %v", err)
+	}
 	pubs := map[string][]byte{}
 	for _, k := range []struct {
 		alias string
@@ -228,8 +255,8 @@ func TestBackupRestore(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "backup")
 	r := runCLI(t, b, sa, nil, nil, "backup", "--to", bPubA, "--out", out)
-	if r.code != 0 || !strings.Contains(r.stdout, "NOT EXPORTABLE uid 0 stays") || !strings.Contains(r.stdout, "backed up 3 keys") {
-		t.Fatalf("backup = %d %q %q, want 3 keys and stays reported not exportable", r.code, r.stdout, r.stderr)
+	if r.code != 0 || !strings.Contains(r.stdout, "NOT EXPORTABLE uid 0 stays") || !strings.Contains(r.stdout, "backed up 5 keys") {
+		t.Fatalf("backup = %d %q %q, want 5 keys and stays reported not exportable", r.code, r.stdout, r.stderr)
 	}
 	if r := runCLI(t, b, sa, nil, nil, "export", "stays", "--to", bPubA); r.code != 1 || !strings.Contains(r.stderr, "NOT_EXPORTABLE") {
 		t.Fatalf("export stays = %d %q, want exit 1 NOT_EXPORTABLE", r.code, r.stderr)
@@ -243,10 +270,24 @@ func TestBackupRestore(t *testing.T) {
 	swa.MustWipe()
 
 	r = runCLI(t, b, sb, nil, nil, "restore", "--in", out)
-	if r.code != 0 || !strings.Contains(r.stdout, "restored 3 keys") || !strings.Contains(r.stdout, "NOT IN BACKUP uid 0 stays") {
-		t.Fatalf("restore = %d %q %q, want 3 keys restored and stays reported", r.code, r.stdout, r.stderr)
+	if r.code != 0 || !strings.Contains(r.stdout, "restored 5 keys") || !strings.Contains(r.stdout, "NOT IN BACKUP uid 0 stays") {
+		t.Fatalf("restore = %d %q %q, want 5 keys restored and stays reported", r.code, r.stdout, r.stderr)
 	}
 	cb := dial(t, sb)
+	for i, ct := range [][]byte{ct1, ct2} {
+		pt, err := cb.AEADDecrypt(ctx, ct, actx)
+		if want := fmt.Sprintf("from version %d", i+1); err != nil || string(pt) != want {
+			t.Fatalf("AEADDecrypt on B of A's version-%d ciphertext = %q, %v; want %q", i+1, pt, err, want)
+		}
+	}
+	for i, tag := range [][]byte{tag1, tag2} {
+		if ok, err := cb.VerifyMAC(ctx, "exp-mac", []byte("mac me"), tag, uint32(i+1)); !ok || err != nil {
+			t.Fatalf("VerifyMAC on B of A's version-%d tag = %v, %v; want true", i+1, ok, err)
+		}
+	}
+	if k, err := cb.Key(ctx, "exp-aes"); err != nil || len(k.Versions) != 2 || k.Origin != "imported-wrapped" {
+		t.Fatalf("Key(exp-aes) on B = %+v, %v; want 2 versions, imported-wrapped", k, err)
+	}
 	for alias, want := range pubs {
 		var opts []client.CallOption
 		if alias == "nobody-exp" {

@@ -293,10 +293,14 @@ func (c *cli) exportCommand() *cobra.Command {
 				return err
 			}
 			return c.withClient(cmd, func(ctx context.Context, cl *client.Client) error {
-				_, w, err := cl.ExportKey(ctx, args[0], target, opts...)
+				e, err := cl.ExportKey(ctx, args[0], target, opts...)
 				if err != nil {
 					return err
 				}
+				if len(e.Versions) > 0 {
+					return local(codeUnsupported, fmt.Errorf("%s is a symmetric key with versions: export it with tpmkey backup", args[0]))
+				}
+				w := e.Wrapped
 				b := wrap.Blob{Public: w.Public, Duplicate: w.Duplicate, Seed: w.Seed, PINScheme: w.PINScheme}
 				return c.writeOutput(out, b.MarshalPEM())
 			})
