@@ -71,7 +71,7 @@ func (c *cli) backupCommand() *cobra.Command {
 		Long: `backup writes, into the new directory DIR, every key made exportable to the
 backup TPM named by --to (keygen --backup-to), wrapped for that TPM only, with
 its metadata in DIR/manifest.json. Keys that cannot go there (made without
---backup-to, for another target, or symmetric) are listed on standard output
+--backup-to, for another target, or sealed) are listed on standard output
 and in the manifest as not exportable; the exit status is then still 0.
 An admin backs up every uid's keys. Restore with "tpmkey restore --in DIR"
 on the backup machine.`,
