@@ -26,13 +26,14 @@ func startTappedDaemon(t *testing.T) (*testDaemon, *swtpmtest.Tap) {
 // TestAEADZeroTPMCommandsOnceCached: once a key's working key is cached,
 // AEADEncrypt, AEADDecrypt, GenerateDataKey and ReEncrypt send nothing to
 // the TPM: not one byte crosses the tap. A PIN-bound key is never cached:
-// every operation reaches the TPM.
+// every operation reaches the TPM, and so does every one of a PCR-bound key.
 func TestAEADZeroTPMCommandsOnceCached(t *testing.T) {
 	td, tap := startTappedDaemon(t)
 	c := dialHello(t, td.socket)
 	encCtx := map[string]string{"a": "b"}
 	ct := aeadKey(t, c, &protocol.GenerateKeyRequest{Alias: "a"}, []byte("warm"), encCtx) // derives and caches v1
 	pinCT := aeadKey(t, c, &protocol.GenerateKeyRequest{Alias: "p", PIN: []byte("1234")}, []byte("pin"), nil)
+	pcrCT := aeadKey(t, c, &protocol.GenerateKeyRequest{Alias: "r", PCRs: []uint{16}}, []byte("pcr"), nil)
 	time.Sleep(50 * time.Millisecond) // let the daemon's own start-up TPM work end
 	before := tap.Len()
 	for i := range 25 {
@@ -54,12 +55,20 @@ func TestAEADZeroTPMCommandsOnceCached(t *testing.T) {
 		t.Errorf("bytes to and from the TPM over 100 cached AEAD operations = %d, want 0", got)
 	}
 	for i := range 3 {
-		before := tap.Len()
-		if st, msg := c.call(protocol.OpAEADDecrypt, &protocol.AEADDecryptRequest{Ciphertext: pinCT, PIN: []byte("1234")}, nil); st != protocol.StatusOK {
-			t.Fatalf("AEADDecrypt(PIN key) = %v (%s)", st, msg)
-		}
-		if tap.Len() == before {
-			t.Errorf("AEADDecrypt %d of a PIN key sent nothing to the TPM, want a TPM2_HMAC (never cached)", i)
+		for _, tc := range []struct {
+			name string
+			req  *protocol.AEADDecryptRequest
+		}{
+			{"PIN", &protocol.AEADDecryptRequest{Ciphertext: pinCT, PIN: []byte("1234")}},
+			{"PCR", &protocol.AEADDecryptRequest{Ciphertext: pcrCT}},
+		} {
+			before := tap.Len()
+			if st, msg := c.call(protocol.OpAEADDecrypt, tc.req, nil); st != protocol.StatusOK {
+				t.Fatalf("AEADDecrypt(%s key) = %v (%s)", tc.name, st, msg)
+			}
+			if tap.Len() == before {
+				t.Errorf("AEADDecrypt %d of a %s key sent nothing to the TPM, want a TPM2_HMAC (never cached)", i, tc.name)
+			}
 		}
 	}
 }
@@ -127,5 +136,35 @@ func TestAEADAudit(t *testing.T) {
 	}
 	if dec["status"] != "DECRYPT_FAILED" || dec["context"] != `{"tenant":"43"}` || dec["alias"] != "a" || !strings.HasPrefix(enc["key_id"].(string), dec["key_id"].(string)) {
 		t.Errorf("AEADDecrypt audit = %v, want status DECRYPT_FAILED, alias a, the key's id, context tenant 43", dec)
+	}
+}
+
+// TestAEADReEncryptAudit: ReEncrypt's record names the source key and
+// version, and carries both contexts and the destination key.
+func TestAEADReEncryptAudit(t *testing.T) {
+	td := startDaemon(t, "")
+	c := dialHello(t, td.socket)
+	ct := aeadKey(t, c, &protocol.GenerateKeyRequest{Alias: "a"}, []byte("x"), map[string]string{"f": "1"})
+	aeadKey(t, c, &protocol.GenerateKeyRequest{Alias: "b"}, []byte("y"), nil)
+	if st, msg := c.call(protocol.OpReEncrypt, &protocol.ReEncryptRequest{Ciphertext: ct, FromContext: map[string]string{"f": "1"},
+		ToAlias: "b", ToContext: map[string]string{"t": "2"}}, nil); st != protocol.StatusOK {
+		t.Fatalf("ReEncrypt = %v (%s)", st, msg)
+	}
+	var rec map[string]any
+	for range 100 {
+		for _, l := range td.audit.auditLines(t) {
+			if l["op"] == "ReEncrypt" {
+				rec = l
+			}
+		}
+		if rec != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, _ := rec["context"].(string)
+	if rec == nil || rec["alias"] != "a" || rec["key_version"] != float64(1) ||
+		!strings.Contains(ctx, `"from":{"f":"1"}`) || !strings.Contains(ctx, `"to":{"t":"2"}`) || !strings.Contains(ctx, `"to_alias":"b"`) {
+		t.Errorf("ReEncrypt audit = %v, want alias a, version 1, both contexts and to_alias b", rec)
 	}
 }

@@ -36,6 +36,8 @@ type Options struct {
 	Listener          net.Listener // pre-made (tests); treated like an activated socket
 	SSHSocketPath     string       // the ssh-agent socket (listen_ssh.go); "" = none unless systemd passes one
 	SSHListener       net.Listener // pre-made ssh-agent socket (tests)
+	PKCS11SocketPath  string       // the PKCS#11 (p11-kit RPC) socket; "" = only if systemd passes one
+	PKCS11Listener    net.Listener // pre-made (tests)
 
 	sockets *activatedSockets // what systemd passed, read once
 
@@ -126,6 +128,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	bg.Wait()
 	rn.stopSSH(rn.core.Limits().ShutdownTimeout.Duration)
 	rn.srv.Shutdown(rn.ln, rn.core.Limits().ShutdownTimeout.Duration)
+	rn.p11.shutdown(rn.core.Limits().ShutdownTimeout.Duration)
 	d.mu.Lock()
 	d.running = nil
 	d.mu.Unlock()
@@ -146,6 +149,7 @@ type running struct {
 	keys    keyCount
 	sshLn   *listener
 	sshSrv  *sshagent.Server
+	p11     *pkcs11Front // nil without a PKCS#11 socket
 }
 
 // start takes the state dir, the socket, the TPM and the store, in that
@@ -172,6 +176,9 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 	if rn.sshLn, err = listenSSH(&d.opts); err != nil {
 		return rn, err
 	}
+	if rn.p11, err = listenPKCS11(&d.opts); err != nil {
+		return rn, err
+	}
 	rn.tpm, err = tpm.OpenSpec(ctx, rn.spec, tpm.Options{StateDir: d.opts.StateDir,
 		OwnerPasswordFile: d.opts.OwnerPasswordFile, Logger: d.log,
 		MaxQueuedPerOwner: st.Config().Limits.MaxQueuedTPMPerUID})
@@ -195,6 +202,7 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 		return rn, err
 	}
 	rn.srv = native.NewServer(d.log, rn.core)
+	rn.p11.start(d.log, rn.core)
 	return rn, nil
 }
 
@@ -219,6 +227,7 @@ func (rn *running) close(log *slog.Logger) {
 		rn.sshLn.Close()
 		rn.sshLn.remove()
 	}
+	rn.p11.close()
 	if rn.release != nil {
 		rn.release()
 	}

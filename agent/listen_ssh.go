@@ -20,7 +20,7 @@ const FDNameSSH = "ssh-agent"
 
 // frontEndFDNames are the names of activated sockets that are not the
 // native protocol's.
-func frontEndFDNames() []string { return []string{FDNameSSH} }
+func frontEndFDNames() []string { return []string{FDNameSSH, PKCS11FDName} }
 
 // activatedSockets is what systemd passed, read once (the environment is
 // cleared on the first read), by FileDescriptorName.

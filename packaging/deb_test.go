@@ -97,6 +97,9 @@ func checkContents(t *testing.T, deb string) {
 		"./usr/share/man/man8/tpmkeyd.8.gz":               "-rw-r--r--",
 		"./usr/share/man/man1/tpmkey.1.gz":                "-rw-r--r--",
 	}
+	// The PKCS#11 socket and the p11-kit module config (docs/PKCS11.md).
+	want["./usr/lib/systemd/system/tpmkeyd-pkcs11.socket"] = "-rw-r--r--"
+	want["./usr/share/p11-kit/modules/tpmkeyd.module"] = "-rw-r--r--"
 	seen := map[string]bool{}
 	var mtime string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

@@ -49,6 +49,8 @@ install -D -m 0644 systemd/tpmkeyd.socket "$root/usr/lib/systemd/system/tpmkeyd.
 install -D -m 0644 systemd/tpmkeyd-backup.service "$root/usr/lib/systemd/system/tpmkeyd-backup.service"
 install -D -m 0644 systemd/tpmkeyd-backup.timer "$root/usr/lib/systemd/system/tpmkeyd-backup.timer"
 install -D -m 0644 systemd/tpmkeyd-ssh.socket "$root/usr/lib/systemd/system/tpmkeyd-ssh.socket"
+install -D -m 0644 systemd/tpmkeyd-pkcs11.socket "$root/usr/lib/systemd/system/tpmkeyd-pkcs11.socket"
+install -D -m 0644 packaging/p11-kit/tpmkeyd.module "$root/usr/share/p11-kit/modules/tpmkeyd.module"
 install -D -m 0644 systemd/sysusers.d/tpmkeyd.conf "$root/usr/lib/sysusers.d/tpmkeyd.conf"
 install -D -m 0644 packaging/tpmkeyd.toml "$root/etc/tpmkeyd/tpmkeyd.toml"
 

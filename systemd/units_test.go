@@ -33,7 +33,7 @@ func requireTool(t *testing.T, name string) string {
 func hostUnits(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"tpmkeyd.service", "tpmkeyd.socket", "tpmkeyd-ssh.socket"} {
+	for _, name := range []string{"tpmkeyd.service", "tpmkeyd.socket", "tpmkeyd-ssh.socket", "tpmkeyd-pkcs11.socket"} {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
@@ -49,7 +49,7 @@ func hostUnits(t *testing.T) string {
 func TestVerify(t *testing.T) {
 	analyze := requireTool(t, "systemd-analyze")
 	dir := hostUnits(t)
-	for _, unit := range []string{"tpmkeyd.socket", "tpmkeyd-ssh.socket", "tpmkeyd.service"} {
+	for _, unit := range []string{"tpmkeyd.socket", "tpmkeyd-ssh.socket", "tpmkeyd-pkcs11.socket", "tpmkeyd.service"} {
 		t.Run(strings.ReplaceAll(unit, ".", "-"), func(t *testing.T) {
 			out, err := exec.Command(analyze, "verify", "--man=no", filepath.Join(dir, unit)).CombinedOutput()
 			if err != nil {

@@ -227,6 +227,9 @@ func (s *Session) Do(ctx context.Context, call *Call) Result {
 		res.Status, res.Message = s.core.statusOf(call, err)
 		res.Resp = nil
 	}
+	if res.Status == protocol.StatusTPMChanged { // cached AEAD working keys are of the old TPM
+		s.core.aead.keys.reset(call.st.cfg.AEADKeyCacheTTL.Duration)
+	}
 	res.Close = s.countFailure(res.Status)
 	rec := &auditRecord{Op: call.Op, Caller: &s.caller, Alias: call.alias, KeyID: call.keyID,
 		Status: res.Status, Dur: time.Since(start), KeyVersion: call.version, Context: call.auditContext}

@@ -62,12 +62,30 @@ type verKey struct {
 }
 
 // msgCount is one version's messages: next is the count of the next
-// message, limit the count reserved in the record.
-type msgCount struct{ next, limit uint64 }
+// message, limit the count reserved in the record. Its own mutex guards
+// both and is held across a reservation's store write, so that one key's
+// reservation never delays another key's messages.
+type msgCount struct {
+	mu          sync.Mutex
+	next, limit uint64
+}
 
 type msgCounts struct {
-	mu sync.Mutex // guards m; held across a reservation's store write
+	mu sync.Mutex // guards m
 	m  map[verKey]*msgCount
+}
+
+// get returns v's count, made from what the record reserved (taken as
+// used: an earlier run may have used it) when first seen.
+func (mc *msgCounts) get(k verKey, reserved uint64) *msgCount {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	n, ok := mc.m[k]
+	if !ok {
+		n = &msgCount{next: reserved, limit: reserved}
+		mc.m[k] = n
+	}
+	return n
 }
 
 var (
@@ -128,7 +146,7 @@ func (c *Core) generateDataKey(ctx context.Context, call *Call, m *protocol.Gene
 // daemon and is wiped.
 func (c *Core) reEncrypt(ctx context.Context, call *Call, m *protocol.ReEncryptRequest) (*protocol.ReEncryptResponse, error) {
 	call.noteContext(m.FromContext)
-	pt, _, err := c.aeadOpen(ctx, call, call.key, call.auth(m.PIN), m.Ciphertext, m.FromContext)
+	pt, fromVersion, err := c.aeadOpen(ctx, call, call.key, call.auth(m.PIN), m.Ciphertext, m.FromContext)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +190,10 @@ func (c *Core) reEncrypt(ctx context.Context, call *Call, m *protocol.ReEncryptR
 			return nil, err
 		}
 	}
+	// The audit record names the source key and version; the destination
+	// goes with the contexts.
+	call.version = fromVersion
+	call.noteReEncrypt(m.FromContext, to, v, m.ToContext)
 	return &protocol.ReEncryptResponse{Ciphertext: ct, Version: v}, nil
 }
 
@@ -315,16 +337,9 @@ func (c *Core) rotatedNewest(ctx context.Context, call *Call, rec *store.Record,
 // countMessage counts one message of v, reserving a block in the record
 // when the reserved ones are used up. full: v has reached the bound.
 func (c *Core) countMessage(rec *store.Record, v *store.KeyVersion) (full bool, err error) {
-	mc := c.aead.msgs
-	mc.mu.Lock()
-	defer mc.mu.Unlock()
-	k := verKey{rec.KeyID, v.Number}
-	n, ok := mc.m[k]
-	if !ok {
-		// Counts reserved by an earlier run are taken as used.
-		n = &msgCount{next: v.Messages, limit: v.Messages}
-		mc.m[k] = n
-	}
+	n := c.aead.msgs.get(verKey{rec.KeyID, v.Number}, v.Messages)
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.next < n.limit {
 		n.next++
 		return false, nil
@@ -443,11 +458,27 @@ func (call *Call) noteContext(encCtx map[string]string) {
 	if len(encCtx) == 0 {
 		return
 	}
+	call.setAuditContext(safeContext(encCtx))
+}
+
+// noteReEncrypt is ReEncrypt's audit context: both contexts and the
+// destination key.
+func (call *Call) noteReEncrypt(from map[string]string, to *store.Record, toVersion uint32, toCtx map[string]string) {
+	call.setAuditContext(map[string]any{"from": safeContext(from), "to": safeContext(toCtx),
+		"to_alias": logValue(to.Alias), "to_key_id": fmt.Sprintf("%x", to.KeyID), "to_version": toVersion})
+}
+
+// safeContext is encCtx with every string made safe to log.
+func safeContext(encCtx map[string]string) map[string]string {
 	safe := make(map[string]string, len(encCtx))
 	for k, v := range encCtx {
 		safe[logValue(k)] = logValue(v)
 	}
-	b, err := json.Marshal(safe) // sorted keys, escaped
+	return safe
+}
+
+func (call *Call) setAuditContext(v any) {
+	b, err := json.Marshal(v) // sorted keys, escaped
 	if err != nil {
 		return
 	}

@@ -52,6 +52,10 @@ var (
 )
 
 // refinedError is a sentinel that is also a kind of a broader one.
+// ErrCertificateNotFound is a key without a stored certificate (cert.go);
+// a kind of ErrKeyNotFound.
+var ErrCertificateNotFound error = &refinedError{"no certificate stored for this key", ErrKeyNotFound}
+
 type refinedError struct {
 	text   string
 	parent error

@@ -274,6 +274,9 @@ func (s *Store) Delete(uid uint32, alias string) (*Record, error) {
 		}
 	}
 	err = removeFileIn(udir, alias+recordSuffix)
+	if err == nil {
+		removeFileIn(udir, alias+certSuffix) // the key's certificate goes with it (cert.go)
+	}
 	s.cache.remove(k)
 	if i, ok := slices.BinarySearch(d.names, alias); ok {
 		d.names = slices.Delete(d.names, i, i+1)

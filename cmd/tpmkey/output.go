@@ -25,6 +25,7 @@ type keyJSON struct {
 	PCRs      []uint   `json:"pcrs"`
 	Created   string   `json:"created"`              // RFC 3339, UTC
 	PublicKey string   `json:"public_key,omitempty"` // PEM SubjectPublicKeyInfo
+	PKCS11URI string   `json:"pkcs11_uri,omitempty"` // RFC 7512, docs/PKCS11.md §6
 	// Versions of a symmetric key (hmac-sha256), oldest first.
 	Versions []versionJSON `json:"versions,omitempty"`
 	// Origin is generated, imported or imported-wrapped.
@@ -50,6 +51,7 @@ func toKeyJSON(k *client.Key) keyJSON {
 		Created: k.Created.UTC().Format(time.RFC3339), PublicKey: publicPEM(k),
 		Origin: k.Origin, ExportableTo: hex.EncodeToString(k.ExportableTo),
 	}
+	j.PKCS11URI = pkcs11URI(k)
 	for _, p := range k.Purposes {
 		j.Purposes = append(j.Purposes, string(p))
 	}
@@ -96,6 +98,9 @@ func writeKeyText(w io.Writer, k *client.Key) {
 	}
 	if j.ExportableTo != "" {
 		fmt.Fprintf(w, "exportable to SRK: %s\n", j.ExportableTo)
+	}
+	if j.PKCS11URI != "" {
+		fmt.Fprintf(w, "pkcs11:    %s\n", j.PKCS11URI)
 	}
 	for _, v := range j.Versions {
 		fmt.Fprintf(w, "version:   %d, %s, %s\n", v.Number, v.State, v.Created)

@@ -47,6 +47,7 @@ func exitCode(err error, stderr io.Writer) int {
 type flags struct {
 	tpm, stateDir, socket, socketMode, socketGroup, config, logLevel string
 	sshSocket                                                        string
+	pkcs11Socket                                                     string
 	dev                                                              bool
 	pprof, cpuprofile                                                string
 	tpmGiven                                                         bool
@@ -68,6 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.sshSocket, "ssh-socket", "", "also serve the ssh-agent protocol on this socket path (systemd: tpmkeyd-ssh.socket)")
 	fs.StringVar(&f.config, "config", "", "config file (TOML), e.g. /etc/tpmkeyd/tpmkeyd.toml")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default: the config's audit.level, else info)")
+	fs.StringVar(&f.pkcs11Socket, "pkcs11-socket", "", "also serve PKCS#11 (p11-kit RPC) on this socket path (ignored under socket activation)")
 	fs.BoolVar(&f.dev, "dev", false, "try it out: simulator TPM, state and socket in ./.tpmkeyd-dev/ (needs -tags simulator)")
 	fs.StringVar(&f.pprof, "pprof", "", "serve net/http/pprof on this address (profiling only)")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile to this file until exit")
@@ -143,6 +145,9 @@ func options(f *flags, stderr io.Writer) (agent.Options, error) {
 	if f.sshSocket != "" {
 		opts.SSHSocketPath = f.sshSocket
 	}
+	if f.pkcs11Socket != "" {
+		opts.PKCS11SocketPath = f.pkcs11Socket
+	}
 	opts.ConfigPath = f.config
 	opts.Version = buildVersion()
 	if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
@@ -181,6 +186,7 @@ func serve(ctx context.Context, opts agent.Options, dev bool, stdout io.Writer) 
 				if opts.SSHSocketPath != "" {
 					fmt.Fprintf(stdout, "SSH_AUTH_SOCK=%s\n", opts.SSHSocketPath)
 				}
+				fmt.Fprintf(stdout, "P11_KIT_SERVER_ADDRESS=unix:path=%s\n", opts.PKCS11SocketPath)
 			}
 		}
 	}

@@ -51,6 +51,7 @@ type agentEnv struct {
 	aead   *aeadEnv     // the AEAD cases' key, data and floors
 	ssh    []*sshConn   // ssh-agent connections (sshcases.go)
 	sshPub ssh.PublicKey
+	p11    *p11Env // the PKCS#11 cases' program; nil without p11-kit or cgo
 }
 
 // The hot ECC key and the RSA key are the raw floor's keys, imported into
@@ -117,6 +118,9 @@ func (e *agentEnv) close() {
 	}
 	e.aead.close()
 	e.closeSSH()
+	if e.p11 != nil {
+		e.p11.close()
+	}
 }
 
 // cases lists the agent cases in the order they run in each round.
@@ -129,6 +133,10 @@ func (e *agentEnv) cases() []agentCase {
 	mac := func(ctx context.Context, _, _ int) error {
 		_, _, err := e.shared.MAC(ctx, macAlias, e.digest)
 		return err
+	}
+	var p11 []agentCase
+	if e.p11 != nil {
+		p11 = e.p11.cases()
 	}
 	return append([]agentCase{
 		{"hot-1-client", "ECDSA P-256, 1 key, 1 client, serial", RawECCSign, 1, 0.90, sharedHot},
@@ -154,5 +162,5 @@ func (e *agentEnv) cases() []agentCase {
 				_, err := e.shared.GenerateKey(ctx, alias, client.AlgECP256)
 				return err
 			}},
-	}, append(e.aeadCases(), e.sshCases()...)...)
+	}, append(append(e.aeadCases(), e.sshCases()...), p11...)...)
 }

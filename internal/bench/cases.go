@@ -45,6 +45,8 @@ func (r *run) againstDaemon(ctx context.Context, rw *raw, rep *Report) error {
 		args = append(args, "--cpuprofile", p)
 	}
 	args = append(args, "--ssh-socket", r.sshSocketPath())
+	p11sock := filepath.Join(r.dir, "pkcs11.sock")
+	args = append(args, "--pkcs11-socket", p11sock)
 	d, err := r.startDaemon(ctx, r.statePath(), args...)
 	if err != nil {
 		return err
@@ -53,6 +55,8 @@ func (r *run) againstDaemon(ctx context.Context, rw *raw, rep *Report) error {
 	env, err := setupAgent(ctx, d.cfg.socket, 64)
 	if err == nil {
 		if err = env.setupSSH(ctx, r.sshSocketPath(), sshConns); err != nil {
+			env.close()
+		} else if env.p11, err = setupPKCS11(p11sock, env.digest); err != nil {
 			env.close()
 		}
 	}

@@ -1,0 +1,175 @@
+package pkcs11
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tpmkeyd/tpmkeyd/agent/core"
+	"github.com/tpmkeyd/tpmkeyd/agent/pkcs11/rpc"
+)
+
+// maxMalformed is how many messages in a row may fail to parse before the
+// connection is closed.
+const maxMalformed = 16
+
+// conn is one p11-kit-client.so connection: one process's view of the
+// token. p11-kit's client sends a request and waits for its answer on each
+// thread, pairing answers by code, so requests from several threads may
+// be in flight at once; each runs on its own goroutine (at most
+// MaxInflightPerConn) and answers are written as they complete.
+type conn struct {
+	s    *Server
+	nc   *net.UnixConn
+	sess *core.Session
+	br   *bufio.Reader // read by serve only
+
+	// ctx ends when the connection stops reading (shutdown, hang-up).
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	sem       chan struct{}
+	inflight  sync.WaitGroup
+	stopping  atomic.Bool
+	malformed atomic.Int32
+	wmu       sync.Mutex // one response written at a time
+
+	tok token // PKCS#11 state; see token.go for its lock
+}
+
+func newConn(s *Server, nc *net.UnixConn, sess *core.Session) *conn {
+	ctx, cancel := context.WithCancel(s.reqCtx)
+	c := &conn{s: s, nc: nc, sess: sess, br: bufio.NewReaderSize(nc, 4096), ctx: ctx, cancel: cancel,
+		sem: make(chan struct{}, max(1, s.core.Limits().MaxInflightPerConn))}
+	c.tok.init(sess.Caller())
+	return c
+}
+
+// serve negotiates the version, then reads frames until the peer leaves,
+// a frame is bad or the server stops.
+func (c *conn) serve() {
+	defer c.finish()
+	lim := c.s.core.Limits()
+	c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
+	if _, err := rpc.Negotiate(readWriter{c.br, c.nc}); err != nil {
+		return
+	}
+	for {
+		code, msg, release, err := c.readFrame()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, errStopping) {
+				c.s.log.Debug("pkcs11: connection closed", "uid", c.sess.Caller().UID, "pid", c.sess.Caller().PID, "reason", err)
+			}
+			return
+		}
+		c.sem <- struct{}{}
+		c.inflight.Add(1)
+		c.s.handlers.Add(1)
+		go func() {
+			defer func() { <-c.sem; c.inflight.Done(); c.s.handlers.Done() }()
+			defer release()
+			if !c.handle(code, msg) {
+				c.stopReading()
+			}
+		}()
+	}
+}
+
+// readFrame waits for a frame (no idle limit: p11-kit's client keeps its
+// connection for the life of the process and does not reconnect), takes
+// the memory budget for its declared size before reading it, and gives
+// the rest of the frame ReadTimeout.
+func (c *conn) readFrame() (code uint32, msg []byte, release func(), err error) {
+	lim := c.s.core.Limits()
+	c.nc.SetReadDeadline(time.Time{})
+	if c.stopping.Load() {
+		return 0, nil, nil, errStopping
+	}
+	if _, err := c.br.Peek(1); err != nil {
+		if c.stopping.Load() {
+			return 0, nil, nil, errStopping
+		}
+		return 0, nil, nil, err
+	}
+	c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
+	h, err := rpc.ReadFrameHeader(c.br, lim.MaxFrameSize)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	release, waited, err := c.sess.HoldFrame(c.ctx, int(h.DataLen+h.OptionsLen))
+	if err != nil {
+		return 0, nil, nil, errStopping
+	}
+	if waited {
+		c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
+	}
+	msg, err = rpc.ReadFrameBody(c.br, h)
+	if err != nil {
+		release()
+		return 0, nil, nil, err
+	}
+	return h.Code, msg, release, nil
+}
+
+// handle answers one message; it reports false when the connection must
+// close.
+func (c *conn) handle(code uint32, msg []byte) bool {
+	t := &task{c: c, ctx: c.s.reqCtx}
+	defer t.finish()
+	defer clear(msg)
+	out, ok := t.run(msg)
+	if !ok {
+		if c.malformed.Add(1) >= maxMalformed {
+			c.s.log.Debug("pkcs11: closing connection", "uid", c.sess.Caller().UID, "reason", errTooManyMalformed)
+			return false
+		}
+	} else {
+		c.malformed.Store(0)
+	}
+	frame := rpc.AppendFrame(make([]byte, 0, rpc.HeaderSize+len(out)), code, out)
+	c.write(frame)
+	if t.sensitive {
+		clear(out)
+		clear(frame)
+	}
+	return true
+}
+
+func (c *conn) write(frame []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nc.SetWriteDeadline(deadline(c.s.core.Limits().ReadTimeout.Duration))
+	if _, err := c.nc.Write(frame); err != nil {
+		c.nc.Close()
+	}
+}
+
+func (c *conn) finish() {
+	c.inflight.Wait()
+	c.cancel()
+	c.nc.Close()
+	c.tok.close()
+}
+
+// stopReading makes the reader return; requests in flight finish.
+func (c *conn) stopReading() {
+	c.stopping.Store(true)
+	c.nc.SetReadDeadline(time.Unix(1, 0))
+}
+
+type readWriter struct {
+	io.Reader
+	io.Writer
+}
+
+func deadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}

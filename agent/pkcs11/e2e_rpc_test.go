@@ -1,0 +1,252 @@
+package pkcs11_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/binary"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/tpmkeyd/tpmkeyd/client"
+)
+
+// rpcConn is a bare p11-kit RPC client, to send what Debian's client
+// cannot (CKM_ECDH1_DERIVE's parameters, as newer p11-kit encodes them)
+// and what no client should (malformed messages).
+type rpcConn struct {
+	t    *testing.T
+	nc   net.Conn
+	code uint32
+}
+
+func dialRPC(t *testing.T, sock string) *rpcConn {
+	t.Helper()
+	nc, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := nc.Write([]byte{2}); err != nil { // offer version 2, as p11-kit 0.25 does
+		t.Fatal(err)
+	}
+	var v [1]byte
+	if _, err := io.ReadFull(nc, v[:]); err != nil || v[0] != 0 {
+		t.Fatalf("version byte = %d, %v; want 0", v[0], err)
+	}
+	return &rpcConn{t: t, nc: nc, code: 0x10}
+}
+
+// enc builds request messages.
+type enc struct{ b []byte }
+
+func newMsg(call uint32, sig string) *enc {
+	e := &enc{}
+	e.u32(call)
+	e.bytes([]byte(sig))
+	return e
+}
+func (e *enc) u32(v uint32) *enc   { e.b = binary.BigEndian.AppendUint32(e.b, v); return e }
+func (e *enc) u64(v uint64) *enc   { e.b = binary.BigEndian.AppendUint64(e.b, v); return e }
+func (e *enc) byte(v byte) *enc    { e.b = append(e.b, v); return e }
+func (e *enc) bytes(b []byte) *enc { e.u32(uint32(len(b))); e.b = append(e.b, b...); return e }
+
+// send writes one frame and reads its answer; ok is false when the
+// connection was closed instead.
+func (c *rpcConn) send(msg []byte) (resp []byte, ok bool) {
+	c.t.Helper()
+	c.code++
+	hdr := binary.BigEndian.AppendUint32(nil, c.code)
+	hdr = binary.BigEndian.AppendUint32(hdr, 0)
+	hdr = binary.BigEndian.AppendUint32(hdr, uint32(len(msg)))
+	if _, err := c.nc.Write(append(hdr, msg...)); err != nil {
+		return nil, false
+	}
+	return c.read()
+}
+
+func (c *rpcConn) read() ([]byte, bool) {
+	var h [12]byte
+	if _, err := io.ReadFull(c.nc, h[:]); err != nil {
+		return nil, false
+	}
+	n := binary.BigEndian.Uint32(h[8:])
+	b := make([]byte, n)
+	if _, err := io.ReadFull(c.nc, b); err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
+// call sends msg and returns the CK_RV and the response's arguments.
+func (c *rpcConn) call(msg []byte) (rv uint64, args []byte) {
+	c.t.Helper()
+	resp, ok := c.send(msg)
+	if !ok {
+		c.t.Fatalf("connection closed")
+	}
+	id := binary.BigEndian.Uint32(resp)
+	sigLen := binary.BigEndian.Uint32(resp[4:])
+	args = resp[8+sigLen:]
+	if id == 0 {
+		return binary.BigEndian.Uint64(args), nil
+	}
+	return 0, args
+}
+
+const handshake = "PRIVATE-GNOME-KEYRING-PKCS11-PROTOCOL-V-1"
+
+func (c *rpcConn) initialize() {
+	c.t.Helper()
+	m := newMsg(1, "ayyay").byte(1).bytes([]byte(handshake)).byte(0).byte(0)
+	if rv, _ := c.call(m.b); rv != 0 {
+		c.t.Fatalf("C_Initialize = %#x", rv)
+	}
+}
+
+func (c *rpcConn) openSession() uint64 {
+	c.t.Helper()
+	rv, args := c.call(newMsg(10, "uu").u64(1).u64(6).b)
+	if rv != 0 {
+		c.t.Fatalf("C_OpenSession = %#x", rv)
+	}
+	return binary.BigEndian.Uint64(args)
+}
+
+// findOne returns the first object whose CKA_LABEL and CKA_CLASS match.
+func (c *rpcConn) findOne(sess uint64, label string, class uint64) uint64 {
+	c.t.Helper()
+	m := newMsg(26, "uaA").u64(sess).u32(2)
+	m.u32(0x0).byte(1).u32(8).u64(class)
+	m.u32(0x3).byte(1).u32(uint32(len(label))).bytes([]byte(label))
+	if rv, _ := c.call(m.b); rv != 0 {
+		c.t.Fatalf("C_FindObjectsInit = %#x", rv)
+	}
+	rv, args := c.call(newMsg(27, "ufu").u64(sess).u32(4).b)
+	if rv != 0 || args[0] != 1 || binary.BigEndian.Uint32(args[1:]) == 0 {
+		c.t.Fatalf("C_FindObjects(%s) = %#x %x, want one object", label, rv, args)
+	}
+	h := binary.BigEndian.Uint64(args[5:])
+	c.call(newMsg(28, "u").u64(sess).b)
+	return h
+}
+
+// TestDeriveOverRPC derives an ECDH secret with the token's key, sending
+// CKM_ECDH1_DERIVE the way p11-kit 0.25 and later encode it, and checks
+// it against the peer's own computation.
+func TestDeriveOverRPC(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	c := s.dial(t)
+	k, err := c.GenerateKey(ctx, "agree", client.AlgECP256, client.WithPurposes(client.PurposeAgree))
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, _ := ecdh.P256().GenerateKey(rand.Reader)
+	rc := dialRPC(t, s.p11sock)
+	rc.initialize()
+	sess := rc.openSession()
+	key := rc.findOne(sess, "agree", 3)
+	m := newMsg(62, "uMuaA").u64(sess).u32(0x1050).u64(1).u32(0xffffffff).bytes(peer.PublicKey().Bytes()).u64(key)
+	m.u32(2).u32(0x0).byte(1).u32(8).u64(4).u32(0x1).byte(1).u32(1).byte(0) // CKO_SECRET_KEY, CKA_TOKEN false
+	rv, args := rc.call(m.b)
+	if rv != 0 {
+		t.Fatalf("C_DeriveKey = %#x", rv)
+	}
+	secretH := binary.BigEndian.Uint64(args)
+	rv, args = rc.call(newMsg(24, "uufA").u64(sess).u64(secretH).u32(1).u32(0x11).u32(64).b)
+	if rv != 0 {
+		t.Fatalf("C_GetAttributeValue(CKA_VALUE) = %#x", rv)
+	}
+	// aA: count, type, valid, len, byte array (len + bytes), then the CK_RV.
+	n := binary.BigEndian.Uint32(args[9:])
+	got := args[17 : 17+n]
+	ownPub, err := ecdh.P256().NewPublicKey(mustRaw(t, k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := peer.ECDH(ownPub)
+	if !bytes.Equal(got, want) {
+		t.Errorf("derived CKA_VALUE = %x, want %x (the peer's ECDH)", got, want)
+	}
+	// The private key's value stays sensitive.
+	rv, args = rc.call(newMsg(24, "uufA").u64(sess).u64(key).u32(1).u32(0x11).u32(64).b)
+	if rv != 0 || binary.BigEndian.Uint64(args[len(args)-8:]) != 0x11 {
+		t.Errorf("C_GetAttributeValue(private CKA_VALUE) = %#x %x, want CKR_ATTRIBUTE_SENSITIVE", rv, args)
+	}
+}
+
+func mustRaw(t *testing.T, k *client.Key) []byte {
+	t.Helper()
+	pk, err := ecdhPub(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pk
+}
+
+// TestMalformedRPC sends bad messages to the daemon's PKCS#11 socket:
+// each gets an error answer or a closed connection, never a crash, and
+// the daemon serves the next caller.
+func TestMalformedRPC(t *testing.T) {
+	s := startStack(t)
+	tests := []struct {
+		name  string
+		frame []byte // a whole frame (header and message)
+		rv    uint64 // the CK_RV answered; 0: the connection is closed
+	}{
+		{"zero-code", frame(0, []byte{0, 0, 0, 3, 0, 0, 0, 0}), 0},
+		{"empty-message", frame(5, nil), 0},
+		{"huge-length", append(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 5), 0), 0xfffffff0), 1, 2, 3), 0},
+		{"huge-options", append(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 5), 1<<30), 4), 1, 2, 3), 0},
+		{"unknown-call", frame(5, newMsg(4000, "").b), 0x54},
+		{"new-call-not-served", frame(5, newMsg(66, "uuayay").b), 0x54},
+		{"wrong-signature", frame(5, newMsg(3, "u").u64(1).b), 0x30},
+		{"truncated", frame(5, newMsg(10, "uu").u64(1).b), 0x30},
+		{"trailing-bytes", frame(5, newMsg(3, "").u64(1).b), 0x30},
+		{"absurd-attribute-count", frame(5, newMsg(26, "uaA").u64(1).u32(0xffffffff).b), 0x30},
+		{"absurd-attr-buffer", frame(5, newMsg(24, "uufA").u64(1).u64(1).u32(1<<30).b), 0x30},
+		{"byte-array-past-end", frame(5, newMsg(43, "uayfy").u64(1).byte(1).u32(1<<29).b), 0x30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := dialRPC(t, s.p11sock)
+			rc.initialize()
+			if _, err := rc.nc.Write(tt.frame); err != nil {
+				t.Fatal(err)
+			}
+			resp, ok := rc.read()
+			switch {
+			case tt.rv == 0 && ok:
+				t.Errorf("answer to %s = %x, want the connection closed", tt.name, resp)
+			case tt.rv != 0 && !ok:
+				t.Errorf("answer to %s = connection closed, want CK_RV %#x", tt.name, tt.rv)
+			case tt.rv != 0:
+				if id, rv := binary.BigEndian.Uint32(resp), binary.BigEndian.Uint64(resp[len(resp)-8:]); id != 0 || rv != tt.rv {
+					t.Errorf("answer to %s = call %d rv %#x, want an error response %#x", tt.name, id, rv, tt.rv)
+				}
+			}
+		})
+	}
+	// Still serving: a well-formed session works.
+	rc := dialRPC(t, s.p11sock)
+	rc.initialize()
+	rc.openSession()
+	if !s.Daemon.Running() {
+		t.Fatalf("daemon exited:\n%s", s.Daemon.Log())
+	}
+	if rss, err := s.Daemon.RSS(); err == nil && rss > 200<<20 {
+		t.Errorf("daemon RSS after the malformed messages = %d MiB, want well under 200", rss>>20)
+	}
+}
+
+func frame(code uint32, msg []byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, code)
+	b = binary.BigEndian.AppendUint32(b, 0)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(msg)))
+	return append(b, msg...)
+}

@@ -1,0 +1,226 @@
+package pkcs11
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"encoding/asn1"
+	"math/big"
+
+	"github.com/tpmkeyd/tpmkeyd/agent/pkcs11/rpc"
+	"github.com/tpmkeyd/tpmkeyd/protocol"
+)
+
+// hashOfMech maps CKM_SHA* (PSS's hashAlg) to a hash.
+var hashOfMech = map[uint64]crypto.Hash{ckmSHA256: crypto.SHA256, ckmSHA384: crypto.SHA384, ckmSHA512: crypto.SHA512}
+
+// mgfOf is the MGF1 that goes with each hash.
+var mgfOf = map[crypto.Hash]uint64{crypto.SHA256: ckgMGF1SHA256, crypto.SHA384: ckgMGF1SHA384, crypto.SHA512: ckgMGF1SHA512}
+
+func wireHash(h crypto.Hash) string {
+	switch h {
+	case crypto.SHA384:
+		return protocol.HashSHA384
+	case crypto.SHA512:
+		return protocol.HashSHA512
+	}
+	return protocol.HashSHA256
+}
+
+// checkSignMech vets a signing mechanism's parameters. The TPM's PSS uses
+// a salt as long as the hash, and MGF1 with that hash: other parameters
+// are CKR_MECHANISM_PARAM_INVALID.
+func checkSignMech(mi *mechInfo, m rpc.Mechanism, o *object) (crypto.Hash, uint64) {
+	if !mi.pss {
+		if len(m.Params) != 0 {
+			return 0, ckrMechanismParamInvalid
+		}
+		return 0, ckrOK
+	}
+	if !m.HasPSS {
+		return 0, ckrMechanismParamInvalid
+	}
+	h, ok := hashOfMech[m.PSS[0]]
+	if !ok || (mi.hash != 0 && h != mi.hash) || m.PSS[1] != mgfOf[h] || m.PSS[2] != uint64(h.Size()) {
+		return 0, ckrMechanismParamInvalid
+	}
+	return h, ckrOK
+}
+
+func (t *task) signInit() uint64 { return t.startOp(opSign, ckfSign, checkSignMech) }
+
+func (t *task) sign() uint64 {
+	h := t.in.Ulong()
+	data, _ := t.in.ByteArray()
+	buf := t.in.ByteBuffer()
+	if !t.done() {
+		return ckrDeviceError
+	}
+	op, rv := t.takeOp(h, opSign)
+	if rv != ckrOK {
+		return rv
+	}
+	if n := op.outLen(); buf < n {
+		t.out.ByteArrayLen(n) // a size query, or too small: the op goes on
+		t.putOp(h, op, false)
+		return ckrOK
+	}
+	if op.h != nil {
+		op.h.Write(data)
+	} else {
+		op.raw = append(op.raw, data...)
+	}
+	return t.finishSign(h, op)
+}
+
+func (t *task) signUpdate() uint64 {
+	h := t.in.Ulong()
+	data, _ := t.in.ByteArray()
+	if !t.done() {
+		return ckrDeviceError
+	}
+	op, rv := t.takeOp(h, opSign)
+	if rv != ckrOK {
+		return rv
+	}
+	if op.h != nil {
+		op.h.Write(data)
+	} else if len(op.raw)+len(data) > maxRawInput {
+		t.putOp(h, op, true)
+		return ckrDataLenRange
+	} else {
+		op.raw = append(op.raw, data...)
+	}
+	t.putOp(h, op, false)
+	return ckrOK
+}
+
+func (t *task) signFinal() uint64 {
+	h := t.in.Ulong()
+	buf := t.in.ByteBuffer()
+	if !t.done() {
+		return ckrDeviceError
+	}
+	op, rv := t.takeOp(h, opSign)
+	if rv != ckrOK {
+		return rv
+	}
+	if n := op.outLen(); buf < n {
+		t.out.ByteArrayLen(n)
+		t.putOp(h, op, false)
+		return ckrOK
+	}
+	return t.finishSign(h, op)
+}
+
+// finishSign signs the op's input through the core and ends the op.
+func (t *task) finishSign(h uint64, op *operation) uint64 {
+	defer t.putOp(h, op, true)
+	hash, digest, rv := signInput(op)
+	if rv != ckrOK {
+		return rv
+	}
+	pin, ok := t.pinFor(op)
+	if !ok {
+		return ckrUserNotLoggedIn
+	}
+	resp, rv := t.do(protocol.OpSign, &protocol.SignRequest{Alias: op.key.key.Alias, Digest: digest,
+		Hash: wireHash(hash), PSS: op.mech.pss, PIN: pin})
+	if rv == ckrArgumentsBad {
+		return ckrDataInvalid
+	}
+	if rv != ckrOK {
+		return rv
+	}
+	sig := resp.(*protocol.SignResponse).Signature
+	if op.mech.keyType == ckkEC {
+		raw, ok := rawECDSA(sig, op.outLen()/2)
+		if !ok {
+			return ckrGeneralError
+		}
+		sig = raw
+	}
+	t.out.ByteArray(sig)
+	return ckrOK
+}
+
+// signInput is the hash and digest the core signs, from the op's input.
+func signInput(op *operation) (crypto.Hash, []byte, uint64) {
+	if op.h != nil {
+		return op.mech.hash, op.h.Sum(nil), ckrOK
+	}
+	in := op.raw
+	switch {
+	case op.mech.typ == ckmECDSA:
+		return ecdsaDigest(in, op.key.pub.(*ecdsa.PublicKey))
+	case op.mech.pss:
+		if len(in) != op.pssHash.Size() {
+			return 0, nil, ckrDataLenRange
+		}
+		return op.pssHash, in, ckrOK
+	}
+	return parseDigestInfo(in)
+}
+
+// ecdsaDigest picks the hash the TPM is told for CKM_ECDSA's raw input:
+// 32, 48 or 64 bytes are SHA-256, -384 or -512 digests; a shorter input
+// (SHA-1, SHA-224) is left-padded with zeros to the curve's size, which
+// leaves the integer ECDSA signs unchanged. Anything else is
+// CKR_DATA_LEN_RANGE (docs/PKCS11.md §4).
+func ecdsaDigest(in []byte, k *ecdsa.PublicKey) (crypto.Hash, []byte, uint64) {
+	size := (k.Curve.Params().BitSize + 7) / 8
+	switch len(in) {
+	case 32:
+		return crypto.SHA256, in, ckrOK
+	case 48:
+		return crypto.SHA384, in, ckrOK
+	case 64:
+		return crypto.SHA512, in, ckrOK
+	}
+	if len(in) == 0 || len(in) > size {
+		return 0, nil, ckrDataLenRange
+	}
+	d := make([]byte, size)
+	copy(d[size-len(in):], in)
+	if size == 48 {
+		return crypto.SHA384, d, ckrOK
+	}
+	return crypto.SHA256, d, ckrOK
+}
+
+// DigestInfo prefixes (RFC 8017 §9.2 note 1) of the hashes the TPM signs.
+var digestInfoPrefixes = []struct {
+	h      crypto.Hash
+	prefix []byte
+}{
+	{crypto.SHA256, []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}},
+	{crypto.SHA384, []byte{0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30}},
+	{crypto.SHA512, []byte{0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40}},
+}
+
+// parseDigestInfo splits CKM_RSA_PKCS's input, a DER DigestInfo, into the
+// hash and digest the TPM signs; other input is CKR_DATA_INVALID (the TPM
+// makes PKCS #1 v1.5 signatures only over a hash it knows).
+func parseDigestInfo(in []byte) (crypto.Hash, []byte, uint64) {
+	for _, p := range digestInfoPrefixes {
+		if len(in) == len(p.prefix)+p.h.Size() && bytes.HasPrefix(in, p.prefix) {
+			return p.h, in[len(p.prefix):], ckrOK
+		}
+	}
+	return 0, nil, ckrDataInvalid
+}
+
+// rawECDSA turns a DER ECDSA signature into PKCS#11's r || s, each n bytes.
+func rawECDSA(der []byte, n uint32) ([]byte, bool) {
+	var sig struct{ R, S *big.Int }
+	if rest, err := asn1.Unmarshal(der, &sig); err != nil || len(rest) != 0 || sig.R == nil || sig.S == nil {
+		return nil, false
+	}
+	if sig.R.Sign() <= 0 || sig.S.Sign() <= 0 || sig.R.BitLen() > int(8*n) || sig.S.BitLen() > int(8*n) {
+		return nil, false
+	}
+	out := make([]byte, 2*n)
+	sig.R.FillBytes(out[:n])
+	sig.S.FillBytes(out[n:])
+	return out, true
+}
