@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/pem"
 	"errors"
@@ -148,6 +149,36 @@ func TestWrappedImport(t *testing.T) {
 		}
 		if _, err := dial(t, sb).Key(context.Background(), "stray"); !errors.Is(err, client.ErrKeyNotFound) {
 			t.Fatalf("Key(stray) = %v, want ErrKeyNotFound", err)
+		}
+	})
+	// tpm2_duplicate's software duplication: an external PEM key wrapped
+	// for B's SRK public (-U) without a TPM object of its own.
+	t.Run("tpm2-duplicate-external-key", func(t *testing.T) {
+		swtpmtest.RequireTool(t, "tpm2_duplicate")
+		c := swtpmtest.Start(t) // tpm2-tools opens a TCTI even for this
+		w := t.TempDir()
+		p := func(n string) string { return filepath.Join(w, n) }
+		// Its objects are not noDA, so they get a PIN (-p), used as is
+		// (pin scheme raw, the default).
+		c.Tool("tpm2_duplicate", "-U", bPub, "-G", "ecc", "-k", key, "-p", "ext-pin",
+			"-u", p("ext.pub"), "-r", p("ext.dup"), "-s", p("ext.seed"))
+		r := runCLI(t, b, sb, nil, nil, "import", "from-tpm2-duplicate-k", "--public", p("ext.pub"),
+			"--duplicate", p("ext.dup"), "--seed", p("ext.seed"), "--json")
+		if r.code != 0 || !strings.Contains(r.stdout, `"has_pin": true`) {
+			t.Fatalf("import of a tpm2_duplicate -k blob = %d %q %q, want has_pin", r.code, r.stdout, r.stderr)
+		}
+		digest := sha256.Sum256([]byte("external"))
+		sig, err := dial(t, sb).Sign(context.Background(), "from-tpm2-duplicate-k", crypto.SHA256, digest[:], client.WithPIN([]byte("ext-pin")))
+		if err != nil {
+			t.Fatalf("Sign(from-tpm2-duplicate-k, its -p) = %v", err)
+		}
+		k, _ := dial(t, sb).Key(context.Background(), "from-tpm2-duplicate-k")
+		if !ecdsa.VerifyASN1(k.PublicKey.(*ecdsa.PublicKey), digest[:], sig) {
+			t.Fatalf("signature does not verify")
+		}
+		pemOrig, _ := os.ReadFile(pub)
+		if block, _ := pem.Decode(pemOrig); block == nil || !bytes.Equal(block.Bytes, k.PublicKeyDER) {
+			t.Fatalf("imported public key differs from the PEM key's")
 		}
 	})
 	t.Run("tpm2-duplicate", func(t *testing.T) {
