@@ -292,6 +292,17 @@ func TestBackupRestore(t *testing.T) {
 	if r := runCLI(t, b, sa, nil, nil, "export", "stays", "--to", bPubA); r.code != 1 || !strings.Contains(r.stderr, "NOT_EXPORTABLE") {
 		t.Fatalf("export stays = %d %q, want exit 1 NOT_EXPORTABLE", r.code, r.stderr)
 	}
+	// Only the owner and admins export: nobody sees no root key, and may
+	// not name root's namespace.
+	if r := runCLI(t, b, sa, nobodyCred, nil, "export", "exp-ec", "--to", bPubA); r.code != 1 || !strings.Contains(r.stderr, "KEY_NOT_FOUND") {
+		t.Fatalf("export of root's key as nobody = %d %q, want exit 1 KEY_NOT_FOUND", r.code, r.stderr)
+	}
+	if r := runCLI(t, b, sa, nobodyCred, nil, "export", "exp-ec", "--to", bPubA, "--uid", "0"); r.code != 1 || !strings.Contains(r.stderr, "PERMISSION_DENIED") {
+		t.Fatalf("export --uid 0 as nobody = %d %q, want exit 1 PERMISSION_DENIED", r.code, r.stderr)
+	}
+	if r := runCLI(t, b, sa, nobodyCred, nil, "export", "nobody-exp", "--to", bPubA); r.code != 0 || !strings.Contains(r.stdout, "TPM2B PRIVATE") {
+		t.Fatalf("export of its own key as nobody = %d %q", r.code, r.stderr)
+	}
 	// A dies: its daemon, its state and its TPM's contents.
 	if err := sa.StopDaemon(); err != nil {
 		t.Fatal(err)
