@@ -139,6 +139,23 @@ func TestWrappedImport(t *testing.T) {
 		}
 		verifyWithOpenSSL(t, sb, "wrapped", pub)
 	})
+	t.Run("tpmkey-wrap-for-pem", func(t *testing.T) {
+		pemPub := filepath.Join(sb.Dir, "b.pem")
+		if r := runCLI(t, b, sb, nil, nil, "status", "--srk-pub", "--out", pemPub); r.code != 0 {
+			t.Fatalf("status --srk-pub = %d %q", r.code, r.stderr)
+		}
+		if data, _ := os.ReadFile(pemPub); !bytes.HasPrefix(data, []byte("-----BEGIN PUBLIC KEY-----")) {
+			t.Fatalf("status --srk-pub wrote %q, want PEM", data)
+		}
+		blob := filepath.Join(dir, "for-b-pem.wrapped")
+		if out, err := exec.Command(b.tpmkey, "wrap", "--for", pemPub, "--in", key, "--out", blob).CombinedOutput(); err != nil {
+			t.Fatalf("tpmkey wrap --for PEM = %v %s", err, out)
+		}
+		if r := runCLI(t, b, sb, nil, nil, "import", "wrapped-pem", "--wrapped", blob); r.code != 0 {
+			t.Fatalf("import --wrapped (wrapped for the PEM SRK) = %d %q", r.code, r.stderr)
+		}
+		verifyWithOpenSSL(t, sb, "wrapped-pem", pub)
+	})
 	t.Run("wrong-srk-refused", func(t *testing.T) {
 		blob := filepath.Join(dir, "for-a.wrapped")
 		if out, err := exec.Command(b.tpmkey, "wrap", "--for", aPub, "--in", key, "--out", blob).CombinedOutput(); err != nil {
