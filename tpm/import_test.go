@@ -173,6 +173,7 @@ func TestImportedKeyCannotBeDuplicated(t *testing.T) {
 	if err == nil {
 		t.Fatalf("TPM2_Duplicate of an imported key = nil, want a policy failure")
 	}
+	t.Logf("TPM2_Duplicate of an imported key: %v", err)
 	if !errors.Is(err, tpm2.TPMRCPolicyFail) && !errors.Is(err, ErrPolicyMismatch) {
 		t.Fatalf("TPM2_Duplicate of an imported key = %v, want TPM_RC_POLICY_FAIL", err)
 	}
