@@ -23,6 +23,7 @@ type Config struct {
 	SubUIDFile  string   `toml:"subuid_file"`  // subordinate uids counted against their owner's limits; default /etc/subuid, "" = none
 	Limits      Limits   `toml:"limits"`
 	Audit       Audit    `toml:"audit"`
+	Backup      Backup   `toml:"backup"`
 	// AEADKeyCacheTTL is how long an aes-256-gcm working key stays cached
 	// after its last use; default 5m, 0 = never cached (every AEAD
 	// operation then derives it in the TPM).
@@ -164,6 +165,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Audit.validate(); err != nil {
+		return err
+	}
+	if err := c.Backup.validate(); err != nil {
 		return err
 	}
 	if c.AEADKeyCacheTTL.Duration < 0 {

@@ -185,6 +185,28 @@ func TestPackagedServiceUnderSystemd(t *testing.T) {
 		return expect("cd /tmp && echo hello > msg && tpmkey sign ci-key --in msg --out sig && "+
 			"tpmkey pubkey ci-key > pub.pem && openssl dgst -sha256 -verify pub.pem -signature sig msg", "Verified OK")
 	})
+	// The example backup timer is shipped disabled; its service, started
+	// by hand once a target exists, backs up under the unit's hardening
+	// and reports the key that cannot go (docs/BACKUP.md).
+	s.step("backup timer disabled; backup service runs", func() error {
+		if err := expect("systemctl is-enabled tpmkeyd-backup.timer || true", "disabled"); err != nil {
+			return err
+		}
+		if _, err := run("tpmkey status --srk-pub --format tpm2b --out /etc/tpmkeyd/backup-target.pub && " +
+			"tpmkey keygen ci-exp --alg ec-p256 --backup-to /etc/tpmkeyd/backup-target.pub && " +
+			"systemctl start tpmkeyd-backup.service"); err != nil {
+			journal, _ := run("journalctl -u tpmkeyd-backup --no-pager -n 30")
+			return fmt.Errorf("%w\njournal:\n%s", err, journal)
+		}
+		if err := expect("cat /var/backups/tpmkeyd/*/manifest.json", `"alias": "ci-exp"`); err != nil {
+			return err
+		}
+		if err := expect("journalctl -u tpmkeyd-backup --no-pager", "NOT EXPORTABLE uid 0 ci-key"); err != nil {
+			return err
+		}
+		_, err := run("tpmkey rm ci-exp") // the purge step below wants no key records left
+		return err
+	})
 	// The service got both sockets and tells them apart by
 	// FileDescriptorName: an ssh-agent request-identities (11) is answered
 	// with the one key marked for ssh (12, then a count of 1).
