@@ -23,8 +23,8 @@ func TestHelloMustBeFirst(t *testing.T) {
 	if st, msg := c.call(protocol.OpHello, &protocol.HelloRequest{Versions: []uint{2, 1}}, &hello); st != protocol.StatusOK {
 		t.Fatalf("Hello(versions [2 1]) = %v (%s), want OK", st, msg)
 	}
-	if hello.Version != 1 || hello.MaxFrameSize != 1<<20 || len(hello.Operations) != len(protocol.Served()) || len(hello.Algorithms) == 0 {
-		t.Errorf("Hello = %+v, want version 1, 1 MiB frames, every served operation, some algorithms", hello)
+	if hello.Version != 1 || hello.MaxFrameSize != 1<<20 || len(hello.Operations) != len(protocol.V1Ops()) || len(hello.Algorithms) == 0 {
+		t.Errorf("Hello = %+v, want version 1, 1 MiB frames, every version-1 operation, some algorithms", hello)
 	}
 	if st, _ := c.call(protocol.OpStatus, &protocol.StatusRequest{}, nil); st != protocol.StatusOK {
 		t.Errorf("Status after Hello = %v, want OK", st)
@@ -59,7 +59,7 @@ func TestMalformedFrames(t *testing.T) {
 		{name: "garbage", send: []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), wantStatus: protocol.StatusFrameTooLarge, wantClose: true},
 		{name: "half-frame-then-close", send: frame(100, header(1, 0, 1, 1)), halfClose: true, wantClose: true},
 		{name: "unknown-opcode", hello: true, send: frame(9, append(header(1, 0, 999, 42), 0xa0)), wantStatus: protocol.StatusUnknownOp},
-		{name: "reserved-opcode", hello: true, send: frame(9, append(header(1, 0, 36, 43), 0xa0)), wantStatus: protocol.StatusUnknownOp},
+		{name: "reserved-opcode", hello: true, send: frame(9, append(header(1, 0, 37, 43), 0xa0)), wantStatus: protocol.StatusUnknownOp},
 		{name: "bad-version", hello: true, send: frame(9, append(header(9, 0, 6, 44), 0xa0)), wantStatus: protocol.StatusUnsupportedVersion},
 		{name: "body-not-cbor-map", hello: true, send: frame(9, append(header(1, 0, 6, 45), 0xff)), wantStatus: protocol.StatusBadRequest},
 		{name: "truncated-cbor", hello: true, send: frame(10, append(header(1, 0, 6, 46), 0xa1, 0x65)), wantStatus: protocol.StatusBadRequest},

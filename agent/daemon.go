@@ -14,6 +14,7 @@ import (
 
 	"github.com/tpmkeyd/tpmkeyd/agent/core"
 	"github.com/tpmkeyd/tpmkeyd/agent/native"
+	"github.com/tpmkeyd/tpmkeyd/agent/sshagent"
 	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
@@ -33,12 +34,12 @@ type Options struct {
 	Version           string
 	OwnerPasswordFile string
 	Listener          net.Listener // pre-made (tests); treated like an activated socket
+	SSHSocketPath     string       // the ssh-agent socket (listen_ssh.go); "" = none unless systemd passes one
+	SSHListener       net.Listener // pre-made ssh-agent socket (tests)
 	PKCS11SocketPath  string       // the PKCS#11 (p11-kit RPC) socket; "" = only if systemd passes one
 	PKCS11Listener    net.Listener // pre-made (tests)
 
-	// activated holds the named sockets systemd passed, for the front
-	// ends other than the native one (listen fills it).
-	activated map[string][]net.Listener
+	sockets *activatedSockets // what systemd passed, read once
 
 	// wrapTPM, set by tests only, wraps the TPM the core uses (to count
 	// or slow its commands); the TPM itself stays real.
@@ -106,6 +107,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- rn.srv.Serve(rn.ln) }()
+	rn.startSSH(d)
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	bg := d.startBackground(bgCtx, rn)
 
@@ -124,6 +126,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("stopping")
 	bgCancel()
 	bg.Wait()
+	rn.stopSSH(rn.core.Limits().ShutdownTimeout.Duration)
 	rn.srv.Shutdown(rn.ln, rn.core.Limits().ShutdownTimeout.Duration)
 	rn.p11.shutdown(rn.core.Limits().ShutdownTimeout.Duration)
 	d.mu.Lock()
@@ -144,6 +147,8 @@ type running struct {
 	core    *core.Core
 	srv     *native.Server
 	keys    keyCount
+	sshLn   *listener
+	sshSrv  *sshagent.Server
 	p11     *pkcs11Front // nil without a PKCS#11 socket
 }
 
@@ -166,6 +171,9 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 		return rn, err
 	}
 	if rn.ln, err = listen(&d.opts); err != nil {
+		return rn, err
+	}
+	if rn.sshLn, err = listenSSH(&d.opts); err != nil {
 		return rn, err
 	}
 	if rn.p11, err = listenPKCS11(&d.opts); err != nil {
@@ -200,6 +208,9 @@ func (d *Daemon) start(ctx context.Context) (rn *running, err error) {
 
 // close releases what start took; shutdown has already drained requests.
 func (rn *running) close(log *slog.Logger) {
+	if rn.core != nil {
+		rn.core.Close()
+	}
 	if rn.store != nil {
 		rn.store.Close()
 	}
@@ -211,6 +222,10 @@ func (rn *running) close(log *slog.Logger) {
 	if rn.ln != nil {
 		rn.ln.Close()
 		rn.ln.remove()
+	}
+	if rn.sshLn != nil {
+		rn.sshLn.Close()
+		rn.sshLn.remove()
 	}
 	rn.p11.close()
 	if rn.release != nil {

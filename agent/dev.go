@@ -30,6 +30,8 @@ func DevOptions(dir string) (Options, error) {
 		StateDir:   abs,
 		SocketPath: filepath.Join(abs, "tpmkeyd.sock"),
 		SocketMode: 0o600,
+
+		SSHSocketPath: filepath.Join(abs, "ssh-agent.sock"),
 		// The PKCS#11 socket sits next to it (docs/PKCS11.md).
 		PKCS11SocketPath: filepath.Join(abs, "pkcs11.sock"),
 	}, nil

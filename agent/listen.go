@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/tpmkeyd/tpmkeyd/agent/core"
 	"golang.org/x/sys/unix"
 )
@@ -30,12 +29,10 @@ func listen(opts *Options) (*listener, error) {
 	if opts.Listener != nil {
 		return &listener{Listener: opts.Listener, path: opts.SocketPath, activated: true}, nil
 	}
-	named, err := activation.ListenersWithNames()
+	lns, err := opts.mainActivated()
 	if err != nil {
-		return nil, fmt.Errorf("activation.ListenersWithNames: %w", err)
+		return nil, err
 	}
-	opts.activated = named
-	lns := mainListeners(named)
 	for _, ln := range lns {
 		if ln == nil {
 			continue

@@ -5,7 +5,6 @@ package agent
 import (
 	"log/slog"
 	"net"
-	"sort"
 	"time"
 
 	"github.com/tpmkeyd/tpmkeyd/agent/core"
@@ -15,27 +14,6 @@ import (
 // PKCS11FDName is the FileDescriptorName of the PKCS#11 socket unit
 // (systemd/tpmkeyd-pkcs11.socket).
 const PKCS11FDName = "pkcs11"
-
-// frontEndFDNames are the named sockets that belong to a front end other
-// than the native one; any other activated socket is the native one.
-var frontEndFDNames = map[string]bool{PKCS11FDName: true, "ssh-agent": true}
-
-// mainListeners picks the native protocol's sockets out of what systemd
-// passed, in a stable order.
-func mainListeners(named map[string][]net.Listener) []net.Listener {
-	names := make([]string, 0, len(named))
-	for n := range named {
-		if !frontEndFDNames[n] {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	var out []net.Listener
-	for _, n := range names {
-		out = append(out, named[n]...)
-	}
-	return out
-}
 
 // pkcs11Front is the PKCS#11 socket and its server; a nil *pkcs11Front
 // (no socket configured) does nothing.
@@ -51,7 +29,11 @@ func listenPKCS11(opts *Options) (*pkcs11Front, error) {
 	if opts.PKCS11Listener != nil {
 		return &pkcs11Front{ln: &listener{Listener: opts.PKCS11Listener, activated: true}}, nil
 	}
-	for _, ln := range opts.activated[PKCS11FDName] {
+	byName, err := opts.activated()
+	if err != nil {
+		return nil, err
+	}
+	for _, ln := range byName[PKCS11FDName] {
 		if _, ok := ln.(*net.UnixListener); ok {
 			return &pkcs11Front{ln: &listener{Listener: ln, path: ln.Addr().String(), activated: true}}, nil
 		}

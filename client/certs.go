@@ -11,7 +11,7 @@ import (
 )
 
 // Certificate is an X.509 certificate stored next to a key
-// (docs/PROTOCOL.md §6.22).
+// (docs/PROTOCOL.md §6.33).
 type Certificate struct {
 	Alias   string // the key's alias
 	KeyID   []byte // the key's id

@@ -22,4 +22,9 @@
 // errors.Is(err, client.ErrKeyNotFound) works; the error's text is the
 // server's message. Signer and Decrypter adapt a TPM key to crypto.Signer
 // and crypto.Decrypter for crypto/tls, crypto/x509 and friends.
+//
+// EncryptStream and DecryptStream (and NewEncryptWriter, NewDecryptReader)
+// encrypt data of any size with an aes-256-gcm key as a stream envelope
+// (docs/FORMATS.md, package client/stream): one GenerateDataKey per
+// stream, the segments sealed in the caller's process.
 package client

@@ -49,6 +49,10 @@ var (
 	ErrQuotaExceeded        = protocol.ErrQuotaExceeded
 	ErrBusy                 = protocol.ErrBusy
 	ErrInternal             = protocol.ErrInternal
+	ErrDecryptFailed        = protocol.ErrDecryptFailed
+	ErrKeyVersionDisabled   = protocol.ErrKeyVersionDisabled
+	ErrNotExportable        = protocol.ErrNotExportable
+	ErrImportFailed         = protocol.ErrImportFailed
 )
 
 // Error is the server's answer to a failed call: a status and a message.

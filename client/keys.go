@@ -3,19 +3,22 @@ package client
 import (
 	"context"
 	"iter"
+	"time"
 
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
 // GenerateKey creates a key in the TPM and stores it under alias. It accepts
-// WithPurposes (default sign), WithPIN and WithPCRs.
+// WithPurposes (default sign), WithPIN, WithPCRs, and WithBackupTo or
+// Exportable.
 func (c *Client) GenerateKey(ctx context.Context, alias string, alg Algorithm, opts ...CallOption) (*Key, error) {
-	o, err := collect("GenerateKey", optPurposes|optPIN|optPCRs, opts)
+	o, err := collect("GenerateKey", optPurposes|optPIN|optPCRs|optRotationPeriod|optBackupTo, opts)
 	if err != nil {
 		return nil, err
 	}
 	req := protocol.GenerateKeyRequest{
 		Alias: alias, Algorithm: string(alg), Purposes: o.purposes, PIN: o.pin, PCRs: o.pcrs,
+		RotationPeriod: uint64(o.rotation / time.Second), BackupTo: o.backupTo, Exportable: o.exportable,
 	}
 	var resp protocol.GenerateKeyResponse
 	if err := c.roundTrip(ctx, protocol.OpGenerateKey, &req, &resp); err != nil {

@@ -182,6 +182,8 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 		KeysPerUID:      resp.KeysPerUID,
 		Lockout:         lockoutFromWire(resp.TPMLockout),
 		TPMQueue:        resp.TPMQueue,
+		SRKPublic:       resp.SRKPublic,
+		SRKName:         resp.SRKName,
 	}, nil
 }
 

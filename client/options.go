@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // DefaultSocket is the socket Dial uses when it is given no path and
@@ -112,7 +113,7 @@ func LookupUID(name string) (uint32, error) {
 type CallOption func(*callOptions)
 
 // callOpt is one kind of CallOption, a bit in callOptions.set.
-type callOpt uint8
+type callOpt uint32
 
 const (
 	optPIN callOpt = 1 << iota
@@ -121,10 +122,13 @@ const (
 	optForUID
 	optPurposes
 	optPCRs
+	optRotationPeriod
+	optToPIN
+	optBackupTo
 )
 
 // allCallOpts lists every option, in the order errors name them.
-const allCallOpts = optPIN | optPSS | optPKCS1v15 | optForUID | optPurposes | optPCRs
+const allCallOpts = optPIN | optPSS | optPKCS1v15 | optForUID | optPurposes | optPCRs | optRotationPeriod | optToPIN | optBackupTo
 
 func (b callOpt) String() string {
 	switch b {
@@ -140,18 +144,28 @@ func (b callOpt) String() string {
 		return "WithPurposes"
 	case optPCRs:
 		return "WithPCRs"
+	case optRotationPeriod:
+		return "WithRotationPeriod"
+	case optToPIN:
+		return "WithToPIN"
+	case optBackupTo:
+		return "WithBackupTo"
 	}
-	return fmt.Sprintf("callOpt(%#x)", uint8(b))
+	return fmt.Sprintf("callOpt(%#x)", uint32(b))
 }
 
 type callOptions struct {
-	set      callOpt // which options were given
-	pin      []byte
-	pss      bool
-	pkcs1    bool
-	uid      *uint32
-	purposes []string
-	pcrs     []uint
+	set        callOpt // which options were given
+	pin        []byte
+	pss        bool
+	pkcs1      bool
+	uid        *uint32
+	purposes   []string
+	pcrs       []uint
+	rotation   time.Duration
+	toPIN      []byte
+	backupTo   []byte
+	exportable bool
 }
 
 // collect applies opts for the call named op, which accepts only the

@@ -52,6 +52,16 @@ type Key struct {
 	// Versions of a symmetric key (hmac-sha256), oldest first.
 	Versions             []KeyVersion
 	MinDecryptionVersion uint32
+	// RotationPeriod is how often the agent adds a version by itself (0:
+	// never); symmetric keys only.
+	RotationPeriod time.Duration
+	// Origin is "generated", "imported" or "imported-wrapped".
+	Origin string
+	// ExportableTo is the Name of the backup TPM's SRK the key may be
+	// exported to (ExportKey); nil: the key never leaves its TPM.
+	ExportableTo []byte
+	// SSH is the key's ssh-agent marking; nil: not offered to ssh.
+	SSH *SSHMarking
 }
 
 // KeyVersion is one version of a symmetric key.
@@ -86,6 +96,12 @@ func keyFromWire(ki *protocol.KeyInfo) (*Key, error) {
 		k.Purposes = append(k.Purposes, Purpose(p))
 	}
 	k.MinDecryptionVersion = ki.MinDecryptionVersion
+	k.RotationPeriod = time.Duration(ki.RotationPeriod) * time.Second
+	k.Origin, k.ExportableTo = ki.Origin, ki.ExportableTo
+	if k.Origin == "" {
+		k.Origin = protocol.OriginGenerated
+	}
+	k.SSH = sshFromWire(ki.SSH)
 	for _, v := range ki.Versions {
 		k.Versions = append(k.Versions, KeyVersion{Number: v.Number, Created: time.Unix(v.Created, 0),
 			Disabled: v.State == protocol.VersionDisabled})
@@ -131,6 +147,11 @@ type Status struct {
 	KeysPerUID      map[uint32]uint64 // admins only
 	Lockout         *Lockout          // admins only: the TPM's wrong-PIN counter
 	TPMQueue        uint64            // admins only: jobs waiting for the TPM
+	// SRKPublic is the TPM's storage root key as a marshalled
+	// TPM2B_PUBLIC: what keys are wrapped for (tpm2_duplicate -U,
+	// tpmkey wrap --for) and what WithBackupTo names on other machines.
+	SRKPublic []byte
+	SRKName   []byte // its TPM Name
 }
 
 // Lockout is the TPM's dictionary-attack state, for admins.

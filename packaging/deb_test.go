@@ -82,16 +82,20 @@ func checkContents(t *testing.T, deb string) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"./usr/bin/tpmkeyd":                           "-rwxr-xr-x",
-		"./usr/bin/tpmkey":                            "-rwxr-xr-x",
-		"./usr/lib/systemd/system/tpmkeyd.service":    "-rw-r--r--",
-		"./usr/lib/systemd/system/tpmkeyd.socket":     "-rw-r--r--",
-		"./usr/lib/sysusers.d/tpmkeyd.conf":           "-rw-r--r--",
-		"./etc/tpmkeyd/tpmkeyd.toml":                  "-rw-r--r--",
-		"./usr/share/doc/tpmkeyd/copyright":           "-rw-r--r--",
-		"./usr/share/doc/tpmkeyd/changelog.Debian.gz": "-rw-r--r--",
-		"./usr/share/man/man8/tpmkeyd.8.gz":           "-rw-r--r--",
-		"./usr/share/man/man1/tpmkey.1.gz":            "-rw-r--r--",
+		"./usr/bin/tpmkeyd":                               "-rwxr-xr-x",
+		"./usr/bin/tpmkey":                                "-rwxr-xr-x",
+		"./usr/lib/systemd/system/tpmkeyd.service":        "-rw-r--r--",
+		"./usr/lib/systemd/system/tpmkeyd.socket":         "-rw-r--r--",
+		"./usr/lib/systemd/system/tpmkeyd-ssh.socket":     "-rw-r--r--",
+		"./usr/lib/systemd/system/tpmkeyd-backup.service": "-rw-r--r--",
+		"./usr/lib/systemd/system/tpmkeyd-backup.timer":   "-rw-r--r--",
+		"./usr/share/doc/tpmkeyd/BACKUP.md":               "-rw-r--r--",
+		"./usr/lib/sysusers.d/tpmkeyd.conf":               "-rw-r--r--",
+		"./etc/tpmkeyd/tpmkeyd.toml":                      "-rw-r--r--",
+		"./usr/share/doc/tpmkeyd/copyright":               "-rw-r--r--",
+		"./usr/share/doc/tpmkeyd/changelog.Debian.gz":     "-rw-r--r--",
+		"./usr/share/man/man8/tpmkeyd.8.gz":               "-rw-r--r--",
+		"./usr/share/man/man1/tpmkey.1.gz":                "-rw-r--r--",
 	}
 	// The PKCS#11 socket and the p11-kit module config (docs/PKCS11.md).
 	want["./usr/lib/systemd/system/tpmkeyd-pkcs11.socket"] = "-rw-r--r--"

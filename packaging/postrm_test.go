@@ -101,7 +101,9 @@ func TestPostrmPurge(t *testing.T) {
 					t.Errorf("postrm purge left /%s", gone)
 				}
 			}
-			if want := "deb-systemd-helper purge tpmkeyd.socket\ndeb-systemd-helper unmask tpmkeyd.socket\n"; calls != want {
+			if want := "deb-systemd-helper purge tpmkeyd.socket\ndeb-systemd-helper unmask tpmkeyd.socket\n" +
+				"deb-systemd-helper purge tpmkeyd-ssh.socket\ndeb-systemd-helper unmask tpmkeyd-ssh.socket\n" +
+				"deb-systemd-helper purge tpmkeyd-pkcs11.socket\ndeb-systemd-helper unmask tpmkeyd-pkcs11.socket\n"; calls != want {
 				t.Errorf("postrm purge called %q, want %q", calls, want)
 			}
 		})

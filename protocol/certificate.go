@@ -1,6 +1,6 @@
 package protocol
 
-// Certificate operations (docs/PROTOCOL.md §6.16): an X.509 certificate
+// Certificate operations (docs/PROTOCOL.md §6.33): an X.509 certificate
 // stored next to a key, for the PKCS#11 token's CKO_CERTIFICATE objects and
 // `tpmkey cert`.
 const (

@@ -74,6 +74,10 @@ var (
 	ErrQuotaExceeded        error = &sentinel{status: StatusQuotaExceeded, text: "protocol: quota exceeded"}
 	ErrBusy                 error = &sentinel{status: StatusBusy, text: "protocol: busy"}
 	ErrInternal             error = &sentinel{status: StatusInternal, text: "protocol: internal error"}
+	ErrDecryptFailed        error = &sentinel{status: StatusDecryptFailed, text: "protocol: decryption failed"}
+	ErrKeyVersionDisabled   error = &sentinel{status: StatusKeyVersionDisabled, text: "protocol: key version disabled"}
+	ErrNotExportable        error = &sentinel{status: StatusNotExportable, text: "protocol: not exportable"}
+	ErrImportFailed         error = &sentinel{status: StatusImportFailed, text: "protocol: import failed"}
 )
 
 // Codec sentinels: finer causes of BAD_REQUEST. errors.Is(err, ErrBadRequest)
@@ -129,6 +133,14 @@ func SentinelFor(s Status) error {
 		return ErrBusy
 	case StatusInternal:
 		return ErrInternal
+	case StatusDecryptFailed:
+		return ErrDecryptFailed
+	case StatusKeyVersionDisabled:
+		return ErrKeyVersionDisabled
+	case StatusNotExportable:
+		return ErrNotExportable
+	case StatusImportFailed:
+		return ErrImportFailed
 	}
 	return nil
 }

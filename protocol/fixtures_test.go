@@ -75,7 +75,61 @@ func sampleMACKey() KeyInfo {
 	}
 }
 
+// sampleAEADCiphertext is protocol/aeadfmt's golden vector
+// (testdata/vectors.json): "hello, tpmkeyd" under version 2 of key
+// a0a1...af, context sampleContext.
+const sampleAEADCiphertext = "01a0a1a2a3a4a5a6a7a8a9aaabacadaeaf00000002202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f404142434445464748494a4bb314e508f9c506c1d5f193f4d1f0c1b1a5ec517b77dc450b969701b9f942fdf69fa1cd12ea8e0f40624da288beea3ba24959b738ebca48000d447ca7e49f"
+
+func sampleContext() map[string]string { return map[string]string{"app": "billing", "tenant": "42"} }
+
+// sampleAEADKey is an aes-256-gcm key with version 1 disabled.
+func sampleAEADKey() KeyInfo {
+	return KeyInfo{
+		Alias:     "aead-key",
+		KeyID:     mustHex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"),
+		OwnerUID:  1000,
+		Algorithm: AlgAES256GCM,
+		Purposes:  []string{PurposeEncrypt},
+		Created:   1767225600,
+		Versions: []KeyVersionInfo{
+			{Number: 1, Created: 1767225600, State: VersionDisabled},
+			{Number: 2, Created: 1769904000, State: VersionEnabled},
+		},
+		MinDecryptionVersion: 2,
+		RotationPeriod:       7776000, // 90 days
+	}
+}
+
+// sampleSSHKey is sampleKey marked for ssh until 2027-01-01.
+func sampleSSHKey() KeyInfo {
+	k := sampleKey()
+	k.SSH = &SSHInfo{Comment: "me@laptop", NotAfter: 1798761600}
+	return k
+}
+
 func uid(u uint32) *uint32 { return &u }
+
+// Sample TPM structures: short stand-ins with well-formed size prefixes.
+const (
+	sampleTPM2BPublic = "001a0023000b00060072000000100010000300100000000000000000"
+	sampleSRKName     = "000b2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+)
+
+func sampleWrapped() *WrappedKey {
+	return &WrappedKey{Public: mustHex(sampleTPM2BPublic), Duplicate: mustHex("0004deadbeef"), Seed: mustHex("0004cafebabe")}
+}
+
+func sampleImported(origin string) KeyInfo {
+	k := sampleKey()
+	k.Origin = origin
+	return k
+}
+
+func sampleExportable() KeyInfo {
+	k := sampleKey()
+	k.Origin, k.ExportableTo = OriginGenerated, mustHex(sampleSRKName)
+	return k
+}
 
 func vectors() []vector {
 	return []vector{
@@ -112,6 +166,35 @@ func vectors() []vector {
 		{"verify-mac", OpVerifyMAC, 16, &VerifyMACRequest{Alias: "mac-key", Data: []byte("hello"), Tag: mustHex(sampleDigest), Version: 2},
 			&VerifyMACResponse{Valid: true}},
 		{"rotate-key", OpRotateKey, 17, &RotateKeyRequest{Alias: "mac-key"}, &RotateKeyResponse{Key: sampleMACKey()}},
+		{"import-key", OpImportKey, 18, &ImportKeyRequest{Alias: "web", Key: []byte("-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n"),
+			Purposes: []string{PurposeSign}, PIN: []byte("1234")}, &ImportKeyResponse{Key: sampleImported(OriginImported)}},
+		{"import-key-wrapped", OpImportKey, 19, &ImportKeyRequest{Alias: "web", Wrapped: sampleWrapped()},
+			&ImportKeyResponse{Key: sampleImported(OriginImportedWrapped)}},
+		{"import-key-versions", OpImportKey, 21, &ImportKeyRequest{Alias: "mac-key", Algorithm: AlgHMACSHA256,
+			KeyID: mustHex("0123456789abcdef0123456789abcdef"), MinDecryptionVersion: 2,
+			Versions: []WrappedVersion{{Number: 1, Created: 1767225600, Disabled: true, Wrapped: *sampleWrapped()},
+				{Number: 2, Created: 1769904000, Wrapped: *sampleWrapped()}}},
+			&ImportKeyResponse{Key: sampleImported(OriginImportedWrapped)}},
+		{"export-key", OpExportKey, 20, &ExportKeyRequest{Alias: "web", Target: mustHex(sampleTPM2BPublic), UID: uid(1000)},
+			&ExportKeyResponse{Key: sampleExportable(), Wrapped: *sampleWrapped()}},
+		{"aead-encrypt", OpAEADEncrypt, 18, &AEADEncryptRequest{Alias: "aead-key", Plaintext: []byte("hello, tpmkeyd"), Context: sampleContext()},
+			&AEADEncryptResponse{Ciphertext: mustHex(sampleAEADCiphertext), Version: 2}},
+		{"aead-decrypt", OpAEADDecrypt, 19, &AEADDecryptRequest{Ciphertext: mustHex(sampleAEADCiphertext), Context: sampleContext()},
+			&AEADDecryptResponse{Plaintext: []byte("hello, tpmkeyd"), Alias: "aead-key", Version: 2}},
+		{"generate-data-key", OpGenerateDataKey, 20, &GenerateDataKeyRequest{Alias: "aead-key", Bytes: 16, Context: sampleContext()},
+			&GenerateDataKeyResponse{Plaintext: mustHex("000102030405060708090a0b0c0d0e0f"), Ciphertext: mustHex(sampleAEADCiphertext), Version: 2}},
+		{"re-encrypt", OpReEncrypt, 21, &ReEncryptRequest{Ciphertext: mustHex(sampleAEADCiphertext), FromContext: sampleContext(),
+			ToAlias: "aead-key", ToContext: map[string]string{"app": "archive"}},
+			&ReEncryptResponse{Ciphertext: mustHex(sampleAEADCiphertext), Version: 2}},
+		{"set-key-version", OpSetKeyVersion, 22, &SetKeyVersionRequest{Alias: "aead-key", Version: 1, State: VersionDisabled},
+			&SetKeyVersionResponse{Key: sampleAEADKey()}},
+		{"ssh-key", OpSSHKey, 48, &SSHKeyRequest{Alias: "web", Action: SSHEnable, Comment: "me@laptop", NotAfter: 1798761600},
+			&SSHKeyResponse{Key: sampleSSHKey()}},
+		{"ssh-list", OpSSHList, 49, &SSHListRequest{}, &SSHListResponse{Keys: []KeyInfo{sampleSSHKey()}}},
+		{"ssh-sign", OpSSHSign, 50, &SSHSignRequest{Alias: "web", Algorithm: SSHAlgECDSAP256, Data: []byte("hello"),
+			KeyID: mustHex("00112233445566778899aabbccddeeff")}, &SSHSignResponse{Signature: mustHex(sampleSig)}},
+		{"ssh-agent", OpSSHAgent, 51, &SSHAgentRequest{Action: SSHAgentLock, Passphrase: []byte("hunter2")},
+			&SSHAgentResponse{Locked: true}},
 		{"put-certificate", OpPutCertificate, 52, &PutCertificateRequest{Alias: "web", Certificate: mustHex("3003020101")},
 			&PutCertificateResponse{Certificate: sampleCert()}},
 		{"get-certificate", OpGetCertificate, 53, &GetCertificateRequest{Alias: "web"}, &GetCertificateResponse{Certificate: sampleCert()}},

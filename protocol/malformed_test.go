@@ -54,7 +54,7 @@ func TestMalformedFrames(t *testing.T) {
 		{"nonzero-flags", rawFrame(Version1, 0x80, OpStatus, nil), ErrBadRequest, StatusBadRequest, "flags 0x80"},
 		{"unknown-opcode", v1(999, nil), ErrUnknownOp, StatusUnknownOp, "opcode 999"},
 		{"opcode-zero", v1(0, nil), ErrUnknownOp, StatusUnknownOp, "opcode 0"},
-		{"reserved-opcode", v1(OpAEADEncrypt, nil), ErrUnknownOp, StatusUnknownOp, "opcode 32"},
+		{"reserved-opcode", v1(OpAttest, nil), ErrUnknownOp, StatusUnknownOp, "opcode 37"},
 		{"request-id-0", []byte{0, 0, 0, 9, 1, 0, 0, 14, 0, 0, 0, 0, 0xa0}, ErrBadRequest, StatusBadRequest, "request id 0 is reserved"},
 		{"unknown-opcode-before-id-0", []byte{0, 0, 0, 9, 1, 0, 0x03, 0xe7, 0, 0, 0, 0, 0xa0}, ErrUnknownOp, StatusUnknownOp, "opcode 999"},
 		{"flags-before-opcode", []byte{0, 0, 0, 9, 1, 1, 0x03, 0xe7, 0, 0, 0, 0, 0xa0}, ErrBadRequest, StatusBadRequest, "flags 0x01"},

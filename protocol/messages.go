@@ -30,12 +30,13 @@ const (
 	OpAEADDecrypt Op = 33
 	OpMAC         Op = 34
 	OpVerifyMAC   Op = 35
-	OpImport      Op = 36
+	OpImportKey   Op = 36
 	OpAttest      Op = 37
 	OpGrant       Op = 38
 	OpUngrant     Op = 39
 	OpListGrants  Op = 40
 	OpRotateKey   Op = 41
+	OpExportKey   Op = 45
 )
 
 // Algorithm names used on the wire.
@@ -90,6 +91,15 @@ type KeyInfo struct {
 	// other keys.
 	Versions             []KeyVersionInfo `cbor:"versions,omitempty"`
 	MinDecryptionVersion uint32           `cbor:"min_decryption_version,omitempty"`
+	RotationPeriod       uint64           `cbor:"rotation_period,omitempty"` // seconds; 0: never rotates by itself
+	// Origin is OriginGenerated, OriginImported or OriginImportedWrapped;
+	// servers always send it (absent: generated).
+	Origin string `cbor:"origin,omitempty"`
+	// ExportableTo is the Name of the one SRK the key may be exported to
+	// (ExportKey); absent for a key that never leaves its TPM.
+	ExportableTo []byte `cbor:"exportable_to,omitempty"`
+	// SSH is the key's ssh marking; absent when the key is not offered to ssh.
+	SSH *SSHInfo `cbor:"ssh,omitempty"`
 }
 
 // KeyVersionInfo is one version of a symmetric key.
@@ -131,6 +141,15 @@ type GenerateKeyRequest struct {
 	Purposes  []string `cbor:"purposes,omitempty"` // default: ["sign"]
 	PIN       []byte   `cbor:"pin,omitempty"`
 	PCRs      []uint   `cbor:"pcrs,omitempty"`
+	// RotationPeriod (seconds) of a symmetric key: the daemon adds a
+	// version by itself at the first use after the newest is this old.
+	RotationPeriod uint64 `cbor:"rotation_period,omitempty"`
+	// BackupTo makes the key exportable to one backup TPM: its SRK's
+	// TPM2B_PUBLIC (docs/BACKUP.md). Absent: the key never leaves.
+	BackupTo []byte `cbor:"backup_to,omitempty"`
+	// Exportable makes the key exportable to the backup TPM the server's
+	// admin configured (backup.target), when BackupTo is absent.
+	Exportable bool `cbor:"exportable,omitempty"`
 }
 
 type GenerateKeyResponse struct {
@@ -305,6 +324,8 @@ type StatusResponse struct {
 	KeysPerUID      map[uint32]uint64 `cbor:"keys_per_uid,omitempty"` // admins only
 	TPMLockout      *LockoutInfo      `cbor:"tpm_lockout,omitempty"`  // admins only
 	TPMQueue        uint64            `cbor:"tpm_queue,omitempty"`    // admins only: jobs waiting for the TPM
+	SRKPublic       []byte            `cbor:"srk_public,omitempty"`   // the SRK's TPM2B_PUBLIC: wrap keys for it
+	SRKName         []byte            `cbor:"srk_name,omitempty"`     // its TPM Name
 }
 
 // LockoutInfo is the TPM's dictionary-attack state (TPM_PT_LOCKOUT_*).

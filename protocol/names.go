@@ -6,7 +6,7 @@ import (
 )
 
 // maxStatus is the highest status number version 1 defines.
-const maxStatus = StatusInternal
+const maxStatus = StatusImportFailed
 
 // String returns the wire name of s, such as "KEY_NOT_FOUND", or
 // "STATUS_<n>" for a number this version does not know.
@@ -56,14 +56,26 @@ func (s Status) String() string {
 		return "BUSY"
 	case StatusInternal:
 		return "INTERNAL"
+	case StatusDecryptFailed:
+		return "DECRYPT_FAILED"
+	case StatusKeyVersionDisabled:
+		return "KEY_VERSION_DISABLED"
+	case StatusNotExportable:
+		return "NOT_EXPORTABLE"
+	case StatusImportFailed:
+		return "IMPORT_FAILED"
 	}
 	return "STATUS_" + strconv.Itoa(int(s))
 }
 
+// known reports whether s has a name (maxStatus leaves gaps for numbers
+// allocated to work not merged yet).
+func (s Status) known() bool { return s.String() != "STATUS_"+strconv.Itoa(int(s)) }
+
 // ParseStatus returns the status whose String is name.
 func ParseStatus(name string) (Status, bool) {
 	for s := StatusOK; s <= maxStatus; s++ {
-		if s.String() == name {
+		if s.known() && s.String() == name {
 			return s, true
 		}
 	}
@@ -74,7 +86,9 @@ func ParseStatus(name string) (Status, bool) {
 func Statuses() []Status {
 	all := make([]Status, 0, maxStatus+1)
 	for s := StatusOK; s <= maxStatus; s++ {
-		all = append(all, s)
+		if s.known() { // numbers not (yet) assigned are skipped
+			all = append(all, s)
+		}
 	}
 	return all
 }

@@ -26,4 +26,8 @@ const (
 	StatusQuotaExceeded        Status = 19
 	StatusBusy                 Status = 20
 	StatusInternal             Status = 21
+	StatusDecryptFailed        Status = 22
+	StatusKeyVersionDisabled   Status = 23
+	StatusNotExportable        Status = 24
+	StatusImportFailed         Status = 25
 )

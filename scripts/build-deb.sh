@@ -45,6 +45,10 @@ done
 # --- systemd, config ----------------------------------------------------------
 install -D -m 0644 systemd/tpmkeyd.service "$root/usr/lib/systemd/system/tpmkeyd.service"
 install -D -m 0644 systemd/tpmkeyd.socket "$root/usr/lib/systemd/system/tpmkeyd.socket"
+# The backup timer is an example, shipped disabled (docs/BACKUP.md).
+install -D -m 0644 systemd/tpmkeyd-backup.service "$root/usr/lib/systemd/system/tpmkeyd-backup.service"
+install -D -m 0644 systemd/tpmkeyd-backup.timer "$root/usr/lib/systemd/system/tpmkeyd-backup.timer"
+install -D -m 0644 systemd/tpmkeyd-ssh.socket "$root/usr/lib/systemd/system/tpmkeyd-ssh.socket"
 install -D -m 0644 systemd/tpmkeyd-pkcs11.socket "$root/usr/lib/systemd/system/tpmkeyd-pkcs11.socket"
 install -D -m 0644 packaging/p11-kit/tpmkeyd.module "$root/usr/share/p11-kit/modules/tpmkeyd.module"
 install -D -m 0644 systemd/sysusers.d/tpmkeyd.conf "$root/usr/lib/sysusers.d/tpmkeyd.conf"
@@ -53,6 +57,7 @@ install -D -m 0644 packaging/tpmkeyd.toml "$root/etc/tpmkeyd/tpmkeyd.toml"
 # --- documentation ------------------------------------------------------------
 doc=$root/usr/share/doc/tpmkeyd
 install -D -m 0644 packaging/debian/copyright "$doc/copyright"
+install -D -m 0644 docs/BACKUP.md "$doc/BACKUP.md"
 gzip -9n <"$changelog" >"$doc/changelog.Debian.gz"
 install -D -m 0644 packaging/tpmkeyd.8 "$root/usr/share/man/man8/tpmkeyd.8"
 mkdir -p "$root/usr/share/man/man1"

@@ -33,7 +33,7 @@ func requireTool(t *testing.T, name string) string {
 func hostUnits(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"tpmkeyd.service", "tpmkeyd.socket", "tpmkeyd-pkcs11.socket"} {
+	for _, name := range []string{"tpmkeyd.service", "tpmkeyd.socket", "tpmkeyd-ssh.socket", "tpmkeyd-pkcs11.socket"} {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
@@ -49,7 +49,7 @@ func hostUnits(t *testing.T) string {
 func TestVerify(t *testing.T) {
 	analyze := requireTool(t, "systemd-analyze")
 	dir := hostUnits(t)
-	for _, unit := range []string{"tpmkeyd.socket", "tpmkeyd.service", "tpmkeyd-pkcs11.socket"} {
+	for _, unit := range []string{"tpmkeyd.socket", "tpmkeyd-ssh.socket", "tpmkeyd-pkcs11.socket", "tpmkeyd.service"} {
 		t.Run(strings.ReplaceAll(unit, ".", "-"), func(t *testing.T) {
 			out, err := exec.Command(analyze, "verify", "--man=no", filepath.Join(dir, unit)).CombinedOutput()
 			if err != nil {
@@ -128,6 +128,11 @@ func TestDirectives(t *testing.T) {
 		{"tpmkeyd.socket", "Socket.ListenStream", "/run/tpmkeyd/tpmkeyd.sock"},
 		{"tpmkeyd.socket", "Socket.SocketMode", "0666"},
 		{"tpmkeyd.socket", "Install.WantedBy", "sockets.target"},
+		{"tpmkeyd-ssh.socket", "Socket.ListenStream", "/run/tpmkeyd/ssh-agent.sock"},
+		{"tpmkeyd-ssh.socket", "Socket.FileDescriptorName", "ssh-agent"},
+		{"tpmkeyd-ssh.socket", "Socket.Service", "tpmkeyd.service"},
+		{"tpmkeyd-ssh.socket", "Socket.SocketMode", "0666"},
+		{"tpmkeyd-ssh.socket", "Install.WantedBy", "sockets.target"},
 		{"tpmkeyd.service", "Service.Type", "notify"},
 		{"tpmkeyd.service", "Service.ExecStart", "/usr/bin/tpmkeyd --config /etc/tpmkeyd/tpmkeyd.toml"},
 		{"tpmkeyd.service", "Service.ExecReload", "/bin/kill -HUP $MAINPID"},

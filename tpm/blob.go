@@ -33,7 +33,13 @@ type parsedBlob struct {
 	alg        Algorithm
 	purposes   Purpose
 	hasPIN     bool
-	hasPolicy  bool
+	hasPolicy  bool // a PCR policy (userWithAuth clear): used with a policy session
+	// movable is an object that is neither fixedTPM nor fixedParent: an
+	// imported key, or one made exportable (import.go).
+	movable bool
+	// dupPolicy is a movable object used with its auth value whose
+	// authPolicy only serves TPM2_Duplicate (an exportable key).
+	dupPolicy bool
 }
 
 // parseBlob validates b without touching the TPM.
@@ -123,15 +129,21 @@ func unmarshalPublic(b []byte) (pub *tpm2.TPMTPublic, err error) {
 func (p *parsedBlob) classify() error {
 	pub := &p.public
 	a := pub.ObjectAttributes
-	if pub.NameAlg != tpm2.TPMAlgSHA256 || !a.FixedTPM || !a.FixedParent || a.Restricted {
+	if pub.NameAlg != tpm2.TPMAlgSHA256 || a.FixedTPM != a.FixedParent || a.Restricted {
 		return fmt.Errorf("%w: foreign object attributes", ErrBadBlob)
 	}
 	if n := len(pub.AuthPolicy.Buffer); n != 0 && n != sha256.Size {
 		return fmt.Errorf("%w: auth policy of %d bytes", ErrBadBlob, n)
 	}
+	p.movable = !a.FixedTPM
 	p.hasPolicy = len(pub.AuthPolicy.Buffer) > 0
 	p.hasPIN = !a.NoDA
-	if p.hasPolicy == a.UserWithAuth {
+	if p.movable && p.hasPolicy && a.UserWithAuth {
+		// Exportable: the policy authorizes TPM2_Duplicate only; every
+		// use is with the auth value.
+		p.hasPolicy, p.dupPolicy = false, true
+	}
+	if !p.dupPolicy && p.hasPolicy == a.UserWithAuth {
 		return fmt.Errorf("%w: userWithAuth must be set exactly when there is no policy", ErrBadBlob)
 	}
 	var err error
@@ -149,8 +161,8 @@ func (p *parsedBlob) classify() error {
 }
 
 // classifyKeyedHash tells sealed data (scheme NULL, no key attributes)
-// from an HMAC-SHA256 key, which must be TPM-generated and sign only: a
-// keyedhash object with caller-supplied key bytes is not one of ours.
+// from an HMAC-SHA256 key, which signs only and, unless it is movable
+// (imported), was made by the TPM.
 func (p *parsedBlob) classifyKeyedHash() error {
 	parms, err := p.public.Parameters.KeyedHashDetail()
 	if err != nil {
@@ -172,7 +184,8 @@ func (p *parsedBlob) classifyKeyedHash() error {
 		if h.HashAlg != tpm2.TPMAlgSHA256 {
 			return fmt.Errorf("%w: HMAC key with hash %v", ErrBadBlob, h.HashAlg)
 		}
-		if !a.SignEncrypt || a.Decrypt || !a.SensitiveDataOrigin {
+		// An imported HMAC key (movable) was not made by the TPM.
+		if !a.SignEncrypt || a.Decrypt || (!p.movable && !a.SensitiveDataOrigin) {
 			return fmt.Errorf("%w: HMAC key attributes sign=%v decrypt=%v sensitiveDataOrigin=%v",
 				ErrBadBlob, a.SignEncrypt, a.Decrypt, a.SensitiveDataOrigin)
 		}

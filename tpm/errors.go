@@ -88,3 +88,11 @@ func isObjectGone(err error) bool {
 	}
 	return false
 }
+
+// ErrImport is a wrapped key the TPM refused to import: wrapped for
+// another TPM's SRK, damaged in transit, or not a key this package uses.
+var ErrImport = errors.New("tpm: import refused (not wrapped for this TPM's SRK, or damaged)")
+
+// ErrNotExportable is a key that cannot be duplicated to the target asked
+// for: it has no duplication policy, or its policy names another target.
+var ErrNotExportable = errors.New("tpm: key is not exportable to this target")

@@ -111,6 +111,11 @@ func (t *TPM) keyTemplate(spec KeySpec) (tpm2.TPMTPublic, error) {
 		NoDA:         len(spec.PIN) == 0,
 	}
 	pub := tpm2.TPMTPublic{NameAlg: tpm2.TPMAlgSHA256}
+	if len(spec.ExportTo) > 0 {
+		if err := exportable(&attrs, &pub, spec); err != nil {
+			return tpm2.TPMTPublic{}, err
+		}
+	}
 	switch {
 	case spec.Algorithm == Sealed:
 		pub.Type = tpm2.TPMAlgKeyedHash

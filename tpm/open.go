@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-tpm/tpm2"
+
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
 	"github.com/google/go-tpm/tpm2/transport/linuxudstpm"
@@ -141,6 +143,7 @@ func Open(ctx context.Context, o Opener, opts Options) (*TPM, error) {
 		return nil, err
 	}
 	t.srkName = bytes.Clone(t.srk.name.Buffer)
+	t.srkPub = tpm2.Marshal(tpm2.New2B(t.srk.public))
 	slots := t.info.Slots
 	if opts.CacheSlots > 0 {
 		slots = opts.CacheSlots

@@ -189,3 +189,8 @@ func writeFileAtomic(path string, data []byte) error {
 
 // SRKName returns the pinned SRK Name.
 func (t *TPM) SRKName() []byte { return bytes.Clone(t.srkName) }
+
+// SRKPublic returns the SRK's public area as a marshalled TPM2B_PUBLIC:
+// what another machine wraps keys for (`tpm2_duplicate -U`, `tpmkey wrap
+// --for`), and what names this TPM as a backup target.
+func (t *TPM) SRKPublic() []byte { return bytes.Clone(t.srkPub) }

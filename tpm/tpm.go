@@ -26,6 +26,7 @@ type TPM struct {
 	algs    map[Algorithm]bool
 	hashes  map[crypto.Hash]bool
 	srkName []byte // the pinned SRK Name; any other is ErrTPMChanged
+	srkPub  []byte // the SRK's TPM2B_PUBLIC, marshalled (its Name is srkName)
 
 	parsed  parsedCache // validated blobs; own lock
 	sched   scheduler   // hands out the turn; own lock

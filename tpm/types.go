@@ -72,6 +72,9 @@ type KeySpec struct {
 	Purposes  Purpose // ignored for Sealed
 	PIN       []byte  // optional auth value; empty means none (then NoDA is set)
 	PCRs      []int   // optional PolicyPCR binding on the SHA-256 bank, to current values
+	// ExportTo, when set, is the Name of the one storage key (a backup
+	// TPM's SRK) the key may be duplicated to (export.go); not with PCRs.
+	ExportTo []byte
 }
 
 // MarshalJSON refuses, so a PIN can't leak into a log or a file.
@@ -150,4 +153,6 @@ const (
 )
 
 // hashes the package signs with.
-var signHashes = map[crypto.Hash]bool{crypto.SHA256: true, crypto.SHA384: true, crypto.SHA512: true}
+// SHA-1 is for RSA PKCS #1 v1.5 only (ssh-rsa, when the daemon's
+// ssh_allow_sha1 allows it); no client names it (protocol hash names).
+var signHashes = map[crypto.Hash]bool{crypto.SHA1: true, crypto.SHA256: true, crypto.SHA384: true, crypto.SHA512: true}

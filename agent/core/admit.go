@@ -40,7 +40,7 @@ func keygenCost(call *Call) int {
 		return costRSA2048Gen
 	case protocol.AlgRSA3072:
 		return costRSA3072Gen
-	case protocol.AlgECP256, protocol.AlgECP384, protocol.AlgHMACSHA256:
+	case protocol.AlgECP256, protocol.AlgECP384, protocol.AlgHMACSHA256, protocol.AlgAES256GCM:
 		return costECKeygen
 	}
 	return costFrame

@@ -34,6 +34,10 @@ type auditRecord struct {
 	Status     protocol.Status
 	Dur        time.Duration
 	Suppressed int
+	// KeyVersion and Context are a symmetric-key operation's version and
+	// encryption context (a JSON object of logValue'd strings, bounded).
+	KeyVersion uint32
+	Context    string
 }
 
 // auditor writes exactly one record per request.
@@ -95,6 +99,12 @@ func auditAttrs(r *auditRecord) []slog.Attr {
 	if r.TargetUID != nil {
 		attrs = append(attrs, slog.Uint64("target_uid", uint64(*r.TargetUID)))
 	}
+	if r.KeyVersion != 0 {
+		attrs = append(attrs, slog.Uint64("key_version", uint64(r.KeyVersion)))
+	}
+	if r.Context != "" {
+		attrs = append(attrs, slog.String("context", r.Context))
+	}
 	attrs = append(attrs, slog.String("status", r.Status.String()), slog.Duration("dur", r.Dur))
 	if r.Suppressed > 0 {
 		attrs = append(attrs, slog.Int("suppressed", r.Suppressed))
@@ -122,7 +132,7 @@ func newTextAuditor(w io.Writer) *textAuditor {
 func (a *textAuditor) record(r *auditRecord) {
 	now := time.Now()
 	op, status := r.Op.String(), r.Status.String()
-	if !plain(op) || !plain(status) || !plain(r.Caller.Comm) || (r.Alias != "" && !plain(r.Alias)) {
+	if !plain(op) || !plain(status) || !plain(r.Caller.Comm) || (r.Alias != "" && !plain(r.Alias)) || r.Context != "" {
 		a.slow.record(r)
 		return
 	}
@@ -154,6 +164,9 @@ func appendAuditLine(b []byte, now time.Time, op, status string, r *auditRecord)
 	}
 	if r.TargetUID != nil {
 		b = strconv.AppendUint(append(b, " target_uid="...), uint64(*r.TargetUID), 10)
+	}
+	if r.KeyVersion != 0 {
+		b = strconv.AppendUint(append(b, " key_version="...), uint64(r.KeyVersion), 10)
 	}
 	b = append(append(b, " status="...), status...)
 	b = append(append(b, " dur="...), r.Dur.String()...)
@@ -209,6 +222,12 @@ func journalFields(r *auditRecord) map[string]string {
 	}
 	if r.TargetUID != nil {
 		f["TARGET_UID"] = strconv.FormatUint(uint64(*r.TargetUID), 10)
+	}
+	if r.KeyVersion != 0 {
+		f["KEY_VERSION"] = strconv.FormatUint(uint64(r.KeyVersion), 10)
+	}
+	if r.Context != "" {
+		f["CONTEXT"] = r.Context
 	}
 	if r.Suppressed > 0 {
 		f["SUPPRESSED"] = strconv.Itoa(r.Suppressed)

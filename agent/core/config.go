@@ -23,6 +23,14 @@ type Config struct {
 	SubUIDFile  string   `toml:"subuid_file"`  // subordinate uids counted against their owner's limits; default /etc/subuid, "" = none
 	Limits      Limits   `toml:"limits"`
 	Audit       Audit    `toml:"audit"`
+	Backup      Backup   `toml:"backup"`
+	// AEADKeyCacheTTL is how long an aes-256-gcm working key stays cached
+	// after its last use; default 5m, 0 = never cached (every AEAD
+	// operation then derives it in the TPM).
+	AEADKeyCacheTTL Duration `toml:"aead_key_cache_ttl"`
+	// SSHAllowSHA1 lets the ssh-agent socket sign ssh-rsa (RSA with SHA-1)
+	// for servers that know nothing newer; default false: refused.
+	SSHAllowSHA1 bool `toml:"ssh_allow_sha1"`
 
 	// ids holds AdminGroup, AllowUsers and AllowGroups resolved to numeric
 	// ids by Validate, so that access checks never consult the user
@@ -101,8 +109,9 @@ func DefaultConfig() Config {
 			MaxQueuedTPMPerUID:   128,
 			ShutdownTimeout:      Duration{10 * time.Second},
 		},
-		Audit:      Audit{Format: "auto", Level: "info"},
-		SubUIDFile: DefaultSubUIDFile,
+		Audit:           Audit{Format: "auto", Level: "info"},
+		SubUIDFile:      DefaultSubUIDFile,
+		AEADKeyCacheTTL: Duration{5 * time.Minute},
 	}
 	c.ids = &accessIDs{}
 	return c
@@ -157,6 +166,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Audit.validate(); err != nil {
 		return err
+	}
+	if err := c.Backup.validate(); err != nil {
+		return err
+	}
+	if c.AEADKeyCacheTTL.Duration < 0 {
+		return fieldError("aead_key_cache_ttl", "must be >= 0")
 	}
 	ids, err := resolveAccess(c.AdminGroup, c.AllowUsers, c.AllowGroups)
 	if err != nil {

@@ -12,9 +12,11 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/google/go-tpm/tpm2"
 	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm"
+	"github.com/tpmkeyd/tpmkeyd/tpm/wrap"
 )
 
 // TPM is the part of *tpm.TPM the core uses.
@@ -32,6 +34,12 @@ type TPM interface {
 	DAState(ctx context.Context) (tpm.DAState, error)
 	QueueLen() int
 	HMAC(ctx context.Context, b *tpm.Blob, a tpm.Auth, data []byte) ([]byte, error)
+	DeriveKey(ctx context.Context, b *tpm.Blob, a tpm.Auth, label []byte) ([]byte, error)
+	ImportKey(ctx context.Context, spec tpm.KeySpec, key any) (*tpm.Blob, crypto.PublicKey, error)
+	ImportWrapped(ctx context.Context, w *wrap.Blob) (*tpm.Blob, crypto.PublicKey, error)
+	SRKPublic() []byte
+	SRKName() []byte
+	ExportKey(ctx context.Context, b *tpm.Blob, target *tpm2.TPMTPublic) (*wrap.Blob, error)
 }
 
 // keyStore is the store as the core uses it.
@@ -61,6 +69,8 @@ type Core struct {
 	refusals *refusalLog // audit records of refusals, and refused connections
 	failLog  *refusalLog // log lines of failed requests
 	ops      opTable
+	aead     *aeadState // aes-256-gcm: working keys, key ids, message counts (ops_aead.go)
+	ssh      *sshState  // agent locks and cached PIN authorizations (ops_ssh.go)
 }
 
 // New makes the core over an open TPM and store, with the settings s.
@@ -72,14 +82,27 @@ func New(log *slog.Logger, t TPM, st store.Keys, stateDir, version string, s *Se
 	}
 	c := &Core{log: log, tpm: t, store: st, pins: pins, version: version, started: time.Now(),
 		conns: newConnCounter(), rates: newRateLimiters(), reserved: newReservations(),
-		budget: newByteBudget(), refusals: newRefusalLog(), failLog: newRefusalLog(), ops: newOpTable()}
+		budget: newByteBudget(), refusals: newRefusalLog(), failLog: newRefusalLog(), ops: newOpTable(),
+		ssh: newSSHState()}
 	c.settings.Store(s)
+	c.aead = newAEADState(log, s.cfg.AEADKeyCacheTTL.Duration)
 	return c, nil
 }
 
 // SetSettings swaps in the settings of a reload; requests in flight keep
 // the ones they started with.
-func (c *Core) SetSettings(s *Settings) { c.settings.Store(s) }
+func (c *Core) SetSettings(s *Settings) {
+	c.settings.Store(s)
+	c.aead.keys.reset(s.cfg.AEADKeyCacheTTL.Duration) // a reload zeroes the cached working keys
+}
+
+// Close zeroes and unmaps what the core holds in memory (the AEAD working
+// keys, the cached ssh PIN authorizations and agent locks). The daemon calls
+// it on stop, after the requests have drained.
+func (c *Core) Close() {
+	c.aead.keys.close()
+	c.ssh.clear()
+}
 
 // Connections is the number of open sessions, all owners.
 func (c *Core) Connections() int { return c.conns.count() }
@@ -171,7 +194,12 @@ type Call struct {
 	target bool          // ns was resolved (it names whose keys the call acts on)
 	ns     uint32        // namespace the key is in
 	wipes  [][]byte      // cleared by Finish
-	record *auditRecord  // written by Finish
+	// version and auditContext are the key version and the encryption
+	// context (rendered by noteContext) of an AEAD call, for its audit
+	// record.
+	version      uint32
+	auditContext string
+	record       *auditRecord // written by Finish
 }
 
 // Result is the core's answer to a Call: a response body (OK) or a status
@@ -199,9 +227,12 @@ func (s *Session) Do(ctx context.Context, call *Call) Result {
 		res.Status, res.Message = s.core.statusOf(call, err)
 		res.Resp = nil
 	}
+	if res.Status == protocol.StatusTPMChanged { // cached AEAD working keys are of the old TPM
+		s.core.aead.keys.reset(call.st.cfg.AEADKeyCacheTTL.Duration)
+	}
 	res.Close = s.countFailure(res.Status)
 	rec := &auditRecord{Op: call.Op, Caller: &s.caller, Alias: call.alias, KeyID: call.keyID,
-		Status: res.Status, Dur: time.Since(start)}
+		Status: res.Status, Dur: time.Since(start), KeyVersion: call.version, Context: call.auditContext}
 	if call.ns != s.caller.UID && call.target {
 		rec.TargetUID = &call.ns
 	}

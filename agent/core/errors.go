@@ -27,6 +27,11 @@ var (
 	ErrBusy                = errors.New("too many connections or requests")
 	ErrPINLockedOut        = errors.New("too many wrong PINs")
 	ErrInvalidConfig       = errors.New("invalid configuration")
+	ErrAgentLocked         = errors.New("the ssh agent is locked for this uid (ssh-add -X unlocks it)")
+	ErrSSHNotMarked        = errors.New("key is not marked for ssh (tpmkey ssh enable)")
+	ErrSSHExpired          = errors.New("the key's ssh marking has expired")
+	ErrSSHPINLocked        = errors.New("key has a PIN and is not unlocked for ssh (tpmkey ssh unlock)")
+	ErrSSHSHA1             = errors.New("ssh-rsa signatures (SHA-1) are refused (ssh_allow_sha1); use rsa-sha2-256 or rsa-sha2-512")
 )
 
 // tpmErr marks an error from the TPM layer, so that an unrecognised one
@@ -84,10 +89,19 @@ var statusTable = []struct {
 	{tpm.ErrUnsupported, protocol.StatusUnsupportedAlgorithm},
 	{tpm.ErrPurpose, protocol.StatusIncompatiblePurpose},
 	{tpm.ErrInvalid, protocol.StatusBadRequest},
+	{tpm.ErrImport, protocol.StatusImportFailed}, // before ErrBadBlob: a refused import is no damaged record
 	{tpm.ErrBadBlob, protocol.StatusKeyInvalidated},
+	{tpm.ErrNotExportable, protocol.StatusNotExportable},
+	{ErrAgentLocked, protocol.StatusPermissionDenied},
+	{ErrSSHNotMarked, protocol.StatusIncompatiblePurpose},
+	{ErrSSHExpired, protocol.StatusPermissionDenied},
+	{ErrSSHPINLocked, protocol.StatusPermissionDenied},
+	{ErrSSHSHA1, protocol.StatusUnsupportedAlgorithm},
 	{context.Canceled, protocol.StatusTPMUnavailable},
 	{context.DeadlineExceeded, protocol.StatusTPMUnavailable},
 	{errTPM, protocol.StatusTPMError},
+	{ErrDecryptFailed, protocol.StatusDecryptFailed},
+	{ErrKeyVersionDisabled, protocol.StatusKeyVersionDisabled},
 }
 
 // ErrorStatus returns the status and the peer's message for err: a

@@ -16,6 +16,9 @@ func (c *Core) findKey(call *Call, op *operation) error {
 	if op.key == noKey {
 		return nil
 	}
+	if op.key == ciphertextKey {
+		return c.findCiphertextKey(call, op)
+	}
 	ref := call.Req.(protocol.KeyRef)
 	alias := ref.KeyAlias()
 	call.alias = logValue(alias)

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/tpmkeyd/tpmkeyd/agent/store"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
@@ -241,5 +242,16 @@ func keyInfo(r *store.Record) protocol.KeyInfo {
 		Alias: r.Alias, KeyID: r.KeyID[:], OwnerUID: r.OwnerUID, Algorithm: r.Algorithm,
 		Purposes: r.Purposes, HasPIN: r.HasPIN, PCRs: r.PCRs, Created: r.Created.Unix(),
 		PublicKey: r.PublicDER, Versions: versionInfo(r), MinDecryptionVersion: r.MinDecryptionVersion,
+		RotationPeriod: uint64(r.RotationPeriod / time.Second),
+		Origin:         origin(r), ExportableTo: r.ExportTo,
+		SSH: sshInfo(r),
 	}
+}
+
+// origin is the record's origin as KeyInfo says it.
+func origin(r *store.Record) string {
+	if r.Origin == "" {
+		return protocol.OriginGenerated
+	}
+	return r.Origin
 }

@@ -28,6 +28,9 @@ func (c *Core) hello(_ context.Context, call *Call, m *protocol.HelloRequest) (*
 		if n := algToWire(a); n != "" {
 			algs = append(algs, n)
 		}
+		if a == tpm.HMACSHA256 { // aes-256-gcm keys are HMAC keys in the TPM
+			algs = append(algs, protocol.AlgAES256GCM)
+		}
 	}
 	return &protocol.HelloResponse{
 		Version: protocol.Version1, AgentVersion: c.version,
@@ -38,10 +41,17 @@ func (c *Core) hello(_ context.Context, call *Call, m *protocol.HelloRequest) (*
 
 func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.GenerateKeyRequest) (*protocol.GenerateKeyResponse, error) {
 	alg, ok := algFromWire(m.Algorithm)
+	if m.Algorithm == protocol.AlgAES256GCM {
+		alg, ok = tpm.HMACSHA256, true
+	}
 	if !ok || alg == tpm.Sealed {
 		return nil, protocol.Errorf(protocol.StatusUnsupportedAlgorithm, "algorithm %q cannot be generated", m.Algorithm)
 	}
-	purposes, wirePurposes, err := parsePurposes(alg, m.Purposes)
+	purposes, wirePurposes, err := keyPurposes(m.Algorithm, alg, m.Purposes)
+	if err != nil {
+		return nil, err
+	}
+	rotation, err := rotationPeriod(m)
 	if err != nil {
 		return nil, err
 	}
@@ -55,20 +65,26 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 	if !c.tpm.Supports(alg) {
 		return nil, protocol.Errorf(protocol.StatusUnsupportedAlgorithm, "this TPM does not support %s", m.Algorithm)
 	}
+	exportTo, err := call.st.exportTarget(m)
+	if err != nil {
+		return nil, err
+	}
 	release, err := c.reserveCreate(call, m.Alias)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	blob, pub, err := c.tpm.CreateKey(ctx, tpm.KeySpec{Algorithm: alg, Purposes: purposes, PIN: call.pinAuth(store.PINSHA256, m.PIN), PCRs: pcrInts})
+	blob, pub, err := c.tpm.CreateKey(ctx, tpm.KeySpec{Algorithm: alg, Purposes: purposes, PIN: call.pinAuth(store.PINSHA256, m.PIN), PCRs: pcrInts,
+		ExportTo: exportTo})
 	if err != nil {
 		return nil, tpmErr(err)
 	}
 	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: m.Algorithm, Purposes: wirePurposes,
-		HasPIN: len(m.PIN) > 0, PINScheme: pinScheme(m.PIN), PCRs: pcrs}
+		HasPIN: len(m.PIN) > 0, PINScheme: pinScheme(m.PIN), PCRs: pcrs, ExportTo: exportTo}
 	if alg == tpm.HMACSHA256 {
 		// A symmetric key's blobs are its versions; this is version 1.
-		rec.Versions = []store.KeyVersion{{Number: 1, Created: time.Now().UTC().Truncate(time.Second), Blob: *blob}}
+		rec.Versions = []store.KeyVersion{{Number: 1, Created: c.aead.now().UTC().Truncate(time.Second), Blob: *blob}}
+		rec.RotationPeriod = rotation
 	} else {
 		der, err := x509.MarshalPKIXPublicKey(pub)
 		if err != nil {
@@ -85,8 +101,10 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 // createRecord gives rec its id and creation time and stores it; when the
 // store refuses, the new blob is dropped from the TPM's cache.
 func (c *Core) createRecord(call *Call, rec *store.Record) error {
-	if _, err := rand.Read(rec.KeyID[:]); err != nil {
-		return fmt.Errorf("rand.Read: %w", err)
+	if rec.KeyID == ([16]byte{}) { // a restored key keeps its id (restoredKeyID checked it is free)
+		if _, err := rand.Read(rec.KeyID[:]); err != nil {
+			return fmt.Errorf("rand.Read: %w", err)
+		}
 	}
 	rec.Created = time.Now().UTC().Truncate(time.Second)
 	if err := c.store.Create(rec, call.limits().MaxKeysPerUID); err != nil {
@@ -152,6 +170,7 @@ func (c *Core) status(ctx context.Context, call *Call, _ *protocol.StatusRequest
 		AgentVersion: c.version, TPMManufacturer: info.Manufacturer, TPMFirmware: info.Firmware,
 		UptimeSeconds: uint64(time.Since(c.started).Seconds()), Keys: uint64(n),
 		Connections: uint64(c.conns.ofOwner(call.caller.Owner)),
+		SRKPublic:   c.tpm.SRKPublic(), SRKName: c.tpm.SRKName(),
 	}
 	if call.st.isAdmin(call.caller) {
 		resp.Connections = uint64(c.conns.count())

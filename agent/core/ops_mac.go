@@ -16,11 +16,13 @@ import (
 // the record, each a TPM-made keyedhash object under the SRK.
 
 func (c *Core) mac(ctx context.Context, call *Call, m *protocol.MACRequest) (*protocol.MACResponse, error) {
-	v, ok := call.key.Newest()
-	if !ok {
-		return nil, fmt.Errorf("%q has no enabled version: %w", call.key.Alias, ErrKeyInvalidated)
+	auth := call.auth(m.PIN)
+	rec, v, err := c.rotatedNewest(ctx, call, call.key, auth)
+	if err != nil {
+		return nil, err
 	}
-	tag, err := c.tpm.HMAC(ctx, &v.Blob, call.auth(m.PIN), m.Data)
+	call.key, call.version = rec, v.Number
+	tag, err := c.tpm.HMAC(ctx, &v.Blob, auth, m.Data)
 	if err != nil {
 		return nil, tpmErr(err)
 	}
@@ -50,9 +52,9 @@ func (c *Core) verifyMAC(ctx context.Context, call *Call, m *protocol.VerifyMACR
 // rotations cannot both add "the next" version, and the record is re-read
 // under the hold.
 func (c *Core) rotateKey(ctx context.Context, call *Call, m *protocol.RotateKeyRequest) (*protocol.RotateKeyResponse, error) {
-	if call.key.Algorithm != protocol.AlgHMACSHA256 {
+	if call.key.Kind() != store.KindSymmetric {
 		return nil, protocol.Errorf(protocol.StatusUnsupportedAlgorithm,
-			"only hmac-sha256 keys rotate; for a %s key, make a new key under a new alias", call.key.Algorithm)
+			"only hmac-sha256 and aes-256-gcm keys rotate; for a %s key, make a new key under a new alias", call.key.Algorithm)
 	}
 	release, err := c.holdAlias(call.ns, call.key.Alias)
 	if err != nil {
@@ -70,7 +72,17 @@ func (c *Core) rotateKey(ctx context.Context, call *Call, m *protocol.RotateKeyR
 		return nil, fmt.Errorf("%q has %d versions, the most a key keeps: %w", rec.Alias, len(rec.Versions), ErrQuotaExceeded)
 	}
 	call.key = rec
-	auth := call.auth(m.PIN)
+	rec, err = c.addVersionLocked(ctx, cloneRecord(rec), call.auth(m.PIN))
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.RotateKeyResponse{Key: keyInfo(rec)}, nil
+}
+
+// addVersionLocked adds a version to rec, a symmetric key the caller holds
+// the alias of (holdAlias) and read under the hold, made by the TPM with
+// the same PIN and PCR policy, and stores it.
+func (c *Core) addVersionLocked(ctx context.Context, rec *store.Record, auth tpm.Auth) (*store.Record, error) {
 	if rec.HasPIN { // the new version gets this PIN: the TPM checks it first
 		newest, ok := rec.Newest()
 		if !ok {
@@ -80,19 +92,20 @@ func (c *Core) rotateKey(ctx context.Context, call *Call, m *protocol.RotateKeyR
 			return nil, tpmErr(err)
 		}
 	}
+	// An exportable key's versions are all exportable to its one target.
 	blob, _, err := c.tpm.CreateKey(ctx, tpm.KeySpec{Algorithm: tpm.HMACSHA256, Purposes: tpm.PurposeMAC,
-		PIN: auth.PIN, PCRs: auth.PCRs})
+		PIN: auth.PIN, PCRs: auth.PCRs, ExportTo: rec.ExportTo})
 	if err != nil {
 		return nil, tpmErr(err)
 	}
 	last := rec.Versions[len(rec.Versions)-1].Number
 	rec.Versions = append(rec.Versions, store.KeyVersion{Number: last + 1,
-		Created: time.Now().UTC().Truncate(time.Second), Blob: *blob})
+		Created: c.aead.now().UTC().Truncate(time.Second), Blob: *blob})
 	if err := c.store.Update(rec); err != nil {
 		c.tpm.Forget(blob)
 		return nil, fmt.Errorf("Store.Update: %w", err)
 	}
-	return &protocol.RotateKeyResponse{Key: keyInfo(rec)}, nil
+	return rec, nil
 }
 
 // acceptedVersions are the versions of rec a MAC may be checked with:

@@ -12,10 +12,11 @@ import (
 type keyUse uint8
 
 const (
-	noKey       keyUse = iota // no key
-	existingKey               // a stored key in the namespace (admins may name another uid), with the op's purpose
-	newKey                    // an alias in the caller's own namespace, for a key to be made
-	targetKey                 // a namespace and alias, looked up by the operation itself (DeleteKey)
+	noKey         keyUse = iota // no key
+	existingKey                 // a stored key in the namespace (admins may name another uid), with the op's purpose
+	newKey                      // an alias in the caller's own namespace, for a key to be made
+	targetKey                   // a namespace and alias, looked up by the operation itself (DeleteKey)
+	ciphertextKey               // the key whose id a ciphertext names, in the namespace (AEADDecrypt, ReEncrypt)
 )
 
 // operation is the core's half of one row of the operation table: the
@@ -54,6 +55,17 @@ func newOpTable() opTable {
 		handle(existingKey, true, flatCost(costFrame), (*Core).mac),
 		handle(existingKey, true, verifyMACCost, (*Core).verifyMAC),
 		handle(existingKey, true, flatCost(costECKeygen), (*Core).rotateKey),
+		handle(existingKey, true, aeadCost, (*Core).aeadEncrypt),
+		handle(ciphertextKey, true, aeadCost, (*Core).aeadDecrypt),
+		handle(existingKey, true, aeadCost, (*Core).generateDataKey),
+		handle(ciphertextKey, true, aeadCost, (*Core).reEncrypt),
+		handle(existingKey, false, flatCost(costFrame), (*Core).setKeyVersion),
+		handle(newKey, true, importCost, (*Core).importKey),
+		handle(existingKey, true, exportCost, (*Core).exportKey),
+		handle(existingKey, true, keyUseCost, (*Core).sshKey),
+		handle(noKey, false, flatCost(costFrame), (*Core).sshList),
+		handle(existingKey, true, keyUseCost, (*Core).sshSign),
+		handle(noKey, false, sshAgentCost, (*Core).sshAgent),
 		handle(existingKey, false, flatCost(costFrame), (*Core).putCertificate),
 		handle(existingKey, false, flatCost(costFrame), (*Core).getCertificate),
 		handle(existingKey, false, flatCost(costFrame), (*Core).deleteCertificate),

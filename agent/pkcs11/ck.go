@@ -145,6 +145,7 @@ const (
 	ckrKeySizeRange                = 0x062
 	ckrKeyTypeInconsistent         = 0x063
 	ckrKeyFunctionNotPermitted     = 0x068
+	ckrKeyUnextractable            = 0x06a
 	ckrMechanismInvalid            = 0x070
 	ckrMechanismParamInvalid       = 0x071
 	ckrObjectHandleInvalid         = 0x082

@@ -201,6 +201,11 @@ func (o *object) id() []byte {
 	return nil
 }
 
+// generated reports whether this TPM made the key (CKA_LOCAL).
+func (o *object) generated() bool {
+	return o.key != nil && (o.key.Origin == "" || o.key.Origin == protocol.OriginGenerated)
+}
+
 func (o *object) hasPurpose(p string) bool {
 	return o.key != nil && slices.Contains(o.key.Purposes, p)
 }
@@ -230,7 +235,7 @@ func (o *object) commonAttr(typ uint32) (rpc.Attribute, bool) {
 	case ckaKeyType:
 		return rpc.UlongAttr(typ, o.keyType()), true
 	case ckaLocal:
-		return rpc.BoolAttr(typ, o.session == 0), true // see docs/PKCS11.md §3: origin
+		return rpc.BoolAttr(typ, o.session == 0 && o.generated()), true
 	case ckaDerive:
 		return rpc.BoolAttr(typ, o.class == ckoPrivateKey && o.hasPurpose(protocol.PurposeAgree)), true
 	case ckaStartDate, ckaEndDate:
@@ -294,9 +299,16 @@ func (o *object) keyType() uint64 {
 
 func (o *object) privateAttr(typ uint32) (rpc.Attribute, bool) {
 	switch typ {
-	case ckaSensitive, ckaAlwaysSensitive, ckaNeverExtractable:
+	case ckaSensitive:
 		return rpc.BoolAttr(typ, true), true
-	case ckaExtractable, ckaSignRecover, ckaUnwrap, ckaWrapWithTrusted:
+	case ckaAlwaysSensitive:
+		return rpc.BoolAttr(typ, o.key.Origin != protocol.OriginImported), true
+	case ckaNeverExtractable:
+		return rpc.BoolAttr(typ, o.key.Origin != protocol.OriginImported && len(o.key.ExportableTo) == 0), true
+	case ckaExtractable:
+		// ExportKey may wrap it for the one TPM it names.
+		return rpc.BoolAttr(typ, len(o.key.ExportableTo) > 0), true
+	case ckaSignRecover, ckaUnwrap, ckaWrapWithTrusted:
 		return rpc.BoolAttr(typ, false), true
 	case ckaSign:
 		return rpc.BoolAttr(typ, o.hasPurpose(protocol.PurposeSign)), true

@@ -65,6 +65,10 @@ type recordBody struct {
 	Versions             []versionBody `cbor:"versions,omitempty"`               // kind symmetric
 	MinDecryptionVersion uint32        `cbor:"min_decryption_version,omitempty"` // kind symmetric
 	RotationPeriod       int64         `cbor:"rotation_period,omitempty"`        // kind symmetric; seconds
+
+	Origin   string   `cbor:"origin,omitempty"`    // absent: generated
+	ExportTo []byte   `cbor:"export_to,omitempty"` // the SRK Name the key may be exported to
+	SSH      *sshBody `cbor:"ssh,omitempty"`       // kind key: the ssh-agent marking (ssh.go)
 }
 
 // versionBody is one version of a symmetric key.
@@ -72,6 +76,7 @@ type versionBody struct {
 	Number     uint32 `cbor:"number"`
 	Created    int64  `cbor:"created"` // Unix seconds
 	Disabled   bool   `cbor:"disabled,omitempty"`
+	Messages   uint64 `cbor:"messages,omitempty"` // aes-256-gcm: messages reserved so far
 	TPMPublic  []byte `cbor:"tpm_public"`
 	TPMPrivate []byte `cbor:"tpm_private"`
 	SRKName    []byte `cbor:"srk_name"`
@@ -116,6 +121,9 @@ func newRecordCodec() (recordCodec, error) {
 // under key. A record that decode would refuse is ErrInvalidRecord.
 func (c recordCodec) encode(key *secretKey, r *Record) ([]byte, error) {
 	if err := validateVersions(r); err != nil {
+		return nil, err
+	}
+	if err := validateSSH(r); err != nil {
 		return nil, err
 	}
 	body, err := c.enc.Marshal(bodyOf(r))
@@ -164,6 +172,9 @@ func (c recordCodec) decode(key *secretKey, uid uint32, alias string, data []byt
 		return nil, errV1Symmetric
 	}
 	if err := validateVersions(r); err != nil {
+		return nil, err
+	}
+	if err := validateSSH(r); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -221,17 +232,24 @@ func (c recordCodec) decodeBody(body []byte) (*Record, error) {
 		Blob:      tpm.Blob{Public: b.TPMPublic, Private: b.TPMPrivate, ParentName: b.SRKName},
 
 		MinDecryptionVersion: b.MinDecryptionVersion,
+		Origin:               b.Origin,
+		ExportTo:             b.ExportTo,
+	}
+	if b.Origin != "" && b.Origin != OriginImported && b.Origin != OriginImportedWrapped {
+		return nil, fmt.Errorf("record origin %q", b.Origin)
 	}
 	copy(r.KeyID[:], b.KeyID)
 	if b.RotationPeriod < 0 || b.RotationPeriod > int64(maxRotationPeriod/time.Second) {
 		return nil, fmt.Errorf("record rotation_period %d out of range", b.RotationPeriod)
 	}
 	r.RotationPeriod = time.Duration(b.RotationPeriod) * time.Second
+	r.SSH = sshMarkingOf(b.SSH)
 	if b.Versions != nil {
 		r.Versions = make([]KeyVersion, len(b.Versions))
 		for i, v := range b.Versions {
 			r.Versions[i] = KeyVersion{Number: v.Number, Created: time.Unix(v.Created, 0).UTC(), Disabled: v.Disabled,
-				Blob: tpm.Blob{Public: v.TPMPublic, Private: v.TPMPrivate, ParentName: v.SRKName}}
+				Messages: v.Messages,
+				Blob:     tpm.Blob{Public: v.TPMPublic, Private: v.TPMPrivate, ParentName: v.SRKName}}
 		}
 	}
 	return r, nil
@@ -256,6 +274,9 @@ func bodyOf(r *Record) *recordBody {
 		Versions:             versionsOf(r),
 		MinDecryptionVersion: r.MinDecryptionVersion,
 		RotationPeriod:       int64(r.RotationPeriod / time.Second),
+		Origin:               r.Origin,
+		ExportTo:             r.ExportTo,
+		SSH:                  sshBodyOf(r),
 	}
 }
 
@@ -265,7 +286,7 @@ func versionsOf(r *Record) []versionBody {
 	}
 	vs := make([]versionBody, len(r.Versions))
 	for i, v := range r.Versions {
-		vs[i] = versionBody{Number: v.Number, Created: v.Created.Unix(), Disabled: v.Disabled,
+		vs[i] = versionBody{Number: v.Number, Created: v.Created.Unix(), Disabled: v.Disabled, Messages: v.Messages,
 			TPMPublic: v.Blob.Public, TPMPrivate: v.Blob.Private, SRKName: v.Blob.ParentName}
 	}
 	return vs

@@ -31,7 +31,23 @@ type Record struct {
 	// RotationPeriod is how often the daemon adds a version by itself; 0:
 	// never. Stored with one-second precision. Symmetric only.
 	RotationPeriod time.Duration
+
+	// Origin is where the key came from: OriginImported or
+	// OriginImportedWrapped; "" is a key this TPM generated (and every
+	// record written before imports existed).
+	Origin string
+	// ExportTo is the Name of the one SRK the key may be exported to (a
+	// key made with a duplication policy); nil: it never leaves.
+	ExportTo []byte
+	// SSH is the key's ssh-agent marking (ssh.go); nil: not offered to ssh.
+	SSH *SSHMarking
 }
+
+// Origins of a record (Record.Origin), as on the wire.
+const (
+	OriginImported        = "imported"
+	OriginImportedWrapped = "imported-wrapped"
+)
 
 // KeyVersion is one version of a symmetric key: a TPM-made HMAC-SHA256
 // keyedhash object (tpm.HMACSHA256), wrapped by the SRK. For aes-256-gcm the
@@ -40,6 +56,10 @@ type KeyVersion struct {
 	Number   uint32    // 1 for the first version, then one more per rotation
 	Created  time.Time // stored with one-second precision, in UTC
 	Disabled bool      // a disabled version neither encrypts nor decrypts
+	// Messages is how many messages the daemon has reserved for this
+	// version (aes-256-gcm), in blocks, before it encrypts them: a count
+	// that a crash can only skip ahead, never reuse.
+	Messages uint64
 	Blob     tpm.Blob
 }
 
@@ -114,7 +134,9 @@ func (r *Record) clone() *Record {
 	c.Purposes = append([]string(nil), r.Purposes...)
 	c.PCRs = append([]uint(nil), r.PCRs...)
 	c.PublicDER = append([]byte(nil), r.PublicDER...)
+	c.ExportTo = append([]byte(nil), r.ExportTo...)
 	c.Blob = cloneBlob(r.Blob)
+	c.SSH = cloneSSH(r.SSH)
 	if r.Versions != nil {
 		c.Versions = make([]KeyVersion, len(r.Versions))
 		for i, v := range r.Versions {

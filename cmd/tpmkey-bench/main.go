@@ -6,6 +6,7 @@
 //	go run ./cmd/tpmkey-bench                # full run (several minutes)
 //	go run ./cmd/tpmkey-bench --smoke        # every case for a moment (CI)
 //	go run ./cmd/tpmkey-bench --json > run.json
+//	go run ./cmd/tpmkey-bench --stream-only --stream-mib 1024 --stream-dir /dev/shm
 //	sudo go run ./cmd/tpmkey-bench --flood   # one owner floods, another signs (docs/RELIABILITY.md)
 //	sudo go run ./cmd/tpmkey-bench --flood --smoke
 package main
@@ -82,6 +83,9 @@ func parseFlags(args []string, stderr io.Writer) (cfg bench.Config, asJSON, quie
 	scenarios := fs.String("scenarios", "", "with --flood: run only these scenarios after the baseline, comma-separated (keygen-queue,big-frames,wrong-pins,connections)")
 	keygens := fs.Int("keygens", 0, "with --flood: keygens of the keygen-queue scenario (default 48; smoke 2)")
 	pinWorkers := fs.Int("pin-workers", 0, "with --flood: wrong PINs the flooder keeps in flight at once (default 8; smoke 4)")
+	streamMiB := fs.Int64("stream-mib", -1, "file size in MiB of the stream part, tpmkey encrypt against in-process AES-256-GCM (default 1024; smoke 8; 0 skips it)")
+	streamDir := fs.String("stream-dir", "", "directory of the stream part's files (default the run's temp dir; e.g. /dev/shm for tmpfs)")
+	streamOnly := fs.Bool("stream-only", false, "run only the stream part")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -114,6 +118,10 @@ func parseFlags(args []string, stderr io.Writer) (cfg bench.Config, asJSON, quie
 		cfg.Cases = strings.Split(*only, ",")
 	}
 	cfg.PageSize, cfg.Tpmkeyd, cfg.CPUProfile = *page, *tpmkeyd, *cpuprofile
+	if *streamMiB >= 0 {
+		cfg.StreamBytes = *streamMiB << 20
+	}
+	cfg.StreamDir, cfg.StreamOnly = *streamDir, *streamOnly
 	if *flood {
 		cfg.Flood = bench.FloodFull()
 		if *smoke {

@@ -40,7 +40,9 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("json.Unmarshal(report) = %v; output:\n%s", err, stdout.String())
 	}
 	wantCases := []string{"hot-1-client", "hot-8-goroutines", "hot-64-goroutines", "hot-64-connections",
-		"round-robin-64-keys", "rsa-2048-pss", "mac-32-bytes", "mac-8-goroutines", "ecc-keygen"}
+		"round-robin-64-keys", "rsa-2048-pss", "mac-32-bytes", "mac-8-goroutines", "ecc-keygen",
+		"aead-encrypt-1mib", "aead-decrypt-1mib", "aead-encrypt-1kib-8-goroutines", "aead-decrypt-1kib-8-goroutines",
+		"ssh-agent-1-connection", "ssh-agent-8-connections"}
 	if _, err := os.Stat("/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so"); err == nil && cgoBuild {
 		// The PKCS#11 cases (internal/bench/pkcs11_cgo.go).
 		wantCases = append(wantCases, "pkcs11-sign-1-session", "pkcs11-sign-8-sessions")
@@ -71,6 +73,9 @@ func TestSmoke(t *testing.T) {
 	}
 	if rep.Memory.Idle.RSSKiB <= 0 || rep.Memory.UnderLoad.RSSKiB <= 0 {
 		t.Errorf("memory = %+v, want idle and under-load RSS", rep.Memory)
+	}
+	if s := rep.Stream; s == nil || s.Bytes != 8<<20 || s.TpmkeyMBps <= 0 || s.InProcessMBps <= 0 || s.PeakRSSMiB <= 0 {
+		t.Errorf("stream = %+v, want 8 MiB measured through tpmkey and in-process, and tpmkey's peak RSS", s)
 	}
 }
 

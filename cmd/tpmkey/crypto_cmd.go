@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto"
 	_ "crypto/sha256" // registers SHA-256 for crypto.Hash.New
@@ -176,54 +177,116 @@ func (f *cipherFlags) register(fs *pflag.FlagSet) {
 
 func (c *cli) decryptCommand() *cobra.Command {
 	var cf cipherFlags
+	var cx contextFlag
 	var pinFile string
 	cmd := &cobra.Command{
-		Use:   "decrypt ALIAS [--in F] [--out F] [--pkcs1]",
-		Short: "Decrypt with an RSA key (OAEP SHA-256 unless --pkcs1)",
+		Use:   "decrypt [ALIAS] [--in F] [--out F] [--context k=v ...] [--pkcs1]",
+		Short: "Decrypt a stream made by encrypt with an aes-256-gcm key (the key is named in it), or with an RSA key (OAEP SHA-256 unless --pkcs1)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usagef("decrypt takes at most 1 argument, got %d", len(args))
+			}
+			return nil
+		},
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			pin, err := readPIN(pinFile)
+			if err != nil {
+				return err
+			}
+			encCtx, err := cx.parse()
+			if err != nil {
+				return err
+			}
+			in, err := c.openInput(cf.in)
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			// Large enough to peek at a stream header; small, so that
+			// most of each segment is read straight into its buffer.
+			br := bufio.NewReaderSize(in, 8<<10)
+			return c.withClient(cmd, func(ctx context.Context, cl *client.Client) error {
+				if len(args) == 0 {
+					if !isStream(br) {
+						return local(codeBadInput, fmt.Errorf("%s is not a stream made by tpmkey encrypt; for RSA name the key: tpmkey decrypt ALIAS", displayName(cf.in)))
+					}
+					return c.streamDecrypt(ctx, cl, br, &cf, encCtx, pin)
+				}
+				k, err := cl.Key(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if k.Algorithm == client.AlgAES256GCM {
+					if err := checkStreamKey(br, k, cf.in); err != nil {
+						return err
+					}
+					return c.streamDecrypt(ctx, cl, br, &cf, encCtx, pin)
+				}
+				if encCtx != nil {
+					return usagef("--context applies to aes-256-gcm keys, and %s is %s", args[0], k.Algorithm)
+				}
+				return c.rsaDecrypt(ctx, cl, args[0], br, &cf, pin)
+			})
+		}),
+	}
+	cf.register(cmd.Flags())
+	cx.register(cmd.Flags())
+	cmd.Flags().StringVar(&pinFile, "pin-file", "", "file holding the key's PIN")
+	return cmd
+}
+
+func (c *cli) rsaDecrypt(ctx context.Context, cl *client.Client, alias string, in io.Reader, cf *cipherFlags, pin []byte) error {
+	ct, err := c.readAll(in, cf.in)
+	if err != nil {
+		return err
+	}
+	opts := []client.CallOption{client.WithPIN(pin)}
+	if cf.pkcs1 {
+		opts = append(opts, client.WithPKCS1v15())
+	}
+	pt, err := cl.Decrypt(ctx, alias, ct, opts...)
+	if err != nil {
+		return err
+	}
+	return c.emit(cf.out, pt, "plaintext")
+}
+
+func (c *cli) encryptCommand() *cobra.Command {
+	var cf cipherFlags
+	var cx contextFlag
+	var pinFile string
+	cmd := &cobra.Command{
+		Use:   "encrypt ALIAS [--in F] [--out F] [--context k=v ...] [--pkcs1]",
+		Short: "Encrypt data of any size with an aes-256-gcm key (a stream envelope), or to an RSA key's public key (OAEP SHA-256 unless --pkcs1)",
 		Args:  exactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			pin, err := readPIN(pinFile)
 			if err != nil {
 				return err
 			}
-			ct, err := c.readInput(cf.in)
+			encCtx, err := cx.parse()
 			if err != nil {
 				return err
 			}
-			opts := []client.CallOption{client.WithPIN(pin)}
-			if cf.pkcs1 {
-				opts = append(opts, client.WithPKCS1v15())
-			}
 			return c.withClient(cmd, func(ctx context.Context, cl *client.Client) error {
-				pt, err := cl.Decrypt(ctx, args[0], ct, opts...)
+				k, err := cl.Key(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				return c.emit(cf.out, pt, "plaintext")
-			})
-		}),
-	}
-	cf.register(cmd.Flags())
-	cmd.Flags().StringVar(&pinFile, "pin-file", "", "file holding the key's PIN")
-	return cmd
-}
-
-func (c *cli) encryptCommand() *cobra.Command {
-	var cf cipherFlags
-	cmd := &cobra.Command{
-		Use:   "encrypt ALIAS [--in F] [--out F] [--pkcs1]",
-		Short: "Encrypt to an RSA key's public key (OAEP SHA-256 unless --pkcs1)",
-		Args:  exactArgs(1),
-		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			pt, err := c.readInput(cf.in)
-			if err != nil {
-				return err
-			}
-			var opts []client.CallOption
-			if cf.pkcs1 {
-				opts = append(opts, client.WithPKCS1v15())
-			}
-			return c.withClient(cmd, func(ctx context.Context, cl *client.Client) error {
+				if k.Algorithm == client.AlgAES256GCM {
+					return c.streamEncrypt(ctx, cl, args[0], &cf, encCtx, pin)
+				}
+				if encCtx != nil {
+					return usagef("--context applies to aes-256-gcm keys, and %s is %s", args[0], k.Algorithm)
+				}
+				pt, err := c.readInput(cf.in)
+				if err != nil {
+					return err
+				}
+				var opts []client.CallOption
+				if cf.pkcs1 {
+					opts = append(opts, client.WithPKCS1v15())
+				}
 				ct, err := cl.Encrypt(ctx, args[0], pt, opts...)
 				if err != nil {
 					return err
@@ -233,6 +296,8 @@ func (c *cli) encryptCommand() *cobra.Command {
 		}),
 	}
 	cf.register(cmd.Flags())
+	cx.register(cmd.Flags())
+	cmd.Flags().StringVar(&pinFile, "pin-file", "", "aes-256-gcm: file holding the key's PIN")
 	return cmd
 }
 

@@ -32,6 +32,11 @@ func (c *cli) readInput(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer r.Close()
+	return c.readAll(r, path)
+}
+
+// readAll reads all of r, opened from path, at most maxInput bytes.
+func (c *cli) readAll(r io.Reader, path string) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, maxInput+1))
 	if err != nil {
 		return nil, local(codeIO, fmt.Errorf("read %s: %w", displayName(path), err))

@@ -11,16 +11,38 @@ import (
 )
 
 func (c *cli) keygenCommand() *cobra.Command {
-	var alg, purposes, pinFile, pcrs string
+	var alg, purposes, pinFile, pcrs, backupTo, rotation string
+	var exportable bool
+	var sshOffer sshFlags
 	cmd := &cobra.Command{
-		Use:   "keygen ALIAS --alg ec-p256|ec-p384|rsa-2048|rsa-3072|hmac-sha256",
+		Use:   "keygen ALIAS --alg ec-p256|ec-p384|rsa-2048|rsa-3072|hmac-sha256|aes-256-gcm [--rotation-period 90d] [--ssh [--comment C]]",
 		Short: "Create a key in the TPM",
 		Args:  exactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			if err := sshOffer.check(); err != nil {
+				return err
+			}
 			// Unset, the agent's default applies: sign, or mac for hmac-sha256.
 			opts, err := keygenOptions(purposes, cmd.Flags().Changed("purpose"), pinFile, pcrs)
 			if err != nil {
 				return err
+			}
+			if backupTo != "" {
+				target, err := c.readInput(backupTo)
+				if err != nil {
+					return err
+				}
+				opts = append(opts, client.WithBackupTo(target))
+			}
+			if exportable {
+				opts = append(opts, client.Exportable())
+			}
+			if rotation != "" {
+				d, err := parsePeriod(rotation)
+				if err != nil {
+					return usagef("--rotation-period: %v", err)
+				}
+				opts = append(opts, client.WithRotationPeriod(d))
 			}
 			return c.withClient(cmd, func(ctx context.Context, cl *client.Client) error {
 				stop := c.progress(fmt.Sprintf("creating %s key %s", alg, args[0]), strings.HasPrefix(alg, "rsa"))
@@ -29,15 +51,22 @@ func (c *cli) keygenCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if k, err = sshOffer.apply(ctx, cl, k); err != nil {
+					return err
+				}
 				return c.printKey(k)
 			})
 		}),
 	}
 	f := cmd.Flags()
-	f.StringVar(&alg, "alg", "", "key algorithm: ec-p256, ec-p384, rsa-2048, rsa-3072 or hmac-sha256")
-	f.StringVar(&purposes, "purpose", "sign", "comma-separated purposes: sign, decrypt, agree; mac for hmac-sha256 (its default)")
+	sshOffer.register(f)
+	f.StringVar(&alg, "alg", "", "key algorithm: ec-p256, ec-p384, rsa-2048, rsa-3072, hmac-sha256 or aes-256-gcm")
+	f.StringVar(&purposes, "purpose", "sign", "comma-separated purposes: sign, decrypt, agree; mac for hmac-sha256, encrypt for aes-256-gcm (their defaults)")
+	f.StringVar(&rotation, "rotation-period", "", "hmac-sha256 and aes-256-gcm: add a version by itself this often, e.g. 90d, 12h")
 	f.StringVar(&pinFile, "pin-file", "", "file holding a PIN that every use of the key must give")
 	f.StringVar(&pcrs, "pcrs", "", "bind the key to the current values of these SHA-256 PCRs, e.g. 0,7")
+	f.StringVar(&backupTo, "backup-to", "", "make the key exportable to the backup TPM whose SRK public key this file holds (docs/BACKUP.md)")
+	f.BoolVar(&exportable, "exportable", false, "make the key exportable to the backup TPM the agent's admin configured (backup.target)")
 	cmd.MarkFlagRequired("alg")
 	return cmd
 }

@@ -116,6 +116,7 @@ type statusJSON struct {
 	KeysPerUID      map[string]uint64 `json:"keys_per_uid,omitempty"`
 	TPMLockout      *lockoutJSON      `json:"tpm_lockout,omitempty"`
 	TPMQueue        uint64            `json:"tpm_queue,omitempty"`
+	SRKName         string            `json:"srk_name,omitempty"` // hex TPM Name of the SRK
 }
 
 // lockoutJSON is the TPM's wrong-PIN counter, for admins.
@@ -128,7 +129,9 @@ type lockoutJSON struct {
 }
 
 func (c *cli) statusCommand() *cobra.Command {
-	return &cobra.Command{
+	var srkPub bool
+	var srkFormat, srkOut string
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the agent's version, the TPM and your key count (admins: per uid)",
 		Args:  exactArgs(0),
@@ -137,6 +140,9 @@ func (c *cli) statusCommand() *cobra.Command {
 				st, err := cl.Status(ctx)
 				if err != nil {
 					return err
+				}
+				if srkPub {
+					return c.writeSRKPublic(st, srkFormat, srkOut)
 				}
 				info := cl.ServerInfo()
 				j := statusJSON{
@@ -155,6 +161,7 @@ func (c *cli) statusCommand() *cobra.Command {
 						IntervalSeconds: uint64(l.Interval.Seconds()), RecoverySeconds: uint64(l.Recovery.Seconds())}
 				}
 				j.TPMQueue = st.TPMQueue
+				j.SRKName = hex.EncodeToString(st.SRKName)
 				if c.json {
 					return writeJSON(c.out, j)
 				}
@@ -163,6 +170,11 @@ func (c *cli) statusCommand() *cobra.Command {
 			})
 		}),
 	}
+	f := cmd.Flags()
+	f.BoolVar(&srkPub, "srk-pub", false, "print the TPM's SRK public key instead: what tpmkey wrap --for, tpm2_duplicate -U and keygen --backup-to take")
+	f.StringVar(&srkFormat, "format", "pem", "with --srk-pub: pem (SubjectPublicKeyInfo) or tpm2b (TPM2B_PUBLIC bytes)")
+	f.StringVar(&srkOut, "out", "", "with --srk-pub: file to write (default standard output)")
+	return cmd
 }
 
 func (c *cli) writeStatusText(j statusJSON, perUID map[uint32]uint64) {
@@ -173,6 +185,9 @@ func (c *cli) writeStatusText(j statusJSON, perUID map[uint32]uint64) {
 	fmt.Fprintf(w, "uptime:      %ds\n", j.UptimeSeconds)
 	fmt.Fprintf(w, "connections: %d\n", j.Connections)
 	fmt.Fprintf(w, "your keys:   %d\n", j.Keys)
+	if j.SRKName != "" {
+		fmt.Fprintf(w, "srk name:    %s\n", j.SRKName)
+	}
 	if l := j.TPMLockout; l != nil {
 		fmt.Fprintf(w, "tpm lockout: %d of %d wrong PINs counted, one forgiven every %ds%s\n",
 			l.Counter, l.MaxTries, l.IntervalSeconds, map[bool]string{true: " (LOCKED OUT)"}[l.InLockout])

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -21,6 +22,16 @@ import (
 // meant the file it points to, which would stay unchanged) or anything but
 // a regular file.
 func writeFileAtomic(path string, data []byte) error {
+	return writeFileAtomicWith(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeFileAtomicWith is writeFileAtomic for content that fill writes,
+// such as a stream: if fill fails, the temporary file is removed and path
+// is left as it was, so a failed decryption leaves no partial plaintext.
+func writeFileAtomicWith(path string, fill func(w io.Writer) error) error {
 	if fi, err := os.Lstat(path); err == nil {
 		switch {
 		case fi.Mode()&fs.ModeSymlink != 0:
@@ -44,7 +55,7 @@ func writeFileAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := writeSyncClose(f, data); err != nil {
+	if err := fillSyncClose(f, fill); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -55,8 +66,8 @@ func writeFileAtomic(path string, data []byte) error {
 	return syncDir(dir)
 }
 
-func writeSyncClose(f *os.File, data []byte) error {
-	_, err := f.Write(data)
+func fillSyncClose(f *os.File, fill func(w io.Writer) error) error {
+	err := fill(f)
 	if err == nil {
 		err = f.Sync()
 	}

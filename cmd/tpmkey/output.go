@@ -28,6 +28,23 @@ type keyJSON struct {
 	PKCS11URI string   `json:"pkcs11_uri,omitempty"` // RFC 7512, docs/PKCS11.md §6
 	// Versions of a symmetric key (hmac-sha256), oldest first.
 	Versions []versionJSON `json:"versions,omitempty"`
+	// Origin is generated, imported or imported-wrapped.
+	Origin string `json:"origin,omitempty"`
+	// ExportableTo is the hex Name of the backup SRK the key may be
+	// exported to; absent for a key that never leaves its TPM.
+	ExportableTo string `json:"exportable_to,omitempty"`
+	// MinDecryptionVersion and RotationPeriod (seconds) of a symmetric key.
+	MinDecryptionVersion uint32 `json:"min_decryption_version,omitempty"`
+	RotationPeriod       int64  `json:"rotation_period,omitempty"`
+	// SSH is the key's ssh marking; absent when it is not offered to ssh.
+	SSH *keySSHJSON `json:"ssh,omitempty"`
+}
+
+// keySSHJSON is a key's ssh marking in --json output.
+type keySSHJSON struct {
+	Comment     string `json:"comment"`
+	NotAfter    string `json:"not_after,omitempty"` // RFC 3339, UTC
+	Certificate bool   `json:"certificate"`
 }
 
 type versionJSON struct {
@@ -41,6 +58,7 @@ func toKeyJSON(k *client.Key) keyJSON {
 		Alias: k.Alias, KeyID: hex.EncodeToString(k.ID), OwnerUID: k.OwnerUID,
 		Algorithm: string(k.Algorithm), Purposes: []string{}, HasPIN: k.HasPIN, PCRs: []uint{},
 		Created: k.Created.UTC().Format(time.RFC3339), PublicKey: publicPEM(k),
+		Origin: k.Origin, ExportableTo: hex.EncodeToString(k.ExportableTo),
 	}
 	j.PKCS11URI = pkcs11URI(k)
 	for _, p := range k.Purposes {
@@ -53,6 +71,17 @@ func toKeyJSON(k *client.Key) keyJSON {
 			state = "disabled"
 		}
 		j.Versions = append(j.Versions, versionJSON{Number: v.Number, Created: v.Created.UTC().Format(time.RFC3339), State: state})
+	}
+	j.MinDecryptionVersion = k.MinDecryptionVersion
+	j.RotationPeriod = int64(k.RotationPeriod / time.Second)
+	if m := k.SSH; m != nil {
+		j.SSH = &keySSHJSON{Comment: m.Comment, Certificate: len(m.Certificate) > 0}
+		if j.SSH.Comment == "" {
+			j.SSH.Comment = k.Alias
+		}
+		if !m.NotAfter.IsZero() {
+			j.SSH.NotAfter = m.NotAfter.UTC().Format(time.RFC3339)
+		}
 	}
 	return j
 }
@@ -82,11 +111,26 @@ func writeKeyText(w io.Writer, k *client.Key) {
 	fmt.Fprintf(w, "pin:       %s\n", yesNo(j.HasPIN))
 	fmt.Fprintf(w, "pcrs:      %s\n", pcrList(j.PCRs))
 	fmt.Fprintf(w, "created:   %s\n", j.Created)
+	if j.Origin != "" {
+		fmt.Fprintf(w, "origin:    %s\n", j.Origin)
+	}
+	if j.ExportableTo != "" {
+		fmt.Fprintf(w, "exportable to SRK: %s\n", j.ExportableTo)
+	}
 	if j.PKCS11URI != "" {
 		fmt.Fprintf(w, "pkcs11:    %s\n", j.PKCS11URI)
 	}
 	for _, v := range j.Versions {
 		fmt.Fprintf(w, "version:   %d, %s, %s\n", v.Number, v.State, v.Created)
+	}
+	if j.MinDecryptionVersion > 1 {
+		fmt.Fprintf(w, "min decryption version: %d\n", j.MinDecryptionVersion)
+	}
+	if j.RotationPeriod > 0 {
+		fmt.Fprintf(w, "rotation period: %s\n", formatPeriod(j.RotationPeriod))
+	}
+	if j.SSH != nil {
+		fmt.Fprintf(w, "ssh:       offered, comment %q%s\n", j.SSH.Comment, sshUntil(j.SSH.NotAfter))
 	}
 	if j.PublicKey != "" {
 		fmt.Fprint(w, j.PublicKey)

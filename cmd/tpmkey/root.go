@@ -77,7 +77,10 @@ named by --trust-server-uid (or $TPMKEY_TRUST_SERVER_UID); a socket under a
 		c.keygenCommand(), c.listCommand(), c.showCommand(), c.pubkeyCommand(), c.rmCommand(),
 		c.signCommand(), c.verifyCommand(), c.decryptCommand(), c.encryptCommand(), c.ecdhCommand(),
 		c.macCommand(), c.verifyMACCommand(), c.rotateCommand(),
+		c.datakeyCommand(), c.reencryptCommand(), c.keyCommand(),
 		c.sealCommand(), c.unsealCommand(), c.randomCommand(), c.statusCommand(),
+		c.importCommand(), c.wrapCommand(), c.exportCommand(), c.backupCommand(), c.restoreCommand(),
+		c.sshCommand(),
 	)
 	root.AddCommand(c.certCommand())
 	return root

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -46,6 +47,7 @@ func exitCode(err error, stderr io.Writer) int {
 // flags are the command line.
 type flags struct {
 	tpm, stateDir, socket, socketMode, socketGroup, config, logLevel string
+	sshSocket                                                        string
 	pkcs11Socket                                                     string
 	dev                                                              bool
 	pprof, cpuprofile                                                string
@@ -65,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.socket, "socket", client.DefaultSocket, "socket path (ignored under socket activation)")
 	fs.StringVar(&f.socketMode, "socket-mode", "0666", "socket file mode, octal")
 	fs.StringVar(&f.socketGroup, "socket-group", "", "socket group, name or gid")
+	fs.StringVar(&f.sshSocket, "ssh-socket", "", "also serve the ssh-agent protocol on this socket path (systemd: tpmkeyd-ssh.socket)")
 	fs.StringVar(&f.config, "config", "", "config file (TOML), e.g. /etc/tpmkeyd/tpmkeyd.toml")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default: the config's audit.level, else info)")
 	fs.StringVar(&f.pkcs11Socket, "pkcs11-socket", "", "also serve PKCS#11 (p11-kit RPC) on this socket path (ignored under socket activation)")
@@ -97,6 +100,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		level.Set(l)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	stdlog.SetFlags(0)
+	stdlog.SetOutput(agent.StdLogWriter(log)) // x/crypto's ssh-agent server logs through it
 	opts, err := options(f, stderr)
 	if err != nil {
 		return err
@@ -140,6 +145,9 @@ func options(f *flags, stderr io.Writer) (agent.Options, error) {
 			opts.TPMSpec = f.tpm
 		}
 	}
+	if f.sshSocket != "" {
+		opts.SSHSocketPath = f.sshSocket
+	}
 	if f.pkcs11Socket != "" {
 		opts.PKCS11SocketPath = f.pkcs11Socket
 	}
@@ -178,6 +186,9 @@ func serve(ctx context.Context, opts agent.Options, dev bool, stdout io.Writer) 
 			ready = nil // a closed channel would fire again
 			if dev {
 				fmt.Fprintf(stdout, "TPMKEY_SOCKET=%s\n", opts.SocketPath)
+				if opts.SSHSocketPath != "" {
+					fmt.Fprintf(stdout, "SSH_AUTH_SOCK=%s\n", opts.SSHSocketPath)
+				}
 				fmt.Fprintf(stdout, "P11_KIT_SERVER_ADDRESS=unix:path=%s\n", opts.PKCS11SocketPath)
 			}
 		}

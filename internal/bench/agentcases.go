@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/tpmkeyd/tpmkeyd/client"
 )
 
@@ -46,7 +48,10 @@ type agentEnv struct {
 	rr     []string         // rrKeys distinct ECC keys
 	digest []byte
 	gen    atomic.Int64 // keygen alias sequence
-	p11    *p11Env      // the PKCS#11 cases' program; nil without p11-kit or cgo
+	aead   *aeadEnv     // the AEAD cases' key, data and floors
+	ssh    []*sshConn   // ssh-agent connections (sshcases.go)
+	sshPub ssh.PublicKey
+	p11    *p11Env // the PKCS#11 cases' program; nil without p11-kit or cgo
 }
 
 // The hot ECC key and the RSA key are the raw floor's keys, imported into
@@ -89,6 +94,10 @@ func setupAgent(ctx context.Context, socket string, conns int) (*agentEnv, error
 		}
 		e.rr = append(e.rr, alias)
 	}
+	if err := e.setupAEAD(ctx); err != nil {
+		e.close()
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -107,6 +116,8 @@ func (e *agentEnv) close() {
 	for _, c := range e.conns {
 		c.Close()
 	}
+	e.aead.close()
+	e.closeSSH()
 	if e.p11 != nil {
 		e.p11.close()
 	}
@@ -151,5 +162,5 @@ func (e *agentEnv) cases() []agentCase {
 				_, err := e.shared.GenerateKey(ctx, alias, client.AlgECP256)
 				return err
 			}},
-	}, p11...)
+	}, append(append(e.aeadCases(), e.sshCases()...), p11...)...)
 }

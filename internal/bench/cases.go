@@ -44,6 +44,7 @@ func (r *run) againstDaemon(ctx context.Context, rw *raw, rep *Report) error {
 		}
 		args = append(args, "--cpuprofile", p)
 	}
+	args = append(args, "--ssh-socket", r.sshSocketPath())
 	p11sock := filepath.Join(r.dir, "pkcs11.sock")
 	args = append(args, "--pkcs11-socket", p11sock)
 	d, err := r.startDaemon(ctx, r.statePath(), args...)
@@ -53,7 +54,9 @@ func (r *run) againstDaemon(ctx context.Context, rw *raw, rep *Report) error {
 	r.log.Info("tpmkeyd ready", "ready", d.ready)
 	env, err := setupAgent(ctx, d.cfg.socket, 64)
 	if err == nil {
-		if env.p11, err = setupPKCS11(p11sock, env.digest); err != nil {
+		if err = env.setupSSH(ctx, r.sshSocketPath(), sshConns); err != nil {
+			env.close()
+		} else if env.p11, err = setupPKCS11(p11sock, env.digest); err != nil {
 			env.close()
 		}
 	}
@@ -92,7 +95,13 @@ func (r *run) rounds(ctx context.Context, rw *raw, env *agentEnv, d *daemonProc,
 	defer func() { rep.Memory.UnderLoad = sampler.stop() }()
 	for round := range r.cfg.Rounds {
 		for i, c := range cases {
-			if err := r.pair(ctx, rw, d, c, &tallies[i]); err != nil {
+			pair := r.pair
+			if f, ok := env.softFloor(c.ref); ok { // a software floor (aeadcases.go)
+				pair = func(ctx context.Context, _ *raw, d *daemonProc, c agentCase, t *tally) error {
+					return r.pairSoft(ctx, f, d, c, t)
+				}
+			}
+			if err := pair(ctx, rw, d, c, &tallies[i]); err != nil {
 				return fmt.Errorf("bench: round %d: %w", round+1, err)
 			}
 			r.log.Info("phase", "round", round+1, "case", c.name, "ratio", tallies[i].ratios[round])

@@ -60,5 +60,5 @@ func misses(rep *Report) []string {
 			out = append(out, fmt.Sprintf("RSS with %d keys after listing: %.0f MB, target <%d MB", s.Keys, mb, targetRSSMB))
 		}
 	}
-	return out
+	return append(out, streamMisses(rep.Stream)...)
 }

@@ -16,6 +16,7 @@ type Report struct {
 	Scale    []ScaleResult `json:"scale"`
 	Memory   MemoryResult  `json:"memory"`
 	Flood    *FloodReport  `json:"flood,omitempty"`
+	Stream   *StreamResult `json:"stream,omitempty"`
 	Profile  string        `json:"cpu_profile,omitempty"`
 	Failures []string      `json:"target_misses"`
 }
@@ -85,6 +86,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		writeFlood(w, r.Flood)
 		return writeFailures(w, r.Failures)
 	}
+	if len(r.Cases) == 0 && r.Stream != nil { // --stream-only
+		writeStream(w, r.Stream)
+		return writeFailures(w, r.Failures)
+	}
 	fmt.Fprintf(w, "%d rounds of %gs phases, raw and agent alternating\n\n", r.Settings.Rounds, r.Settings.PhaseSec)
 	fmt.Fprintln(tw, "case\tworkers\tagent ops/s\tp50 µs\tp99 µs\traw ops/s\traw p50 µs\tratio\ttarget\tadded p50 µs\tdaemon CPU µs/op\t")
 	for _, c := range r.Cases {
@@ -102,6 +107,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	writeScale(w, tw, r.Scale)
 	fmt.Fprintf(w, "\ndaemon memory (main cases): idle RSS %.1f MiB, under load max RSS %.1f MiB, HWM %.1f MiB\n",
 		mib(r.Memory.Idle.RSSKiB), mib(r.Memory.UnderLoad.RSSKiB), mib(r.Memory.UnderLoad.HWMKiB))
+	writeStream(w, r.Stream)
 	if r.Profile != "" {
 		fmt.Fprintf(w, "daemon CPU profile: %s\n", r.Profile)
 	}

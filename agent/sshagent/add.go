@@ -1,0 +1,57 @@
+package sshagent
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/tpmkeyd/tpmkeyd/protocol"
+)
+
+// Add is ssh-add KEYFILE: the private key is imported into the TPM under
+// the SRK (the core's Import), then marked for ssh with the key's comment,
+// -t as the marking's end, and its certificate if one came with it. The
+// plaintext is never stored. -c, -h and every other constraint are refused.
+func (a *sshAgent) Add(key agent.AddedKey) error {
+	switch {
+	case key.ConfirmBeforeUse:
+		return ErrConfirmUnsupported
+	case len(key.ConstraintExtensions) > 0:
+		return fmt.Errorf("%w: %s", ErrConstraint, key.ConstraintExtensions[0].ExtensionName)
+	}
+	if _, err := a.do(protocol.OpSSHAgent, &protocol.SSHAgentRequest{Action: protocol.SSHAgentCheck}); err != nil {
+		return err
+	}
+	signer, err := ssh.NewSignerFromKey(key.PrivateKey)
+	if err != nil {
+		return fmt.Errorf("ssh-add: %w", err)
+	}
+	pub := signer.PublicKey()
+	alias := importAlias(pub)
+	if err := a.importKey(alias, key.PrivateKey); err != nil {
+		return err
+	}
+	req := &protocol.SSHKeyRequest{Alias: alias, Action: protocol.SSHEnable, Comment: key.Comment}
+	if len(req.Comment) > 256 {
+		req.Comment = req.Comment[:256]
+	}
+	if key.LifetimeSecs > 0 {
+		req.NotAfter = time.Now().Add(time.Duration(key.LifetimeSecs) * time.Second).Unix()
+	}
+	if key.Certificate != nil {
+		req.Certificate = key.Certificate.Marshal()
+	}
+	_, err = a.do(protocol.OpSSHKey, req)
+	return err
+}
+
+// importAlias names an imported key after its fingerprint, so that adding
+// the same key again finds it (KEY_EXISTS, then the marking is renewed).
+func importAlias(pub ssh.PublicKey) string {
+	sum := sha256.Sum256(pub.Marshal())
+	return "ssh-" + hex.EncodeToString(sum[:8])
+}

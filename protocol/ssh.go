@@ -1,0 +1,110 @@
+package protocol
+
+// The ssh-agent operations (docs/PROTOCOL.md §6.29–6.32): what the ssh-agent
+// front end (agent/sshagent) and `tpmkey ssh` need of the core. A key is
+// offered to ssh only while it is marked (SSHKey "enable"); the agent lock
+// and the cached PIN authorizations are the core's, per uid.
+const (
+	OpSSHKey   Op = 48
+	OpSSHList  Op = 49
+	OpSSHSign  Op = 50
+	OpSSHAgent Op = 51
+)
+
+// SSHKey actions.
+const (
+	SSHEnable  = "enable"  // mark the key for ssh (comment, not_after, certificate)
+	SSHDisable = "disable" // remove the marking; the key stays
+	SSHUnlock  = "unlock"  // cache the PIN's authorization for seconds
+	SSHForget  = "forget"  // drop a cached authorization
+)
+
+// SSHAgent actions.
+const (
+	SSHAgentLock   = "lock"   // ssh-add -x: every ssh request of the uid fails but unlock
+	SSHAgentUnlock = "unlock" // ssh-add -X, with the lock's passphrase
+	SSHAgentCheck  = "check"  // fails while locked (session-bind@openssh.com asks it)
+)
+
+// SSH signature algorithms (RFC 4253, RFC 8332, RFC 5656 names).
+const (
+	SSHAlgECDSAP256 = "ecdsa-sha2-nistp256"
+	SSHAlgECDSAP384 = "ecdsa-sha2-nistp384"
+	SSHAlgRSASHA256 = "rsa-sha2-256"
+	SSHAlgRSASHA512 = "rsa-sha2-512"
+	SSHAlgRSASHA1   = "ssh-rsa" // SHA-1: refused unless ssh_allow_sha1
+)
+
+// SSHInfo is a key's ssh marking, in KeyInfo.
+type SSHInfo struct {
+	Comment     string `cbor:"comment,omitempty"`     // "": the alias
+	NotAfter    int64  `cbor:"not_after,omitempty"`   // Unix seconds; 0: no end
+	Certificate []byte `cbor:"certificate,omitempty"` // OpenSSH certificate, wire format
+	// UnlockedUntil is when the cached PIN authorization ends (SSHList
+	// and SSHKey only; 0: none cached).
+	UnlockedUntil int64 `cbor:"unlocked_until,omitempty"`
+}
+
+// SSHKeyRequest changes a key's ssh state: Action is one of SSHEnable,
+// SSHDisable, SSHUnlock, SSHForget.
+type SSHKeyRequest struct {
+	Alias       string `cbor:"alias"`
+	Action      string `cbor:"action"`
+	Comment     string `cbor:"comment,omitempty"`     // enable
+	NotAfter    int64  `cbor:"not_after,omitempty"`   // enable: Unix seconds; 0: none
+	Certificate []byte `cbor:"certificate,omitempty"` // enable
+	PIN         []byte `cbor:"pin,omitempty"`         // unlock
+	Seconds     uint32 `cbor:"seconds,omitempty"`     // unlock: how long; 0: 15 minutes
+}
+
+type SSHKeyResponse struct {
+	Key KeyInfo `cbor:"key"`
+}
+
+// SSHListRequest lists the caller's keys marked for ssh whose marking has
+// not ended, a page at a time (as ListKeys).
+type SSHListRequest struct {
+	Cursor string `cbor:"cursor,omitempty"`
+	Limit  uint32 `cbor:"limit,omitempty"`
+}
+
+type SSHListResponse struct {
+	Keys       []KeyInfo `cbor:"keys"`
+	NextCursor string    `cbor:"next_cursor,omitempty"`
+}
+
+// SSHSignRequest signs data (the ssh session's to-be-signed blob, or
+// anything an ssh client sends) with a marked key, under an ssh signature
+// algorithm; the signature is ASN.1 DER (ECDSA) or PKCS #1 v1.5 (RSA), as
+// Sign returns it.
+type SSHSignRequest struct {
+	Alias     string `cbor:"alias"`
+	Algorithm string `cbor:"algorithm"`
+	Data      []byte `cbor:"data"`
+	// KeyID, when given, must be the key's id: a front end that found the
+	// alias by its public key never signs with another key under it.
+	KeyID []byte `cbor:"key_id,omitempty"`
+}
+
+type SSHSignResponse struct {
+	Signature []byte `cbor:"signature"`
+}
+
+// SSHAgentRequest locks or unlocks the caller's ssh agent, or checks it is
+// unlocked.
+type SSHAgentRequest struct {
+	Action     string `cbor:"action"`
+	Passphrase []byte `cbor:"passphrase,omitempty"`
+}
+
+type SSHAgentResponse struct {
+	Locked bool `cbor:"locked"`
+}
+
+func (r *SSHKeyRequest) KeyAlias() string       { return r.Alias }
+func (r *SSHKeyRequest) KeyNamespace() *uint32  { return nil }
+func (r *SSHKeyRequest) KeyPIN() []byte         { return r.PIN }
+func (r *SSHKeyRequest) Secrets() [][]byte      { return [][]byte{r.PIN} }
+func (r *SSHSignRequest) KeyAlias() string      { return r.Alias }
+func (r *SSHSignRequest) KeyNamespace() *uint32 { return nil }
+func (r *SSHAgentRequest) Secrets() [][]byte    { return [][]byte{r.Passphrase} }
