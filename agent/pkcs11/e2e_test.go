@@ -2,6 +2,9 @@ package pkcs11_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -58,6 +61,29 @@ func TestPKCS11Tool(t *testing.T) {
 				t.Errorf("pkcs11-tool -O = %q, want it to contain %q", out, want)
 			}
 		}
+	})
+	t.Run("imported-key-is-not-local", func(t *testing.T) {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := c.ImportPrivateKey(ctx, "imported", priv)
+		if err != nil {
+			t.Fatalf("ImportPrivateKey = %v", err)
+		}
+		var block string
+		for _, b := range strings.Split(s.p11(t, "-O", "--type", "privkey"), "Private Key Object") {
+			if strings.Contains(b, "label:      imported") {
+				block = b
+			}
+		}
+		if !strings.Contains(block, "Access:     sensitive") || strings.Contains(block, "local") || strings.Contains(block, "always sensitive") {
+			t.Errorf("pkcs11-tool -O of an imported key = %q, want sensitive, not local or always sensitive", block)
+		}
+		// It signs like any other key.
+		sig := filepath.Join(s.Dir, "imported.sig")
+		s.p11(t, "--sign", "-m", "ECDSA", "--id", hex.EncodeToString(k.ID), "-i", digest, "-o", sig, "--signature-format", "openssl")
+		s.openssl(t, "pkeyutl", "-verify", "-pubin", "-inkey", s.file(t, "imported.pub", pubPEM(t, &priv.PublicKey)), "-in", digest, "-sigfile", sig)
 	})
 	t.Run("mechanisms", func(t *testing.T) {
 		// What p11-kit 0.24.1's client passes on (docs/PKCS11.md §2).
