@@ -11,6 +11,7 @@ const (
 	ckkEC              = 0x3
 	ckkGenericSecret   = 0x10
 	ckkSHA256HMAC      = 0x2b
+	ckkAES             = 0x1f
 	ckcX509            = 0x0
 	ckuSO              = 0
 	ckuUser            = 1

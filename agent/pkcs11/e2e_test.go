@@ -51,9 +51,15 @@ func TestPKCS11Tool(t *testing.T) {
 		if _, err := c.GenerateKey(ctx, "mac", client.AlgHMACSHA256); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := c.GenerateKey(ctx, "aead", client.AlgAES256GCM); err != nil {
+			t.Fatal(err)
+		}
 		out := s.p11(t, "-O")
 		if !strings.Contains(out, "Secret Key Object") || !strings.Contains(out, "label:      mac") {
 			t.Errorf("pkcs11-tool -O = %q, want the hmac-sha256 key as a secret key object", out)
+		}
+		if !strings.Contains(out, "Secret Key Object; AES length 32") || !strings.Contains(out, "label:      aead") {
+			t.Errorf("pkcs11-tool -O = %q, want the aes-256-gcm key as an AES secret key object", out)
 		}
 		for _, want := range []string{"Private Key Object; EC", "Public Key Object; EC", "Private Key Object; RSA", "Public Key Object; RSA 2048 bits",
 			"label:      web", "ID:         " + ecID, "sensitive, always sensitive, never extractable, local"} {

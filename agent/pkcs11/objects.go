@@ -66,7 +66,7 @@ func keyClasses(k *protocol.KeyInfo) []uint64 {
 	switch k.Algorithm {
 	case protocol.AlgECP256, protocol.AlgECP384, protocol.AlgRSA2048, protocol.AlgRSA3072:
 		return []uint64{ckoPrivateKey, ckoPublicKey}
-	case protocol.AlgHMACSHA256:
+	case protocol.AlgHMACSHA256, protocol.AlgAES256GCM:
 		return []uint64{ckoSecretKey}
 	}
 	return nil // sealed secrets are not PKCS#11 objects
@@ -293,6 +293,9 @@ func (o *object) keyType() uint64 {
 	}
 	if o.key != nil && o.key.Algorithm == protocol.AlgHMACSHA256 {
 		return ckkSHA256HMAC
+	}
+	if o.key != nil && o.key.Algorithm == protocol.AlgAES256GCM {
+		return ckkAES
 	}
 	return ckkGenericSecret
 }
