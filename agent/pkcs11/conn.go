@@ -30,7 +30,10 @@ type conn struct {
 	sess *core.Session
 	br   *bufio.Reader // read by serve only
 
-	// ctx ends when the connection stops reading (shutdown, hang-up).
+	// reqCtx is every request's context: the acceptor's, cancelled when a
+	// shutdown runs out of time. ctx also ends when the connection stops
+	// reading (a frame waiting for memory budget stops waiting).
+	reqCtx context.Context
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -43,17 +46,17 @@ type conn struct {
 	tok token // PKCS#11 state; see token.go for its lock
 }
 
-func newConn(s *Server, nc *net.UnixConn, sess *core.Session) *conn {
-	ctx, cancel := context.WithCancel(s.reqCtx)
-	c := &conn{s: s, nc: nc, sess: sess, br: bufio.NewReaderSize(nc, 4096), ctx: ctx, cancel: cancel,
+func newConn(s *Server, reqCtx context.Context, nc *net.UnixConn, sess *core.Session) *conn {
+	ctx, cancel := context.WithCancel(reqCtx)
+	c := &conn{s: s, nc: nc, sess: sess, br: bufio.NewReaderSize(nc, 4096), reqCtx: reqCtx, ctx: ctx, cancel: cancel,
 		sem: make(chan struct{}, max(1, s.core.Limits().MaxInflightPerConn))}
 	c.tok.init(sess.Caller())
 	return c
 }
 
-// serve negotiates the version, then reads frames until the peer leaves,
+// Serve negotiates the version, then reads frames until the peer leaves,
 // a frame is bad or the server stops.
-func (c *conn) serve() {
+func (c *conn) Serve() {
 	defer c.finish()
 	lim := c.s.core.Limits()
 	c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
@@ -70,7 +73,6 @@ func (c *conn) serve() {
 		}
 		c.sem <- struct{}{}
 		c.inflight.Add(1)
-		c.s.handlers.Add(1)
 		if inline(msg) {
 			// Quick calls that never wait on the core or the TPM run on
 			// the reader: no goroutine to wake on the caller's path.
@@ -83,10 +85,10 @@ func (c *conn) serve() {
 
 // run answers one message and releases what the reader took for it.
 func (c *conn) run(code uint32, msg []byte, release func()) {
-	defer func() { <-c.sem; c.inflight.Done(); c.s.handlers.Done() }()
+	defer func() { <-c.sem; c.inflight.Done() }()
 	defer release()
 	if !c.handle(code, msg) {
-		c.stopReading()
+		c.StopReading()
 	}
 }
 
@@ -143,7 +145,7 @@ func (c *conn) readFrame() (code uint32, msg []byte, release func(), err error) 
 // handle answers one message; it reports false when the connection must
 // close.
 func (c *conn) handle(code uint32, msg []byte) bool {
-	t := &task{c: c, ctx: c.s.reqCtx}
+	t := &task{c: c, ctx: c.reqCtx}
 	defer t.finish()
 	defer clear(msg)
 	out, ok := t.run(msg)
@@ -180,8 +182,8 @@ func (c *conn) finish() {
 	c.tok.close()
 }
 
-// stopReading makes the reader return; requests in flight finish.
-func (c *conn) stopReading() {
+// StopReading makes the reader return; requests in flight finish.
+func (c *conn) StopReading() {
 	c.stopping.Store(true)
 	c.nc.SetReadDeadline(time.Unix(1, 0))
 }
