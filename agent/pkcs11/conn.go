@@ -38,6 +38,7 @@ type conn struct {
 	cancel context.CancelFunc
 
 	sem       chan struct{}
+	readDone  chan struct{} // closed when reading ends
 	inflight  sync.WaitGroup
 	stopping  atomic.Bool
 	malformed atomic.Int32
@@ -49,13 +50,14 @@ type conn struct {
 func newConn(s *Server, reqCtx context.Context, nc *net.UnixConn, sess *core.Session) *conn {
 	ctx, cancel := context.WithCancel(reqCtx)
 	c := &conn{s: s, nc: nc, sess: sess, br: bufio.NewReaderSize(nc, 4096), reqCtx: reqCtx, ctx: ctx, cancel: cancel,
-		sem: make(chan struct{}, max(1, s.core.Limits().MaxInflightPerConn))}
+		sem: make(chan struct{}, max(1, s.core.Limits().MaxInflightPerConn)), readDone: make(chan struct{})}
 	c.tok.init(sess.Caller())
 	return c
 }
 
 // Serve negotiates the version, then reads frames until the peer leaves,
-// a frame is bad or the server stops.
+// a frame is bad or the server stops, and waits for the requests in
+// flight.
 func (c *conn) Serve() {
 	defer c.finish()
 	lim := c.s.core.Limits()
@@ -63,23 +65,36 @@ func (c *conn) Serve() {
 	if _, err := rpc.Negotiate(readWriter{c.br, c.nc}); err != nil {
 		return
 	}
+	c.readAndRun()
+	<-c.readDone
+}
+
+// readAndRun holds the reader role: it reads frames and answers the quick
+// ones itself; for any other, it starts a goroutine that takes the reader
+// role over and runs the request on this one, so the request starts at
+// once, without waiting for another goroutine to wake. The role is held by
+// one goroutine at a time (the fields of the reader, br and the read
+// deadline, are its own); the one that meets the end closes readDone.
+func (c *conn) readAndRun() {
 	for {
 		code, msg, release, err := c.readFrame()
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, errStopping) {
 				c.s.log.Debug("pkcs11: connection closed", "uid", c.sess.Caller().UID, "pid", c.sess.Caller().PID, "reason", err)
 			}
+			close(c.readDone)
 			return
 		}
 		c.sem <- struct{}{}
 		c.inflight.Add(1)
 		if inline(msg) {
-			// Quick calls that never wait on the core or the TPM run on
-			// the reader: no goroutine to wake on the caller's path.
+			// Quick calls that never wait on the core or the TPM.
 			c.run(code, msg, release)
 			continue
 		}
-		go c.run(code, msg, release)
+		go c.readAndRun()
+		c.run(code, msg, release)
+		return
 	}
 }
 
