@@ -31,6 +31,10 @@ type Config struct {
 	// SSHAllowSHA1 lets the ssh-agent socket sign ssh-rsa (RSA with SHA-1)
 	// for servers that know nothing newer; default false: refused.
 	SSHAllowSHA1 bool `toml:"ssh_allow_sha1"`
+	// PKCS11AllowSHA1 lets Sign take hash "sha1" for RSA PKCS #1 v1.5
+	// (the PKCS#11 token's CKM_RSA_PKCS over a SHA-1 DigestInfo, which
+	// pkcs11-tool --test and old TLS clients send); default false: refused.
+	PKCS11AllowSHA1 bool `toml:"pkcs11_allow_sha1"`
 
 	// ids holds AdminGroup, AllowUsers and AllowGroups resolved to numeric
 	// ids by Validate, so that access checks never consult the user

@@ -32,6 +32,7 @@ var (
 	ErrSSHExpired          = errors.New("the key's ssh marking has expired")
 	ErrSSHPINLocked        = errors.New("key has a PIN and is not unlocked for ssh (tpmkey ssh unlock)")
 	ErrSSHSHA1             = errors.New("ssh-rsa signatures (SHA-1) are refused (ssh_allow_sha1); use rsa-sha2-256 or rsa-sha2-512")
+	ErrSignSHA1            = errors.New("SHA-1 signatures are refused (pkcs11_allow_sha1); sign a SHA-256, -384 or -512 digest")
 )
 
 // tpmErr marks an error from the TPM layer, so that an unrecognised one
@@ -97,6 +98,7 @@ var statusTable = []struct {
 	{ErrSSHExpired, protocol.StatusPermissionDenied},
 	{ErrSSHPINLocked, protocol.StatusPermissionDenied},
 	{ErrSSHSHA1, protocol.StatusUnsupportedAlgorithm},
+	{ErrSignSHA1, protocol.StatusUnsupportedAlgorithm},
 	{context.Canceled, protocol.StatusTPMUnavailable},
 	{context.DeadlineExceeded, protocol.StatusTPMUnavailable},
 	{errTPM, protocol.StatusTPMError},

@@ -17,6 +17,9 @@ import (
 
 func (c *Core) sign(ctx context.Context, call *Call, m *protocol.SignRequest) (*protocol.SignResponse, error) {
 	rec := call.key
+	if m.Hash == hashSHA1 {
+		return c.signSHA1(ctx, call, m)
+	}
 	h, digest, err := signInput(rec, m.Hash, m.PSS, m.Digest, m.Message)
 	if err != nil {
 		return nil, err

@@ -83,7 +83,7 @@ type stack struct {
 	tpmkey  string
 }
 
-func startStack(t *testing.T) *stack {
+func startStack(t *testing.T, args ...string) *stack {
 	t.Helper()
 	requireTools(t)
 	tpmkeyd, tpmkey := bins(t)
@@ -94,7 +94,7 @@ func startStack(t *testing.T) *stack {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755) // other uids reach the socket
 	sock := filepath.Join(dir, "pkcs11.sock")
-	s, _ := e2e.StartStack(t, tpmkeyd, "--pkcs11-socket", sock)
+	s, _ := e2e.StartStack(t, tpmkeyd, append([]string{"--pkcs11-socket", sock}, args...)...)
 	return &stack{Stack: s, p11sock: sock, tpmkey: tpmkey}
 }
 

@@ -242,11 +242,21 @@ func TestPKCS11Tool(t *testing.T) {
 			t.Errorf("pkcs11-tool -O as nobody = exit %d %q %q, want the token with no objects", r.code, r.stdout, r.stderr)
 		}
 	})
-	t.Run("self-test", func(t *testing.T) {
-		// pkcs11-tool --test signs a SHA-1 DigestInfo with CKM_RSA_PKCS,
-		// which the daemon refuses (docs/PKCS11.md §8), so the self-test
-		// runs in a namespace with EC keys: uid 65534's, after the
-		// cross-uid check above.
+	t.Run("self-test-refuses-sha1-by-default", func(t *testing.T) {
+		// pkcs11-tool --test signs a SHA-1 DigestInfo with CKM_RSA_PKCS;
+		// without pkcs11_allow_sha1 the core refuses it, which the token
+		// answers CKR_DATA_INVALID (docs/PKCS11.md §4).
+		r := s.run(t, nil, nil, "pkcs11-tool", "--module", clientModule, "--test")
+		if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "CKR_DATA_INVALID") {
+			t.Errorf("pkcs11-tool --test (default config) = exit %d\n%s%s\nwant a failure with CKR_DATA_INVALID", r.code, r.stdout, r.stderr)
+		}
+		if log := s.Daemon.Log(); !strings.Contains(log, "op=Sign") || !strings.Contains(log, "status=UNSUPPORTED_ALGORITHM") {
+			t.Errorf("daemon log after the refused SHA-1 sign = no Sign with status=UNSUPPORTED_ALGORITHM\n%s", log)
+		}
+	})
+	t.Run("self-test-ec-only", func(t *testing.T) {
+		// With EC keys only, --test passes with the default config:
+		// uid 65534's namespace, after the cross-uid check above.
 		cred := &syscall.Credential{Uid: nobody, Gid: nobody}
 		if r := s.run(t, cred, []string{"TPMKEY_TRUST_SERVER_UID=0"}, s.tpmkey, "keygen", "nobody-ec", "--alg", "ec-p256"); r.code != 0 {
 			t.Fatalf("tpmkey keygen as nobody = exit %d %s", r.code, r.stderr)
@@ -256,4 +266,39 @@ func TestPKCS11Tool(t *testing.T) {
 			t.Errorf("pkcs11-tool --test = exit %d\n%s%s\nwant No errors", r.code, r.stdout, r.stderr)
 		}
 	})
+}
+
+// TestPKCS11ToolSelfTestSHA1: with pkcs11_allow_sha1, pkcs11-tool --test
+// passes its whole self-test on a token holding RSA and EC keys: the
+// multi-part and one-part CKM_RSA_PKCS signatures over its SHA-1
+// DigestInfo agree, openssl (inside pkcs11-tool) verifies RSA-PKCS and
+// SHA256-RSA-PKCS, and PKCS #1 v1.5 and OAEP decryption round-trip.
+func TestPKCS11ToolSelfTestSHA1(t *testing.T) {
+	requireTools(t)
+	cfg := filepath.Join(t.TempDir(), "tpmkeyd.toml")
+	if err := os.WriteFile(cfg, []byte("pkcs11_allow_sha1 = true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startStack(t, "--config", cfg)
+	ctx := context.Background()
+	c := s.dial(t)
+	if _, err := c.GenerateKey(ctx, "rsa", client.AlgRSA2048, client.WithPurposes(client.PurposeSign, client.PurposeDecrypt)); err != nil {
+		t.Fatalf("GenerateKey(rsa) = %v", err)
+	}
+	if _, err := c.GenerateKey(ctx, "web", client.AlgECP256); err != nil {
+		t.Fatalf("GenerateKey(web) = %v", err)
+	}
+	r := s.run(t, nil, nil, "pkcs11-tool", "--module", clientModule, "--test")
+	out := r.stdout + r.stderr
+	if r.code != 0 || !strings.Contains(out, "No errors") {
+		t.Fatalf("pkcs11-tool --test = exit %d\n%s\nwant No errors\ndaemon log:\n%s", r.code, out, s.Daemon.Log())
+	}
+	for _, want := range []string{"all 4 signature functions seem to work", "RSA-PKCS: OK", "SHA256-RSA-PKCS: OK", "(web) with 1 mechanism -- non-RSA, skipping"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pkcs11-tool --test output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "OK\n"); n < 4 {
+		t.Errorf("pkcs11-tool --test OK lines = %d, want >= 4 (2 signatures, 2 decryptions):\n%s", n, out)
+	}
 }

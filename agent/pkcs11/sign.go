@@ -19,6 +19,8 @@ var mgfOf = map[crypto.Hash]uint64{crypto.SHA256: ckgMGF1SHA256, crypto.SHA384: 
 
 func wireHash(h crypto.Hash) string {
 	switch h {
+	case crypto.SHA1:
+		return hashSHA1
 	case crypto.SHA384:
 		return protocol.HashSHA384
 	case crypto.SHA512:
@@ -126,7 +128,9 @@ func (t *task) finishSign(h uint64, op *operation) uint64 {
 	}
 	resp, rv := t.do(protocol.OpSign, &protocol.SignRequest{Alias: op.key.key.Alias, Digest: digest,
 		Hash: wireHash(hash), PSS: op.mech.pss, PIN: pin})
-	if rv == ckrArgumentsBad {
+	if rv == ckrArgumentsBad || (hash == crypto.SHA1 && rv == ckrMechanismInvalid) {
+		// A SHA-1 DigestInfo the daemon refuses (pkcs11_allow_sha1 off)
+		// stays CKR_DATA_INVALID (docs/PKCS11.md §4).
 		return ckrDataInvalid
 	}
 	if rv != ckrOK {
@@ -188,11 +192,17 @@ func ecdsaDigest(in []byte, k *ecdsa.PublicKey) (crypto.Hash, []byte, uint64) {
 	return crypto.SHA256, d, ckrOK
 }
 
+// hashSHA1 is the core's name for SHA-1 in Sign, which it takes only with
+// pkcs11_allow_sha1 (docs/PKCS11.md §4).
+const hashSHA1 = "sha1"
+
 // DigestInfo prefixes (RFC 8017 §9.2 note 1) of the hashes the TPM signs.
+// SHA-1's goes to the core, which refuses it unless pkcs11_allow_sha1.
 var digestInfoPrefixes = []struct {
 	h      crypto.Hash
 	prefix []byte
 }{
+	{crypto.SHA1, []byte{0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14}},
 	{crypto.SHA256, []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}},
 	{crypto.SHA384, []byte{0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30}},
 	{crypto.SHA512, []byte{0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40}},
