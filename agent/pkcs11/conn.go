@@ -43,6 +43,9 @@ type conn struct {
 	stopping  atomic.Bool
 	malformed atomic.Int32
 	wmu       sync.Mutex // one response written at a time
+	wdeadline time.Time  // the write deadline set; guarded by wmu
+	// rdeadline tells that a read deadline is set; the reader role's.
+	rdeadline bool
 
 	tok token // PKCS#11 state; see token.go for its lock
 }
@@ -116,18 +119,37 @@ var inlineCalls = map[rpc.Call]bool{
 	rpc.CallSignInit: true, rpc.CallSignUpdate: true, rpc.CallDecryptInit: true,
 }
 
-// inline reports whether msg is a call of inlineCalls, from its call id.
+// sizeQueryCalls end with an "fy" (the caller's output buffer size);
+// asked with no buffer, they answer the size from the connection's own
+// state, never calling the core.
+var sizeQueryCalls = map[rpc.Call]bool{rpc.CallSign: true, rpc.CallSignFinal: true, rpc.CallDecrypt: true}
+
+// inline reports whether msg is a call of inlineCalls, from its call id,
+// or a size query of sizeQueryCalls: its last four bytes, the buffer size,
+// are zero (a malformed message merely fails to parse where it is read).
 func inline(msg []byte) bool {
-	return len(msg) >= 4 && inlineCalls[rpc.Call(binary.BigEndian.Uint32(msg))]
+	if len(msg) < 4 {
+		return false
+	}
+	call := rpc.Call(binary.BigEndian.Uint32(msg))
+	if inlineCalls[call] {
+		return true
+	}
+	return sizeQueryCalls[call] && len(msg) >= 8 && binary.BigEndian.Uint32(msg[len(msg)-4:]) == 0
 }
 
 // readFrame waits for a frame (no idle limit: p11-kit's client keeps its
 // connection for the life of the process and does not reconnect), takes
 // the memory budget for its declared size before reading it, and gives
-// the rest of the frame ReadTimeout.
+// the rest of the frame ReadTimeout. A frame that arrived whole with its
+// first bytes (the usual case: p11-kit writes each request at once) is
+// read from the buffer with no deadline set or cleared.
 func (c *conn) readFrame() (code uint32, msg []byte, release func(), err error) {
 	lim := c.s.core.Limits()
-	c.nc.SetReadDeadline(time.Time{})
+	if c.rdeadline {
+		c.nc.SetReadDeadline(time.Time{})
+		c.rdeadline = false
+	}
 	if c.stopping.Load() {
 		return 0, nil, nil, errStopping
 	}
@@ -137,7 +159,9 @@ func (c *conn) readFrame() (code uint32, msg []byte, release func(), err error) 
 		}
 		return 0, nil, nil, err
 	}
-	c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
+	if c.br.Buffered() < rpc.HeaderSize {
+		c.armReadDeadline(lim.ReadTimeout.Duration)
+	}
 	h, err := rpc.ReadFrameHeader(c.br, lim.MaxFrameSize)
 	if err != nil {
 		return 0, nil, nil, err
@@ -146,8 +170,8 @@ func (c *conn) readFrame() (code uint32, msg []byte, release func(), err error) 
 	if err != nil {
 		return 0, nil, nil, errStopping
 	}
-	if waited {
-		c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
+	if waited || (!c.rdeadline && uint64(c.br.Buffered()) < uint64(h.DataLen)+uint64(h.OptionsLen)) {
+		c.armReadDeadline(lim.ReadTimeout.Duration)
 	}
 	msg, err = rpc.ReadFrameBody(c.br, h)
 	if err != nil {
@@ -157,13 +181,19 @@ func (c *conn) readFrame() (code uint32, msg []byte, release func(), err error) 
 	return h.Code, msg, release, nil
 }
 
+// armReadDeadline gives what is left of a frame d to arrive.
+func (c *conn) armReadDeadline(d time.Duration) {
+	c.nc.SetReadDeadline(deadline(d))
+	c.rdeadline = true
+}
+
 // handle answers one message; it reports false when the connection must
 // close.
 func (c *conn) handle(code uint32, msg []byte) bool {
 	t := &task{c: c, ctx: c.reqCtx}
 	defer t.finish()
 	defer clear(msg)
-	out, ok := t.run(msg)
+	frame, ok := t.run(msg)
 	if !ok {
 		if c.malformed.Add(1) >= maxMalformed {
 			c.s.log.Debug("pkcs11: closing connection", "uid", c.sess.Caller().UID, "reason", errTooManyMalformed)
@@ -172,19 +202,31 @@ func (c *conn) handle(code uint32, msg []byte) bool {
 	} else {
 		c.malformed.Store(0)
 	}
-	frame := rpc.AppendFrame(make([]byte, 0, rpc.HeaderSize+len(out)), code, out)
+	rpc.PutFrameHeader(frame, code)
 	c.write(frame)
 	if t.sensitive {
-		clear(out)
 		clear(frame)
 	}
 	return true
 }
 
+// write sends one frame with one write. The write deadline is moved only
+// when less than half of ReadTimeout is left of it, so a response written
+// within half of ReadTimeout of the last move costs a clock read instead
+// of a timer update; a peer that stops reading still blocks a write for at
+// most ReadTimeout, and at least half of it.
 func (c *conn) write(frame []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.nc.SetWriteDeadline(deadline(c.s.core.Limits().ReadTimeout.Duration))
+	if d := c.s.core.Limits().ReadTimeout.Duration; d > 0 {
+		if now := time.Now(); c.wdeadline.Sub(now) < d/2 {
+			c.wdeadline = now.Add(d)
+			c.nc.SetWriteDeadline(c.wdeadline)
+		}
+	} else if !c.wdeadline.IsZero() {
+		c.wdeadline = time.Time{}
+		c.nc.SetWriteDeadline(c.wdeadline)
+	}
 	if _, err := c.nc.Write(frame); err != nil {
 		c.nc.Close()
 	}

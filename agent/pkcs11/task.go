@@ -61,37 +61,58 @@ var handlers = map[rpc.Call]handler{
 	rpc.CallCreateObject:      (*task).createObject,
 }
 
-// run answers msg; ok is false when msg did not parse.
-func (t *task) run(msg []byte) (out []byte, ok bool) {
+// respBufSize is the capacity a response starts with: the frame header
+// and every fixed-size answer fit.
+const respBufSize = 256
+
+// run answers msg with a whole frame whose header is left to fill in (the
+// first rpc.HeaderSize bytes); ok is false when msg did not parse.
+func (t *task) run(msg []byte) (frame []byte, ok bool) {
 	in, err := rpc.ParseRequest(msg)
 	if errors.Is(err, rpc.ErrUnknownCall) {
-		return rpc.ErrorMessage(nil, ckrFunctionNotSupported), true
+		return errorFrame(ckrFunctionNotSupported), true
 	}
 	if err != nil {
-		return rpc.ErrorMessage(nil, ckrDeviceError), false
+		return errorFrame(ckrDeviceError), false
 	}
 	h := handlers[in.Call]
 	if h == nil {
-		return rpc.ErrorMessage(nil, ckrFunctionNotSupported), true
+		return errorFrame(ckrFunctionNotSupported), true
 	}
 	if in.Call != rpc.CallInitialize && in.Call != rpc.CallGetInfo && !t.c.tok.isInitialized() {
-		return rpc.ErrorMessage(nil, ckrCryptokiNotInitialized), true
+		return errorFrame(ckrCryptokiNotInitialized), true
 	}
 	t.in = in
-	t.out = rpc.NewResponse(make([]byte, 0, 256), in.Call)
+	t.out = rpc.NewResponse(make([]byte, rpc.HeaderSize, respBufSize), in.Call)
 	rv := h(t)
 	if in.Err() != nil {
-		return rpc.ErrorMessage(nil, ckrDeviceError), false
+		return t.errorFrame(ckrDeviceError), false
 	}
 	if rv != ckrOK {
-		return rpc.ErrorMessage(nil, rv), true
+		return t.errorFrame(rv), true
 	}
-	out, err = t.out.Bytes()
+	frame, err = t.out.Bytes()
 	if err != nil {
 		t.c.s.log.Error("pkcs11: building a response", "call", in.Call.String(), "err", err)
-		return rpc.ErrorMessage(nil, ckrGeneralError), true
+		return t.errorFrame(ckrGeneralError), true
 	}
-	return out, true
+	return frame, true
+}
+
+// errorFrame is the frame of an error response, header left to fill in.
+func errorFrame(rv uint64) []byte {
+	return rpc.ErrorMessage(make([]byte, rpc.HeaderSize, 32), rv)
+}
+
+// errorFrame drops what the handler wrote (wiping it if it may hold a
+// secret) and answers rv.
+func (t *task) errorFrame(rv uint64) []byte {
+	if t.sensitive {
+		if b, _ := t.out.Bytes(); b != nil {
+			clear(b[:cap(b)])
+		}
+	}
+	return errorFrame(rv)
 }
 
 // done checks that the request was read whole; handlers call it after

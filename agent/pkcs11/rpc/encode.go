@@ -12,16 +12,17 @@ type Response struct {
 	err  error
 }
 
-// NewResponse starts the response to call in dst[:0].
+// NewResponse starts the response to call, appended to dst (a caller
+// may leave room there for the frame header).
 func NewResponse(dst []byte, call Call) *Response {
-	w := &Response{call: call, buf: dst[:0], sig: call.ResponseSignature()}
+	w := &Response{call: call, buf: dst, sig: call.ResponseSignature()}
 	w.buf = put32(w.buf, uint32(call))
 	w.buf = putBytes(w.buf, []byte(w.sig))
 	return w
 }
 
 // ErrorMessage is the response that carries the CK_RV rv instead of the
-// call's results.
+// call's results, appended to dst.
 func ErrorMessage(dst []byte, rv uint64) []byte {
 	w := NewResponse(dst, CallError)
 	w.Ulong(rv)

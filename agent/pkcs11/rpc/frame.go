@@ -75,6 +75,15 @@ func ReadFrameBody(r io.Reader, h FrameHeader) ([]byte, error) {
 	return data, nil
 }
 
+// PutFrameHeader fills in the header of frame, whose first HeaderSize
+// bytes were left for it and whose rest is the message (no options): a
+// response is built in place and written with one call.
+func PutFrameHeader(frame []byte, code uint32) {
+	binary.BigEndian.PutUint32(frame[0:], code)
+	binary.BigEndian.PutUint32(frame[4:], 0)
+	binary.BigEndian.PutUint32(frame[8:], uint32(len(frame)-HeaderSize))
+}
+
 // AppendFrame appends a frame with code and message msg (no options).
 func AppendFrame(dst []byte, code uint32, msg []byte) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, code)
