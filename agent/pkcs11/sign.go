@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
-	"encoding/asn1"
-	"math/big"
 
 	"github.com/tpmkeyd/tpmkeyd/agent/pkcs11/rpc"
 	"github.com/tpmkeyd/tpmkeyd/protocol"
@@ -220,17 +218,48 @@ func parseDigestInfo(in []byte) (crypto.Hash, []byte, uint64) {
 	return 0, nil, ckrDataInvalid
 }
 
-// rawECDSA turns a DER ECDSA signature into PKCS#11's r || s, each n bytes.
+// rawECDSA turns a DER ECDSA signature, SEQUENCE { INTEGER r, INTEGER s }
+// with short lengths (any signature of a curve up to P-384), into
+// PKCS#11's r || s, each n bytes. It reads the DER by hand, without
+// reflection or big integers: it is on every ECDSA C_Sign.
 func rawECDSA(der []byte, n uint32) ([]byte, bool) {
-	var sig struct{ R, S *big.Int }
-	if rest, err := asn1.Unmarshal(der, &sig); err != nil || len(rest) != 0 || sig.R == nil || sig.S == nil {
-		return nil, false
-	}
-	if sig.R.Sign() <= 0 || sig.S.Sign() <= 0 || sig.R.BitLen() > int(8*n) || sig.S.BitLen() > int(8*n) {
+	if len(der) < 2 || der[0] != 0x30 || der[1] >= 0x80 || int(der[1]) != len(der)-2 {
 		return nil, false
 	}
 	out := make([]byte, 2*n)
-	sig.R.FillBytes(out[:n])
-	sig.S.FillBytes(out[n:])
+	rest := der[2:]
+	for i := range 2 {
+		v, tail, ok := derPositiveInt(rest)
+		if !ok || uint32(len(v)) > n {
+			return nil, false
+		}
+		copy(out[(uint32(i)+1)*n-uint32(len(v)):], v)
+		rest = tail
+	}
+	if len(rest) != 0 {
+		return nil, false
+	}
 	return out, true
+}
+
+// derPositiveInt reads a DER INTEGER with a short length that is greater
+// than zero, and returns its magnitude without leading zeros.
+func derPositiveInt(b []byte) (v, rest []byte, ok bool) {
+	if len(b) < 3 || b[0] != 0x02 || b[1] >= 0x80 || int(b[1]) > len(b)-2 || b[1] == 0 {
+		return nil, nil, false
+	}
+	v, rest = b[2:2+int(b[1])], b[2+int(b[1]):]
+	if v[0]&0x80 != 0 { // negative
+		return nil, nil, false
+	}
+	if len(v) > 1 && v[0] == 0 && v[1]&0x80 == 0 { // not minimal
+		return nil, nil, false
+	}
+	for len(v) > 0 && v[0] == 0 {
+		v = v[1:]
+	}
+	if len(v) == 0 { // zero
+		return nil, nil, false
+	}
+	return v, rest, true
 }
