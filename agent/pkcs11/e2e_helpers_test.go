@@ -36,7 +36,7 @@ var (
 )
 
 // bins builds tpmkeyd and tpmkey once, into a directory others may read.
-func bins(t *testing.T) (tpmkeyd, tpmkey string) {
+func bins(t testing.TB) (tpmkeyd, tpmkey string) {
 	t.Helper()
 	binOnce.Do(func() {
 		if binDir, binErr = os.MkdirTemp("", "pkcs11-bin"); binErr != nil {
@@ -63,7 +63,7 @@ func TestMain(m *testing.M) {
 
 // requireTools skips (fails under CI=true) when a program or file the
 // tests run is missing.
-func requireTools(t *testing.T) {
+func requireTools(t testing.TB) {
 	t.Helper()
 	swtpmtest.RequireSwtpm(t)
 	for _, tool := range []string{"pkcs11-tool", "openssl", "p11tool", "gnutls-serv", "gnutls-cli"} {
@@ -83,7 +83,7 @@ type stack struct {
 	tpmkey  string
 }
 
-func startStack(t *testing.T, args ...string) *stack {
+func startStack(t testing.TB, args ...string) *stack {
 	t.Helper()
 	requireTools(t)
 	tpmkeyd, tpmkey := bins(t)

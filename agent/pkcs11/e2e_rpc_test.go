@@ -23,12 +23,12 @@ import (
 // cannot (CKM_ECDH1_DERIVE's parameters, as newer p11-kit encodes them)
 // and what no client should (malformed messages).
 type rpcConn struct {
-	t    *testing.T
+	t    testing.TB
 	nc   net.Conn
 	code uint32
 }
 
-func dialRPC(t *testing.T, sock string) *rpcConn {
+func dialRPC(t testing.TB, sock string) *rpcConn {
 	t.Helper()
 	nc, err := net.Dial("unix", sock)
 	if err != nil {
