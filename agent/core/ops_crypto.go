@@ -34,6 +34,9 @@ func (c *Core) sign(ctx context.Context, call *Call, m *protocol.SignRequest) (*
 // verify checks a signature in software, against the stored public key.
 func (c *Core) verify(_ context.Context, call *Call, m *protocol.VerifyRequest) (*protocol.VerifyResponse, error) {
 	rec := call.key
+	if m.Hash == hashSHA1 {
+		return c.verifySHA1(call, m)
+	}
 	h, digest, err := signInput(rec, m.Hash, m.PSS, m.Digest, m.Message)
 	if err != nil {
 		return nil, err

@@ -162,6 +162,7 @@ const (
 	ckrSessionReadOnly             = 0x0b5
 	ckrSessionReadOnlyExists       = 0x0b7
 	ckrSignatureInvalid            = 0x0c0
+	ckrSignatureLenRange           = 0x0c1
 	ckrTemplateIncomplete          = 0x0d0
 	ckrTemplateInconsistent        = 0x0d1
 	ckrTokenNotPresent             = 0x0e0

@@ -117,12 +117,13 @@ var inlineCalls = map[rpc.Call]bool{
 	rpc.CallCloseSession: true, rpc.CallGetSessionInfo: true, rpc.CallLogin: true, rpc.CallLogout: true,
 	rpc.CallGetAttributeValue: true, rpc.CallFindObjects: true, rpc.CallFindObjectsFinal: true,
 	rpc.CallSignInit: true, rpc.CallSignUpdate: true, rpc.CallDecryptInit: true,
+	rpc.CallVerifyInit: true, rpc.CallVerifyUpdate: true, rpc.CallEncryptInit: true,
 }
 
 // sizeQueryCalls end with an "fy" (the caller's output buffer size);
 // asked with no buffer, they answer the size from the connection's own
 // state, never calling the core.
-var sizeQueryCalls = map[rpc.Call]bool{rpc.CallSign: true, rpc.CallSignFinal: true, rpc.CallDecrypt: true}
+var sizeQueryCalls = map[rpc.Call]bool{rpc.CallSign: true, rpc.CallSignFinal: true, rpc.CallDecrypt: true, rpc.CallEncrypt: true}
 
 // inline reports whether msg is a call of inlineCalls, from its call id,
 // or a size query of sizeQueryCalls: its last four bytes, the buffer size,

@@ -330,3 +330,119 @@ func TestMechanismsOverRPC(t *testing.T) {
 		t.Errorf("C_SignInit(SHA256_RSA_PKCS, EC key) = %#x, want CKR_KEY_TYPE_INCONSISTENT", rv)
 	}
 }
+
+// TestVerifyEncryptOverRPC: C_Verify (single and multi-part) on a public
+// key object, and C_Encrypt to an RSA public key object whose ciphertexts
+// the TPM decrypts (through the native client and through C_Decrypt).
+func TestVerifyEncryptOverRPC(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	c := s.dial(t)
+	if _, err := c.GenerateKey(ctx, "ec", client.AlgECP256); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GenerateKey(ctx, "rsa", client.AlgRSA2048, client.WithPurposes(client.PurposeSign, client.PurposeDecrypt)); err != nil {
+		t.Fatal(err)
+	}
+	rc := dialRPC(t, s.p11sock)
+	rc.initialize()
+	sess := rc.openSession()
+	ecPriv, ecPub := rc.findOne(sess, "ec", 3), rc.findOne(sess, "ec", 2)
+	rsaPriv, rsaPub := rc.findOne(sess, "rsa", 3), rc.findOne(sess, "rsa", 2)
+	data := []byte("data the daemon hashes")
+	mechECDSASHA256 := func(key uint64) []byte {
+		return newMsg(42, "uMu").u64(sess).u32(0x1044).u32(0xffffffff).u64(key).b
+	}
+	if rv, _ := rc.call(mechECDSASHA256(ecPriv)); rv != 0 {
+		t.Fatalf("C_SignInit = %#x", rv)
+	}
+	rv, args := rc.call(newMsg(43, "uayfy").u64(sess).byte(1).bytes(data).u32(64).b)
+	if rv != 0 || len(args) != 69 {
+		t.Fatalf("C_Sign = %#x %x", rv, args)
+	}
+	sig := args[5:]
+	verifyInit := func(key uint64) {
+		t.Helper()
+		m := mechECDSASHA256(key)
+		m[3] = 48 // C_VerifyInit
+		if rv, _ := rc.call(m); rv != 0 {
+			t.Fatalf("C_VerifyInit = %#x", rv)
+		}
+	}
+	bad := append([]byte(nil), sig...)
+	bad[10] ^= 1
+	for _, tc := range []struct {
+		name string
+		key  uint64
+		sig  []byte
+		want uint64
+	}{
+		{"public-key", ecPub, sig, 0},
+		{"private-key-object", ecPriv, sig, 0},
+		{"changed", ecPub, bad, 0xc0},    // CKR_SIGNATURE_INVALID
+		{"short", ecPub, sig[:63], 0xc1}, // CKR_SIGNATURE_LEN_RANGE
+	} {
+		t.Run("verify-"+tc.name, func(t *testing.T) {
+			verifyInit(tc.key)
+			if rv, _ := rc.call(newMsg(49, "uayay").u64(sess).byte(1).bytes(data).byte(1).bytes(tc.sig).b); rv != tc.want {
+				t.Errorf("C_Verify = %#x, want %#x", rv, tc.want)
+			}
+		})
+	}
+	t.Run("verify-multi-part", func(t *testing.T) {
+		verifyInit(ecPub)
+		for _, part := range [][]byte{data[:7], data[7:]} {
+			if rv, _ := rc.call(newMsg(50, "uay").u64(sess).byte(1).bytes(part).b); rv != 0 {
+				t.Fatalf("C_VerifyUpdate = %#x", rv)
+			}
+		}
+		if rv, _ := rc.call(newMsg(51, "uay").u64(sess).byte(1).bytes(sig).b); rv != 0 {
+			t.Errorf("C_VerifyFinal = %#x, want CKR_OK", rv)
+		}
+	})
+	t.Run("sign-init-on-public-key", func(t *testing.T) {
+		if rv, _ := rc.call(mechECDSASHA256(ecPub)); rv != 0x63 {
+			t.Errorf("C_SignInit(public key) = %#x, want CKR_KEY_TYPE_INCONSISTENT", rv)
+		}
+	})
+	plain := []byte("a secret for the TPM")
+	encrypt := func(t *testing.T, mech []byte) []byte {
+		t.Helper()
+		init := newMsg(29, "uMu").u64(sess)
+		init.b = append(init.b, mech...)
+		init.u64(rsaPub)
+		if rv, _ := rc.call(init.b); rv != 0 {
+			t.Fatalf("C_EncryptInit = %#x", rv)
+		}
+		rv, args := rc.call(newMsg(30, "uayfy").u64(sess).byte(1).bytes(plain).u32(0).b)
+		if rv != 0 || args[0] != 0 || binary.BigEndian.Uint32(args[1:]) != 256 {
+			t.Fatalf("C_Encrypt size query = %#x %x, want length 256", rv, args)
+		}
+		rv, args = rc.call(newMsg(30, "uayfy").u64(sess).byte(1).bytes(plain).u32(256).b)
+		if rv != 0 || len(args) != 5+256 {
+			t.Fatalf("C_Encrypt = %#x %x", rv, args)
+		}
+		return args[5:]
+	}
+	t.Run("encrypt-oaep", func(t *testing.T) {
+		oaep := (&enc{}).u32(9).u64(0x250).u64(2).u64(1).u32(0).b // SHA-256, MGF1-SHA-256, empty label
+		ct := encrypt(t, oaep)
+		got, err := c.Decrypt(ctx, "rsa", ct)
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Errorf("Decrypt(C_Encrypt OAEP) = %q, %v, want %q", got, err, plain)
+		}
+	})
+	t.Run("encrypt-pkcs1", func(t *testing.T) {
+		pkcs1 := (&enc{}).u32(1).u32(0xffffffff).b
+		ct := encrypt(t, pkcs1)
+		init := newMsg(33, "uMu").u64(sess)
+		init.b = append(init.b, pkcs1...)
+		if rv, _ := rc.call(init.u64(rsaPriv).b); rv != 0 {
+			t.Fatalf("C_DecryptInit = %#x", rv)
+		}
+		rv, args := rc.call(newMsg(34, "uayfy").u64(sess).byte(1).bytes(ct).u32(256).b)
+		if rv != 0 || len(args) < 5 || !bytes.Equal(args[5:], plain) {
+			t.Errorf("C_Decrypt(C_Encrypt PKCS #1) = %#x %x, want %q", rv, args, plain)
+		}
+	})
+}

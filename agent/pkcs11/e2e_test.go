@@ -94,8 +94,8 @@ func TestPKCS11Tool(t *testing.T) {
 	t.Run("mechanisms", func(t *testing.T) {
 		// What p11-kit 0.24.1's client passes on (docs/PKCS11.md §2).
 		out := s.p11(t, "-M")
-		for _, want := range []string{"ECDSA, keySize={256,384}, hw, sign", "RSA-PKCS-OAEP, keySize={2048,3072}, hw, decrypt",
-			"RSA-PKCS-PSS, keySize={2048,3072}, hw, sign", "ECDSA-KEY-PAIR-GEN, keySize={256,384}, hw, generate_key_pair"} {
+		for _, want := range []string{"ECDSA, keySize={256,384}, hw, sign, verify", "RSA-PKCS-OAEP, keySize={2048,3072}, hw, encrypt, decrypt",
+			"RSA-PKCS-PSS, keySize={2048,3072}, hw, sign, verify", "ECDSA-KEY-PAIR-GEN, keySize={256,384}, hw, generate_key_pair"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("pkcs11-tool -M = %q, want it to contain %q", out, want)
 			}
@@ -135,6 +135,40 @@ func TestPKCS11Tool(t *testing.T) {
 			"--id", rsaID, "-i", digest, "-o", sig)
 		s.openssl(t, "pkeyutl", "-verify", "-pubin", "-inkey", rsaPub, "-in", digest, "-sigfile", sig,
 			"-pkeyopt", "digest:sha256", "-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:digest")
+	})
+	t.Run("verify", func(t *testing.T) {
+		// pkcs11-tool signs and verifies through the token (C_Verify, the
+		// core's Verify on the stored public key); a changed signature
+		// is CKR_SIGNATURE_INVALID, which pkcs11-tool prints as "Invalid
+		// signature" (and exits 0).
+		for _, tc := range []struct {
+			name, id string
+			args     []string
+			in       string
+		}{
+			{"ecdsa", ecID, []string{"-m", "ECDSA"}, digest},
+			{"sha256-rsa-pkcs", rsaID, []string{"-m", "SHA256-RSA-PKCS"}, msg},
+			{"rsa-pkcs-pss", rsaID, []string{"-m", "RSA-PKCS-PSS", "--hash-algorithm", "SHA256", "--mgf", "MGF1-SHA256", "--salt-len", "-1"}, digest},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				sig := filepath.Join(s.Dir, "verify-"+tc.name+".sig")
+				s.p11(t, append([]string{"--sign", "--id", tc.id, "-i", tc.in, "-o", sig}, tc.args...)...)
+				out := s.p11(t, append([]string{"--verify", "--id", tc.id, "-i", tc.in, "--signature-file", sig}, tc.args...)...)
+				if !strings.Contains(out, "Signature is valid") {
+					t.Errorf("pkcs11-tool --verify %s = %q, want Signature is valid", tc.name, out)
+				}
+				b, err := os.ReadFile(sig)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b[len(b)/2] ^= 1
+				bad := s.file(t, "verify-"+tc.name+".bad", b)
+				r := s.run(t, nil, nil, "pkcs11-tool", append([]string{"--module", clientModule, "--verify", "--id", tc.id, "-i", tc.in, "--signature-file", bad}, tc.args...)...)
+				if out := r.stdout + r.stderr; !strings.Contains(out, "Invalid signature") || strings.Contains(out, "Signature is valid") {
+					t.Errorf("pkcs11-tool --verify %s with a changed signature = exit %d %q, want Invalid signature", tc.name, r.code, out)
+				}
+			})
+		}
 	})
 	t.Run("sign-pss-other-salt", func(t *testing.T) {
 		r := s.run(t, nil, nil, "pkcs11-tool", "--module", clientModule, "--sign", "-m", "RSA-PKCS-PSS", "--hash-algorithm", "SHA256",
@@ -293,12 +327,13 @@ func TestPKCS11ToolSelfTestSHA1(t *testing.T) {
 	if r.code != 0 || !strings.Contains(out, "No errors") {
 		t.Fatalf("pkcs11-tool --test = exit %d\n%s\nwant No errors\ndaemon log:\n%s", r.code, out, s.Daemon.Log())
 	}
-	for _, want := range []string{"all 4 signature functions seem to work", "RSA-PKCS: OK", "SHA256-RSA-PKCS: OK", "(web) with 1 mechanism -- non-RSA, skipping"} {
+	for _, want := range []string{"all 4 signature functions seem to work", "RSA-PKCS: OK", "SHA256-RSA-PKCS: OK", "(web) with 1 mechanism -- non-RSA, skipping",
+		"Verify (currently only for RSA)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pkcs11-tool --test output lacks %q:\n%s", want, out)
 		}
 	}
-	if n := strings.Count(out, "OK\n"); n < 4 {
-		t.Errorf("pkcs11-tool --test OK lines = %d, want >= 4 (2 signatures, 2 decryptions):\n%s", n, out)
+	if n := strings.Count(out, "OK\n"); n < 5 {
+		t.Errorf("pkcs11-tool --test OK lines = %d, want >= 5 (2 signatures, 1 verification, 2 decryptions):\n%s", n, out)
 	}
 }

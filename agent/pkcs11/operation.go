@@ -17,10 +17,16 @@ const maxRawInput = 1024
 const (
 	opSign = iota + 1
 	opDecrypt
+	opVerify
+	opEncrypt
 )
 
-// operation is a session's active C_SignInit or C_DecryptInit, guarded by
-// token.mu.
+// takesPublic tells the kinds of operation that use only the public key:
+// they take a CKO_PUBLIC_KEY object (or its private half).
+func takesPublic(kind int) bool { return kind == opVerify || kind == opEncrypt }
+
+// operation is a session's active C_SignInit, C_DecryptInit,
+// C_VerifyInit or C_EncryptInit, guarded by token.mu.
 type operation struct {
 	kind    int
 	mech    *mechInfo
@@ -78,7 +84,7 @@ func (t *task) startOp(kind int, want uint64, check func(*mechInfo, rpc.Mechanis
 	if !ok {
 		return ckrKeyHandleInvalid
 	}
-	if o.class != ckoPrivateKey || o.keyType() != mi.keyType {
+	if (o.class != ckoPrivateKey && (o.class != ckoPublicKey || !takesPublic(kind))) || o.keyType() != mi.keyType {
 		return ckrKeyTypeInconsistent
 	}
 	pssHash, rv := check(mi, m, o)

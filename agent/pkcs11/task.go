@@ -59,6 +59,12 @@ var handlers = map[rpc.Call]handler{
 	rpc.CallGenerateRandom:    (*task).generateRandom,
 	rpc.CallSeedRandom:        (*task).seedRandom,
 	rpc.CallCreateObject:      (*task).createObject,
+	rpc.CallVerifyInit:        (*task).verifyInit,
+	rpc.CallVerify:            (*task).verify,
+	rpc.CallVerifyUpdate:      (*task).verifyUpdate,
+	rpc.CallVerifyFinal:       (*task).verifyFinal,
+	rpc.CallEncryptInit:       (*task).encryptInit,
+	rpc.CallEncrypt:           (*task).encrypt,
 }
 
 // respBufSize is the capacity a response starts with: the frame header
