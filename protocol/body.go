@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -91,6 +92,8 @@ func AppendErrorResponse(dst []byte, req RequestHeader, e *Error) ([]byte, error
 func finishFrame(dst []byte, start int, body any) ([]byte, error) {
 	if body == nil {
 		dst = append(dst, 0xa0) // empty map
+	} else if fe, ok := body.(fastEncoder); ok {
+		dst = fe.appendCBOR(slices.Grow(dst, fe.cborSize()))
 	} else {
 		buf := bytes.NewBuffer(dst)
 		if err := modes().enc.MarshalToBuffer(body, buf); err != nil {
@@ -106,9 +109,30 @@ func finishFrame(dst []byte, start int, body any) ([]byte, error) {
 	return dst, nil
 }
 
+// RequestFrameSize is the exact length of body's request frame (length
+// prefix included) where it is known without encoding (the AEAD messages),
+// else 0: a caller sizes a pooled buffer by it.
+func RequestFrameSize(body any) int {
+	if fe, ok := body.(fastEncoder); ok {
+		return LengthPrefixSize + RequestHeaderSize + fe.cborSize()
+	}
+	return 0
+}
+
+// ResponseFrameSize is RequestFrameSize for a response body.
+func ResponseFrameSize(body any) int {
+	if fe, ok := body.(fastEncoder); ok {
+		return LengthPrefixSize + ResponseHeaderSize + fe.cborSize()
+	}
+	return 0
+}
+
 // EncodedSize is the length of v's CBOR encoding, as AppendResponse would
 // write it, so that a server can keep a response within its frame limit.
 func EncodedSize(v any) (int, error) {
+	if fe, ok := v.(fastEncoder); ok {
+		return fe.cborSize(), nil
+	}
 	b, err := modes().enc.Marshal(v)
 	if err != nil {
 		return 0, fmt.Errorf("protocol: encode %T: %w", v, err)
@@ -126,6 +150,9 @@ func DecodeBody(body []byte, v any) error {
 		if body[0]>>5 != 5 { // major type 5: map
 			return Errorf(StatusBadRequest, "body is not a CBOR map (initial byte 0x%02x)", body[0])
 		}
+		if fd, ok := v.(fastDecoder); ok && fd.decodeCBOR(body) {
+			goto validate
+		}
 		body, rebuilt := dropNonTextKeys(body)
 		err := modes().dec.Unmarshal(body, v)
 		if rebuilt {
@@ -135,6 +162,7 @@ func DecodeBody(body []byte, v any) error {
 			return decodeError(err)
 		}
 	}
+validate:
 	if val, ok := v.(Validator); ok {
 		return val.Validate()
 	}
