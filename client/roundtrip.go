@@ -12,8 +12,9 @@ import (
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
-// maxPooledFrame keeps the odd huge request buffer out of the pool.
-const maxPooledFrame = 64 << 10
+// reqBufSize is the first buffer of a request whose size is not known
+// before encoding; it grows as needed.
+const reqBufSize = 512
 
 // roundTrip sends req as op and decodes the matching response into resp.
 func (c *Client) roundTrip(ctx context.Context, op protocol.Op, req, resp any) error {
@@ -51,7 +52,9 @@ func (c *Client) roundTrip(ctx context.Context, op protocol.Op, req, resp any) e
 		return err
 	}
 	c.replies.Put(ch)
-	return finish(op, r, resp)
+	err = finish(op, r, resp)
+	c.bufs.Put(r.frame) // decoding copied what resp keeps; the rest is cleared
+	return err
 }
 
 // await waits for the response in ch, reading the connection itself
@@ -94,7 +97,7 @@ func (c *Client) readUntil(ctx context.Context, ch chan response) (response, boo
 			return r, true
 		default:
 		}
-		payload, err := c.rd.readFrame(c.br, c.maxFrame.Load())
+		frame, err := c.rd.readFrame(c.br, c.maxFrame.Load(), &c.bufs)
 		if errors.Is(err, errInterrupted) {
 			return response{}, false
 		}
@@ -102,8 +105,9 @@ func (c *Client) readUntil(ctx context.Context, ch chan response) (response, boo
 			c.fail(err)
 			continue // ch has its error now
 		}
-		hdr, body, err := protocol.ParseResponse(payload)
+		hdr, body, err := protocol.ParseResponse(*frame)
 		if err != nil {
+			c.bufs.Put(frame)
 			c.fail(fmt.Errorf("protocol.ParseResponse: %w", err))
 			continue
 		}
@@ -112,7 +116,9 @@ func (c *Client) readUntil(ctx context.Context, ch chan response) (response, boo
 		delete(c.pending, hdr.ID)
 		c.pmu.Unlock()
 		if ok { // else the call gave up (cancelled): drop the response
-			dst <- response{hdr: hdr, body: body}
+			dst <- response{hdr: hdr, body: body, frame: frame}
+		} else {
+			c.bufs.Put(frame)
 		}
 	}
 }
@@ -159,7 +165,7 @@ func (s *readState) interrupt(conn *net.UnixConn, gen uint64) {
 	}
 }
 
-func (s *readState) readFrame(br *bufio.Reader, maxFrame uint32) ([]byte, error) {
+func (s *readState) readFrame(br *bufio.Reader, maxFrame uint32, pool *protocol.BufferPool) (*[]byte, error) {
 	_, err := br.Peek(1) // consumes nothing: safe to abandon
 	s.mu.Lock()
 	if s.interrupted {
@@ -171,11 +177,13 @@ func (s *readState) readFrame(br *bufio.Reader, maxFrame uint32) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	payload, err := protocol.ReadFrame(br, maxFrame)
+	// The buffer grows as the frame arrives (reserved 0): a server that
+	// declares a large frame and sends little holds little of ours.
+	frame, err := protocol.ReadFrameBuffer(br, maxFrame, pool, 0)
 	s.mu.Lock()
 	s.inFrame = false
 	s.mu.Unlock()
-	return payload, err
+	return frame, err
 }
 
 // forget removes id from the pending calls; it reports whether it was there.
@@ -187,19 +195,28 @@ func (c *Client) forget(id uint32) bool {
 	return ok
 }
 
-// send encodes one request frame, then queues it on the connection.
+// send encodes one request frame into a pooled buffer (of the exact size
+// where it is known), queues it on the connection, and clears it: a
+// request may carry a PIN or a plaintext.
 func (c *Client) send(h protocol.RequestHeader, body any) error {
-	bp := c.frames.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= maxPooledFrame {
-			c.frames.Put(bp)
-		}
-	}()
+	size := protocol.RequestFrameSize(body)
+	if size == 0 {
+		size = reqBufSize
+	}
+	bp := c.bufs.Get(size)
 	frame, err := protocol.AppendRequest((*bp)[:0], h, body)
-	*bp = frame
 	if err != nil {
+		c.bufs.Put(bp) // a partial encoding may be in it
 		return fmt.Errorf("protocol.AppendRequest: %w", err)
 	}
+	defer func() {
+		clear(frame)
+		if cap(frame) > 0 && &frame[:1][0] != &(*bp)[:1][0] { // outgrown
+			c.bufs.Put(bp)
+			bp = &frame
+		}
+		c.bufs.PutClean(bp) // cleared: past len(frame) it holds what the pool gave
+	}()
 	if n := len(frame) - 4; n > int(c.maxFrame.Load()) {
 		return fmt.Errorf("%w: request of %d bytes, server limit %d", ErrFrameTooLarge, n, c.maxFrame.Load())
 	}

@@ -43,6 +43,10 @@ const (
 // aeadState is the core's AEAD state: the working-key cache, the key-id
 // index, the message counts and the clock.
 type aeadState struct {
+	// bufs holds the sealed and opened messages until their response is
+	// written (Call.Finish), so that a megabyte message costs no fresh
+	// allocation; an opened one is cleared on its way back.
+	bufs  protocol.BufferPool
 	keys  *workingKeys
 	ids   *keyIndex
 	msgs  *msgCounts
@@ -117,8 +121,7 @@ func (c *Core) aeadDecrypt(ctx context.Context, call *Call, m *protocol.AEADDecr
 	if err != nil {
 		return nil, err
 	}
-	call.Sensitive = true
-	call.wipe(pt)
+	call.Sensitive = true // pt is cleared by Finish (aeadOpen)
 	return &protocol.AEADDecryptResponse{Plaintext: pt, Alias: call.key.Alias, Version: v}, nil
 }
 
@@ -223,10 +226,14 @@ func (c *Core) aeadSeal(ctx context.Context, call *Call, rec *store.Record, auth
 		return nil, 0, err
 	}
 	defer mk.Wipe()
-	ct, err := mk.Seal(pt, encCtx)
+	bp := c.aead.bufs.Get(aeadfmt.Overhead + len(pt))
+	ct, err := mk.SealTo((*bp)[:0], pt, encCtx)
 	if err != nil {
+		c.aead.bufs.Put(bp)
 		return nil, 0, err
 	}
+	// A ciphertext is no secret: back to the pool uncleared once written.
+	call.done = append(call.done, func() { c.aead.bufs.PutClean(bp) })
 	return ct, v.Number, nil
 }
 
@@ -252,10 +259,13 @@ func (c *Core) aeadOpen(ctx context.Context, call *Call, rec *store.Record, auth
 		return nil, 0, err
 	}
 	defer mk.Wipe()
-	pt, err := mk.Open(ct, encCtx)
+	bp := c.aead.bufs.Get(max(0, len(ct)-aeadfmt.Overhead))
+	pt, err := mk.OpenTo((*bp)[:0], ct, encCtx)
 	if err != nil {
+		c.aead.bufs.Put(bp)
 		return nil, 0, ErrDecryptFailed
 	}
+	call.done = append(call.done, func() { c.aead.bufs.Put(bp) }) // cleared
 	return pt, v.Number, nil
 }
 

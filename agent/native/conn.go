@@ -14,9 +14,9 @@ import (
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
-// maxPooledBuf caps the response buffers kept for reuse, so one large
-// response does not pin its memory for ever.
-const maxPooledBuf = 64 << 10
+// respBufSize is the first buffer of a response whose size is not known
+// before encoding; it grows as needed.
+const respBufSize = 4096
 
 // conn is one client connection, served by a small pool of goroutines of
 // which exactly one, the reader, reads frames. A reader that gets a request
@@ -71,7 +71,8 @@ func newConn(s *Server, nc *net.UnixConn, sess *core.Session) *conn {
 type job struct {
 	h       protocol.RequestHeader
 	body    []byte
-	release func() // the frame's memory budget
+	frame   *[]byte // the pooled buffer holding the frame
+	release func()  // the frame's memory budget
 }
 
 // serve runs the connection until the peer leaves, a frame is bad, or the
@@ -107,12 +108,12 @@ func (c *conn) worker(reader bool) {
 // the connection must end.
 func (c *conn) readJob() (j job, ok bool) {
 	for {
-		payload, release, err := c.readFrame(c.s.core.Limits())
+		frame, release, err := c.readFrame(c.s.core.Limits())
 		if err != nil {
 			c.readFailed(err)
 			return job{}, false
 		}
-		j, isJob, keep := c.handleFrame(payload, release)
+		j, isJob, keep := c.handleFrame(frame, release)
 		if !keep || isJob {
 			return j, keep
 		}
@@ -146,8 +147,10 @@ func (c *conn) finish() {
 // readFrame waits up to IdleTimeout for a frame to start (longer while
 // requests are in flight), takes the memory budget for the length it
 // declares (waiting, unread, while the owner or everyone holds too much),
-// then gives the whole frame ReadTimeout. release returns the budget.
-func (c *conn) readFrame(lim core.Limits) (payload []byte, release func(), err error) {
+// then gives the whole frame ReadTimeout. release returns the budget. The
+// frame is read into a pooled buffer at once, its length being within the
+// budget held.
+func (c *conn) readFrame(lim core.Limits) (frame *[]byte, release func(), err error) {
 	for {
 		c.nc.SetReadDeadline(deadline(lim.IdleTimeout.Duration))
 		if c.stopping.Load() {
@@ -164,8 +167,10 @@ func (c *conn) readFrame(lim core.Limits) (payload []byte, release func(), err e
 	}
 	c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
 	release = func() {}
+	held := 0
 	if prefix, err := c.br.Peek(protocol.LengthPrefixSize); err == nil {
 		if n := binary.BigEndian.Uint32(prefix); n > 0 && n <= lim.MaxFrameSize {
+			held = int(n)
 			var waited bool
 			if release, waited, err = c.sess.HoldFrame(c.ctx, int(n)); err != nil {
 				return nil, nil, errStopping
@@ -175,13 +180,13 @@ func (c *conn) readFrame(lim core.Limits) (payload []byte, release func(), err e
 			}
 		}
 	}
-	payload, err = protocol.ReadFrame(c.br, lim.MaxFrameSize)
-	c.br.Wipe() // the frame is in payload now, cleared after its answer
+	frame, err = protocol.ReadFrameBuffer(c.br, lim.MaxFrameSize, &c.s.pool, held)
+	c.br.Wipe() // the frame is in its buffer now, cleared after its answer
 	if err != nil {
 		release()
 		return nil, nil, err
 	}
-	return payload, release, nil
+	return frame, release, nil
 }
 
 // readFailed answers a frame that cannot be read (zero or oversized
@@ -203,10 +208,12 @@ func (c *conn) readFailed(err error) {
 // here; keep is false when the connection must close. Hello, and
 // anything before it, runs here so that the next frame sees the
 // negotiated state.
-func (c *conn) handleFrame(payload []byte, release func()) (j job, isJob, keep bool) {
+func (c *conn) handleFrame(frame *[]byte, release func()) (j job, isJob, keep bool) {
+	payload := *frame
 	h, body, err := protocol.ParseRequest(payload)
 	if len(payload) < protocol.RequestHeaderSize {
 		release()
+		c.s.pool.Put(frame)
 		c.respond(h, protocol.StatusBadRequest, &protocol.ErrorBody{Message: "frame shorter than a header"}, false)
 		return job{}, false, false
 	}
@@ -216,7 +223,7 @@ func (c *conn) handleFrame(payload []byte, release func()) (j job, isJob, keep b
 	if err != nil || h.Op == protocol.OpHello {
 		// A well-framed request with a bad header (unknown op, version)
 		// gets its answer; the connection stays.
-		st, keep := c.run(h, body, err)
+		st, keep := c.run(h, body, frame, err)
 		release()
 		if h.Op == protocol.OpHello && st == protocol.StatusOK {
 			c.hello = true
@@ -227,7 +234,7 @@ func (c *conn) handleFrame(payload []byte, release func()) (j job, isJob, keep b
 	c.inflight.Add(1)
 	c.inflightN.Add(1)
 	c.s.handlers.Add(1)
-	return job{h: h, body: body, release: release}, true, true
+	return job{h: h, body: body, frame: frame, release: release}, true, true
 }
 
 func (c *conn) runJob(j job) {
@@ -238,7 +245,7 @@ func (c *conn) runJob(j job) {
 		c.s.handlers.Done()
 	}()
 	defer j.release()
-	if _, keep := c.run(j.h, j.body, nil); !keep {
+	if _, keep := c.run(j.h, j.body, j.frame, nil); !keep {
 		c.stopReading()
 	}
 }
@@ -246,8 +253,9 @@ func (c *conn) runJob(j job) {
 // run translates one frame into a Call, has the core serve it, and
 // writes the answer. refused is the front end's own verdict on the frame
 // (a bad header, a request before Hello), which the core answers and
-// audits like any request.
-func (c *conn) run(h protocol.RequestHeader, body []byte, refused error) (st protocol.Status, keep bool) {
+// audits like any request. frame, the buffer body is in, goes back to the
+// pool once Finish has cleared body: the header left in it is no secret.
+func (c *conn) run(h protocol.RequestHeader, body []byte, frame *[]byte, refused error) (st protocol.Status, keep bool) {
 	call := &core.Call{Op: h.Op, Body: body, Refused: refused}
 	res := c.sess.Do(c.reqCtx, call)
 	resp := res.Resp
@@ -256,17 +264,24 @@ func (c *conn) run(h protocol.RequestHeader, body []byte, refused error) (st pro
 	}
 	c.respond(h, res.Status, resp, call.Sensitive)
 	call.Finish()
+	c.s.pool.PutClean(frame)
 	return res.Status, !res.Close
 }
 
-// respond encodes outside any lock, then writes the frame in one call.
+// respond encodes outside any lock, into a pooled buffer of the exact size
+// where it is known, then writes the frame in one call. A sensitive
+// response is cleared once written.
 func (c *conn) respond(h protocol.RequestHeader, status protocol.Status, body any, sensitive bool) {
-	bp := c.s.bufs.Get().(*[]byte)
+	size := protocol.ResponseFrameSize(body)
+	if size == 0 {
+		size = respBufSize
+	}
+	bp := c.s.pool.Get(size)
 	rh := protocol.ResponseHeader{Version: protocol.Version1, Op: h.Op, ID: h.ID, Status: status}
 	out, err := protocol.AppendResponse((*bp)[:0], rh, body)
 	if err != nil {
 		c.s.log.Error("encoding response", "op", h.Op, "err", err)
-		clear(out)
+		clear((*bp)[:cap(*bp)]) // a partial encoding may be in it
 		rh.Status = protocol.StatusInternal
 		out, err = protocol.AppendResponse(out[:0], rh, &protocol.ErrorBody{Message: "internal error"})
 	}
@@ -284,13 +299,24 @@ func (c *conn) respond(h protocol.RequestHeader, status protocol.Status, body an
 	if err == nil {
 		c.write(out)
 	}
+	c.putResponse(bp, out, sensitive)
+}
+
+// putResponse returns a response's buffer to the pool, cleared when the
+// response held a secret (once: past len(out) the buffer holds what the
+// pool gave, no secret). out is the encoding, which may have outgrown bp
+// into a new array; the old array of a sensitive one is cleared too.
+func (c *conn) putResponse(bp *[]byte, out []byte, sensitive bool) {
+	if cap(out) > 0 && cap(*bp) > 0 && &out[:1][0] != &(*bp)[:1][0] {
+		if sensitive {
+			clear((*bp)[:cap(*bp)])
+		}
+		*bp = out
+	}
 	if sensitive {
 		clear(out)
 	}
-	if cap(out) <= maxPooledBuf {
-		*bp = out[:0]
-		c.s.bufs.Put(bp)
-	}
+	c.s.pool.PutClean(bp)
 }
 
 func (c *conn) write(frame []byte) {

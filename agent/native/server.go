@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tpmkeyd/tpmkeyd/agent/core"
+	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
 // Server is the socket front end of the native protocol
@@ -20,7 +21,7 @@ import (
 type Server struct {
 	log  *slog.Logger
 	core *core.Core
-	bufs sync.Pool // *[]byte response buffers
+	pool protocol.BufferPool // frame buffers, requests and responses (no secret stays in it)
 
 	// reqCtx is every request's context; it is cancelled only when a
 	// shutdown runs out of time.
@@ -36,7 +37,6 @@ type Server struct {
 
 func NewServer(log *slog.Logger, c *core.Core) *Server {
 	srv := &Server{log: log, core: c, active: map[*conn]struct{}{}}
-	srv.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	srv.reqCtx, srv.reqCancel = context.WithCancel(context.Background())
 	return srv
 }
