@@ -72,8 +72,14 @@ func appendText(dst []byte, s string) []byte {
 	return append(appendHead(dst, majText, uint64(len(s))), s...)
 }
 
+// appendBytes appends b, unless b already sits where it would go (see
+// inplace.go): then the bytes are only taken into dst.
 func appendBytes(dst, b []byte) []byte {
-	return append(appendHead(dst, majBytes, uint64(len(b))), b...)
+	dst = appendHead(dst, majBytes, uint64(len(b)))
+	if n := len(dst); len(b) > 0 && cap(dst)-n >= len(b) && &dst[n : n+1][0] == &b[0] {
+		return dst[:n+len(b)]
+	}
+	return append(dst, b...)
 }
 
 // contextSize and appendContext encode a map[string]string as the general

@@ -199,3 +199,44 @@ func TestBufferPoolClasses(t *testing.T) {
 		}
 	}
 }
+
+// TestInPlaceLayout: data put at the layout's offset is where
+// AppendResponse encodes it, and is not copied.
+func TestInPlaceLayout(t *testing.T) {
+	for _, n := range []int{0, 5, 23, 24, 300, 70000, 1 << 20} {
+		h := ResponseHeader{Version: Version1, Op: OpAEADEncrypt, ID: 7}
+		for _, tt := range []struct {
+			name string
+			make func(data []byte) any
+			lay  func() (int, int)
+		}{
+			{"encrypt", func(d []byte) any { return &AEADEncryptResponse{Ciphertext: d, Version: 70000} },
+				func() (int, int) { return AEADEncryptResponseLayout(70000, n) }},
+			{"decrypt", func(d []byte) any { return &AEADDecryptResponse{Plaintext: d, Alias: "alias", Version: 3} },
+				func() (int, int) { return AEADDecryptResponseLayout("alias", 3, n) }},
+		} {
+			t.Run(fmt.Sprintf("%s-%d", tt.name, n), func(t *testing.T) {
+				size, off := tt.lay()
+				buf := make([]byte, size)
+				data := buf[off : off+n]
+				for i := range data {
+					data[i] = byte(i)
+				}
+				want, err := AppendResponse(nil, h, tt.make(bytes.Clone(data)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := AppendResponse(buf[:0], h, tt.make(data))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) || len(got) != size {
+					t.Fatalf("AppendResponse in place = %d bytes %x, want %d bytes %x", len(got), head(got), len(want), head(want))
+				}
+				if n > 0 && &got[0] != &buf[0] {
+					t.Errorf("AppendResponse in place moved to a new buffer")
+				}
+			})
+		}
+	}
+}

@@ -186,6 +186,12 @@ type Call struct {
 	// Sensitive is set when the response holds a secret: the front end
 	// clears its encoding after writing it.
 	Sensitive bool
+	// Frame, when set with an OK result, is a buffer the response's frame
+	// may be encoded into (AppendResponse with (*Frame)[:0]): the core put
+	// the response's data where the encoding puts it (protocol/inplace.go).
+	// The core owns it, and clears (if it held a secret) and reuses it in
+	// Finish; the front end does neither.
+	Frame *[]byte
 
 	caller *Caller
 	st     *Settings
@@ -268,7 +274,7 @@ func (call *Call) Finish() {
 	for _, f := range call.done {
 		f()
 	}
-	call.done = nil
+	call.done, call.Frame = nil, nil
 }
 
 // within reports whether b lies inside outer's bytes (a request's byte

@@ -108,7 +108,15 @@ func (c *Core) aeadEncrypt(ctx context.Context, call *Call, m *protocol.AEADEncr
 			len(m.Plaintext), max)
 	}
 	call.noteContext(m.Context)
-	ct, v, err := c.aeadSeal(ctx, call, call.key, call.auth(m.PIN), m.Plaintext, m.Context)
+	// The ciphertext is sealed straight into the response's frame.
+	inFrame := func(version uint32, n int) []byte {
+		size, off := protocol.AEADEncryptResponseLayout(version, n)
+		bp := c.aead.bufs.Get(size)
+		call.Frame = bp
+		call.done = append(call.done, func() { c.aead.bufs.PutClean(bp) }) // no secret in it
+		return (*bp)[off:off]
+	}
+	ct, v, err := c.aeadSeal(ctx, call, call.key, call.auth(m.PIN), m.Plaintext, m.Context, inFrame)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +125,17 @@ func (c *Core) aeadEncrypt(ctx context.Context, call *Call, m *protocol.AEADEncr
 
 func (c *Core) aeadDecrypt(ctx context.Context, call *Call, m *protocol.AEADDecryptRequest) (*protocol.AEADDecryptResponse, error) {
 	call.noteContext(m.Context)
-	pt, v, err := c.aeadOpen(ctx, call, call.key, call.auth(m.PIN), m.Ciphertext, m.Context)
+	// The plaintext is opened straight into the response's frame: one
+	// buffer holds it, cleared once in Finish.
+	alias := call.key.Alias
+	inFrame := func(version uint32, n int) []byte {
+		size, off := protocol.AEADDecryptResponseLayout(alias, version, n)
+		bp := c.aead.bufs.Get(size)
+		call.Frame = bp
+		call.done = append(call.done, func() { c.aead.bufs.Put(bp) }) // cleared
+		return (*bp)[off:off]
+	}
+	pt, v, err := c.aeadOpen(ctx, call, call.key, call.auth(m.PIN), m.Ciphertext, m.Context, inFrame)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +150,7 @@ func (c *Core) generateDataKey(ctx context.Context, call *Call, m *protocol.Gene
 	if _, err := rand.Read(dk); err != nil { // the daemon's CSPRNG (getrandom), not the TPM's
 		return nil, fmt.Errorf("rand.Read: %w", err)
 	}
-	ct, v, err := c.aeadSeal(ctx, call, call.key, call.auth(m.PIN), dk, m.Context)
+	ct, v, err := c.aeadSeal(ctx, call, call.key, call.auth(m.PIN), dk, m.Context, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +167,7 @@ func (c *Core) generateDataKey(ctx context.Context, call *Call, m *protocol.Gene
 // daemon and is wiped.
 func (c *Core) reEncrypt(ctx context.Context, call *Call, m *protocol.ReEncryptRequest) (*protocol.ReEncryptResponse, error) {
 	call.noteContext(m.FromContext)
-	pt, fromVersion, err := c.aeadOpen(ctx, call, call.key, call.auth(m.PIN), m.Ciphertext, m.FromContext)
+	pt, fromVersion, err := c.aeadOpen(ctx, call, call.key, call.auth(m.PIN), m.Ciphertext, m.FromContext, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +190,7 @@ func (c *Core) reEncrypt(ctx context.Context, call *Call, m *protocol.ReEncryptR
 	var v uint32
 	seal := func() error {
 		var err error
-		ct, v, err = c.aeadSeal(ctx, call, to, toAuth, pt, m.ToContext)
+		ct, v, err = c.aeadSeal(ctx, call, to, toAuth, pt, m.ToContext, nil)
 		return err
 	}
 	switch {
@@ -208,9 +226,14 @@ func checkAEADKey(rec *store.Record) error {
 	return checkPurpose(rec, protocol.PurposeEncrypt)
 }
 
+// place returns the empty slice, of capacity n at least, that the n bytes
+// of a sealed (or opened) message of key version v go into, owned by the
+// call until Finish. nil means a pooled buffer of the core's own.
+type place func(v uint32, n int) []byte
+
 // aeadSeal encrypts pt under rec's newest enabled version, rotating first when
 // the rotation period or the message bound says so.
-func (c *Core) aeadSeal(ctx context.Context, call *Call, rec *store.Record, auth tpm.Auth, pt []byte, encCtx map[string]string) ([]byte, uint32, error) {
+func (c *Core) aeadSeal(ctx context.Context, call *Call, rec *store.Record, auth tpm.Auth, pt []byte, encCtx map[string]string, dst place) ([]byte, uint32, error) {
 	rec, v, err := c.encryptingVersion(ctx, call, rec, auth)
 	if err != nil {
 		return nil, 0, err
@@ -226,20 +249,24 @@ func (c *Core) aeadSeal(ctx context.Context, call *Call, rec *store.Record, auth
 		return nil, 0, err
 	}
 	defer mk.Wipe()
-	bp := c.aead.bufs.Get(aeadfmt.Overhead + len(pt))
-	ct, err := mk.SealTo((*bp)[:0], pt, encCtx)
+	if dst == nil {
+		dst = func(_ uint32, n int) []byte {
+			bp := c.aead.bufs.Get(n)
+			// A ciphertext is no secret: back to the pool uncleared.
+			call.done = append(call.done, func() { c.aead.bufs.PutClean(bp) })
+			return (*bp)[:0]
+		}
+	}
+	ct, err := mk.SealTo(dst(v.Number, aeadfmt.Overhead+len(pt)), pt, encCtx)
 	if err != nil {
-		c.aead.bufs.Put(bp)
 		return nil, 0, err
 	}
-	// A ciphertext is no secret: back to the pool uncleared once written.
-	call.done = append(call.done, func() { c.aead.bufs.PutClean(bp) })
 	return ct, v.Number, nil
 }
 
 // aeadOpen decrypts ct, a ciphertext of rec (the lookup step matched its key
 // id), with the version its header names.
-func (c *Core) aeadOpen(ctx context.Context, call *Call, rec *store.Record, auth tpm.Auth, ct []byte, encCtx map[string]string) ([]byte, uint32, error) {
+func (c *Core) aeadOpen(ctx context.Context, call *Call, rec *store.Record, auth tpm.Auth, ct []byte, encCtx map[string]string, dst place) ([]byte, uint32, error) {
 	h, err := aeadfmt.ParseHeader(ct)
 	if err != nil {
 		return nil, 0, ErrDecryptFailed
@@ -259,13 +286,20 @@ func (c *Core) aeadOpen(ctx context.Context, call *Call, rec *store.Record, auth
 		return nil, 0, err
 	}
 	defer mk.Wipe()
-	bp := c.aead.bufs.Get(max(0, len(ct)-aeadfmt.Overhead))
-	pt, err := mk.OpenTo((*bp)[:0], ct, encCtx)
-	if err != nil {
-		c.aead.bufs.Put(bp)
+	if len(ct) < aeadfmt.Overhead {
 		return nil, 0, ErrDecryptFailed
 	}
-	call.done = append(call.done, func() { c.aead.bufs.Put(bp) }) // cleared
+	if dst == nil {
+		dst = func(_ uint32, n int) []byte {
+			bp := c.aead.bufs.Get(n)
+			call.done = append(call.done, func() { c.aead.bufs.Put(bp) }) // cleared
+			return (*bp)[:0]
+		}
+	}
+	pt, err := mk.OpenTo(dst(v.Number, len(ct)-aeadfmt.Overhead), ct, encCtx)
+	if err != nil {
+		return nil, 0, ErrDecryptFailed // the buffer is cleared in Finish all the same
+	}
 	return pt, v.Number, nil
 }
 

@@ -262,7 +262,11 @@ func (c *conn) run(h protocol.RequestHeader, body []byte, frame *[]byte, refused
 	if res.Status != protocol.StatusOK {
 		resp = &protocol.ErrorBody{Message: res.Message}
 	}
-	c.respond(h, res.Status, resp, call.Sensitive)
+	if res.Status == protocol.StatusOK && call.Frame != nil {
+		c.respondIn(call.Frame, h, resp, call.Sensitive)
+	} else {
+		c.respond(h, res.Status, resp, call.Sensitive)
+	}
 	call.Finish()
 	c.s.pool.PutClean(frame)
 	return res.Status, !res.Close
@@ -300,6 +304,24 @@ func (c *conn) respond(h protocol.RequestHeader, status protocol.Status, body an
 		c.write(out)
 	}
 	c.putResponse(bp, out, sensitive)
+}
+
+// respondIn is respond for an OK response whose data the core already put
+// in its frame, frame (Call.Frame): encoded around it, and written. The
+// core clears and reuses frame; should the encoding not fit in it after
+// all, respond's own buffer serves.
+func (c *conn) respondIn(frame *[]byte, h protocol.RequestHeader, body any, sensitive bool) {
+	rh := protocol.ResponseHeader{Version: protocol.Version1, Op: h.Op, ID: h.ID, Status: protocol.StatusOK}
+	out, err := protocol.AppendResponse((*frame)[:0], rh, body)
+	limit := int(c.s.core.Limits().MaxFrameSize)
+	if err != nil || len(out)-protocol.LengthPrefixSize > limit || cap(out) == 0 || &out[:1][0] != &(*frame)[:1][0] {
+		if err == nil && cap(out) > 0 && &out[:1][0] != &(*frame)[:1][0] && sensitive {
+			clear(out) // outgrown into a new array, which the core does not clear
+		}
+		c.respond(h, protocol.StatusOK, body, sensitive)
+		return
+	}
+	c.write(out)
 }
 
 // putResponse returns a response's buffer to the pool, cleared when the
