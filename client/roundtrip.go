@@ -52,8 +52,10 @@ func (c *Client) roundTrip(ctx context.Context, op protocol.Op, req, resp any) e
 		return err
 	}
 	c.replies.Put(ch)
-	err = finish(op, r, resp)
-	c.bufs.Put(r.frame) // decoding copied what resp keeps; the rest is cleared
+	aliased, err := finish(op, r, resp)
+	if !aliased {
+		c.bufs.Put(r.frame) // decoding copied what resp keeps; the rest is cleared
+	}
 	return err
 }
 
@@ -177,9 +179,10 @@ func (s *readState) readFrame(br *bufio.Reader, maxFrame uint32, pool *protocol.
 	if err != nil {
 		return nil, err
 	}
-	// The buffer grows as the frame arrives (reserved 0): a server that
-	// declares a large frame and sends little holds little of ours.
-	frame, err := protocol.ReadFrameBuffer(br, maxFrame, pool, 0)
+	// The buffer is taken whole (reserved: the limit): the server passed
+	// the trust check at Dial, and growing a megabyte buffer as the data
+	// arrives costs as much again in copies.
+	frame, err := protocol.ReadFrameBuffer(br, maxFrame, pool, int(maxFrame))
 	s.mu.Lock()
 	s.inFrame = false
 	s.mu.Unlock()
@@ -204,7 +207,7 @@ func (c *Client) send(h protocol.RequestHeader, body any) error {
 		size = reqBufSize
 	}
 	bp := c.bufs.Get(size)
-	frame, err := protocol.AppendRequest((*bp)[:0], h, body)
+	frame, tail, err := protocol.AppendRequestSplit((*bp)[:0], h, body)
 	if err != nil {
 		c.bufs.Put(bp) // a partial encoding may be in it
 		return fmt.Errorf("protocol.AppendRequest: %w", err)
@@ -217,19 +220,24 @@ func (c *Client) send(h protocol.RequestHeader, body any) error {
 		}
 		c.bufs.PutClean(bp) // cleared: past len(frame) it holds what the pool gave
 	}()
-	if n := len(frame) - 4; n > int(c.maxFrame.Load()) {
+	if n := len(frame) + len(tail) - 4; n > int(c.maxFrame.Load()) {
 		return fmt.Errorf("%w: request of %d bytes, server limit %d", ErrFrameTooLarge, n, c.maxFrame.Load())
 	}
-	return c.write(frame)
+	return c.write(frame, tail)
 }
 
 // write copies frame into the buffered writer, and flushes unless another
 // writer is already queued behind this one (it will flush both).
-func (c *Client) write(frame []byte) error {
+// tail, when not empty, is the rest of the frame: a large one goes to the
+// socket straight from the caller's slice (bufio writes it through).
+func (c *Client) write(frame, tail []byte) error {
 	c.waiting.Add(1)
 	c.wmu.Lock()
 	c.waiting.Add(-1)
 	_, err := c.bw.Write(frame)
+	if err == nil && len(tail) > 0 {
+		_, err = c.bw.Write(tail)
+	}
 	if err == nil && c.waiting.Load() == 0 {
 		err = c.bw.Flush()
 	}
@@ -243,23 +251,25 @@ func (c *Client) write(frame []byte) error {
 	return err
 }
 
-// finish turns a response into resp or into the server's error.
-func finish(op protocol.Op, r response, resp any) error {
+// finish turns a response into resp or into the server's error. aliased:
+// resp's data is a slice of r's frame buffer, which now belongs to it.
+func finish(op protocol.Op, r response, resp any) (aliased bool, err error) {
 	if r.err != nil {
-		return fmt.Errorf("%s: %w", op, r.err)
+		return false, fmt.Errorf("%s: %w", op, r.err)
 	}
 	if r.hdr.Op != op {
-		return fmt.Errorf("%w: %s answered with opcode %s", ErrProtocol, op, r.hdr.Op)
+		return false, fmt.Errorf("%w: %s answered with opcode %s", ErrProtocol, op, r.hdr.Op)
 	}
 	if r.hdr.Status != protocol.StatusOK {
-		return protocol.DecodeResponse(r.hdr, r.body, resp)
+		return false, protocol.DecodeResponse(r.hdr, r.body, resp)
 	}
-	if err := protocol.DecodeBody(r.body, resp); err != nil {
+	aliased, err = protocol.DecodeBodyAliased(r.body, resp)
+	if err != nil {
 		var pe *protocol.Error
 		if errors.As(err, &pe) {
-			return fmt.Errorf("%w: %s response: %s", ErrProtocol, op, pe.Message)
+			return aliased, fmt.Errorf("%w: %s response: %s", ErrProtocol, op, pe.Message)
 		}
-		return fmt.Errorf("%w: %s response: %w", ErrProtocol, op, err)
+		return aliased, fmt.Errorf("%w: %s response: %w", ErrProtocol, op, err)
 	}
-	return nil
+	return aliased, nil
 }

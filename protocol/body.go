@@ -93,7 +93,7 @@ func finishFrame(dst []byte, start int, body any) ([]byte, error) {
 	if body == nil {
 		dst = append(dst, 0xa0) // empty map
 	} else if fe, ok := body.(fastEncoder); ok {
-		dst = fe.appendCBOR(slices.Grow(dst, fe.cborSize()))
+		dst = appendCBOR(slices.Grow(dst, fe.cborSize()), fe)
 	} else {
 		buf := bytes.NewBuffer(dst)
 		if err := modes().enc.MarshalToBuffer(body, buf); err != nil {
@@ -167,6 +167,47 @@ validate:
 		return val.Validate()
 	}
 	return nil
+}
+
+// aliasMinBody: DecodeBodyAliased leaves data in smaller bodies copied,
+// so that a small frame buffer goes back to its pool.
+const aliasMinBody = 64 << 10
+
+// DecodeBodyAliased is DecodeBody for a response body of 64 KiB or more
+// whose type lets its data stay in body (the AEAD responses): aliased
+// reports that v's data is a slice of body, which then belongs to v and
+// must not be reused or cleared. Otherwise it is DecodeBody, and aliased
+// is false.
+func DecodeBodyAliased(body []byte, v any) (aliased bool, err error) {
+	if ad, ok := v.(aliasDecoder); ok && len(body) >= aliasMinBody && ad.decodeCBORAliased(body) {
+		if val, ok := v.(Validator); ok {
+			return true, val.Validate()
+		}
+		return true, nil
+	}
+	return false, DecodeBody(body, v)
+}
+
+// AppendRequestSplit is AppendRequest for a body whose encoding ends in a
+// large byte string (the AEAD requests): it appends the frame without that
+// string's data, which it returns as tail, to be written right after it,
+// so that a megabyte plaintext goes to the socket from the caller's slice
+// uncopied. For other bodies tail is nil and frame is whole.
+func AppendRequestSplit(dst []byte, h RequestHeader, body any) (frame, tail []byte, err error) {
+	fe, ok := body.(fastEncoder)
+	if !ok {
+		frame, err = AppendRequest(dst, h, body)
+		return frame, nil, err
+	}
+	start := len(dst)
+	dst = fe.appendCBORHead(appendRequestHeader(dst, h))
+	tail = fe.tail()
+	n := len(dst) - start - LengthPrefixSize + len(tail)
+	if uint64(n) > math.MaxUint32 {
+		return dst[:start], nil, fmt.Errorf("protocol: encode %T: %d bytes: %w", body, n, ErrFrameTooLarge)
+	}
+	binary.BigEndian.PutUint32(dst[start:], uint32(n))
+	return dst, tail, nil
 }
 
 // DecodeRequest decodes and validates the body of a request for op. The

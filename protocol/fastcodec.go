@@ -21,7 +21,15 @@ import (
 type fastEncoder interface {
 	// cborSize is the exact length of the encoding.
 	cborSize() int
-	appendCBOR(dst []byte) []byte
+	// appendCBORHead appends the encoding up to the data of its last
+	// item, a byte string, which is tail.
+	appendCBORHead(dst []byte) []byte
+	tail() []byte
+}
+
+// appendCBOR appends fe's encoding.
+func appendCBOR(dst []byte, fe fastEncoder) []byte {
+	return appendData(fe.appendCBORHead(dst), fe.tail())
 }
 
 // fastDecoder is a body with its own decoder for the plain form. Request
@@ -72,10 +80,13 @@ func appendText(dst []byte, s string) []byte {
 	return append(appendHead(dst, majText, uint64(len(s))), s...)
 }
 
-// appendBytes appends b, unless b already sits where it would go (see
-// inplace.go): then the bytes are only taken into dst.
 func appendBytes(dst, b []byte) []byte {
-	dst = appendHead(dst, majBytes, uint64(len(b)))
+	return append(appendHead(dst, majBytes, uint64(len(b))), b...)
+}
+
+// appendData appends b, unless b already sits where it would go (see
+// inplace.go): then the bytes are only taken into dst.
+func appendData(dst, b []byte) []byte {
 	if n := len(dst); len(b) > 0 && cap(dst)-n >= len(b) && &dst[n : n+1][0] == &b[0] {
 		return dst[:n+len(b)]
 	}
@@ -122,7 +133,9 @@ func (r *AEADEncryptRequest) cborSize() int {
 	return n
 }
 
-func (r *AEADEncryptRequest) appendCBOR(dst []byte) []byte {
+func (r *AEADEncryptRequest) tail() []byte { return r.Plaintext }
+
+func (r *AEADEncryptRequest) appendCBORHead(dst []byte) []byte {
 	pairs := 2
 	if len(r.PIN) > 0 {
 		pairs++
@@ -138,17 +151,19 @@ func (r *AEADEncryptRequest) appendCBOR(dst []byte) []byte {
 	if len(r.Context) > 0 {
 		dst = appendContext(appendText(dst, "context"), r.Context)
 	}
-	return appendBytes(appendText(dst, "plaintext"), r.Plaintext)
+	return appendHead(appendText(dst, "plaintext"), majBytes, uint64(len(r.Plaintext)))
 }
 
 func (r *AEADEncryptResponse) cborSize() int {
 	return 1 + strSize(len("version")) + headSize(uint64(r.Version)) + strSize(len("ciphertext")) + strSize(len(r.Ciphertext))
 }
 
-func (r *AEADEncryptResponse) appendCBOR(dst []byte) []byte {
+func (r *AEADEncryptResponse) tail() []byte { return r.Ciphertext }
+
+func (r *AEADEncryptResponse) appendCBORHead(dst []byte) []byte {
 	dst = appendHead(dst, majMap, 2)
 	dst = appendHead(appendText(dst, "version"), majUint, uint64(r.Version))
-	return appendBytes(appendText(dst, "ciphertext"), r.Ciphertext)
+	return appendHead(appendText(dst, "ciphertext"), majBytes, uint64(len(r.Ciphertext)))
 }
 
 func (r *AEADDecryptRequest) cborSize() int {
@@ -165,7 +180,9 @@ func (r *AEADDecryptRequest) cborSize() int {
 	return n
 }
 
-func (r *AEADDecryptRequest) appendCBOR(dst []byte) []byte {
+func (r *AEADDecryptRequest) tail() []byte { return r.Ciphertext }
+
+func (r *AEADDecryptRequest) appendCBORHead(dst []byte) []byte {
 	pairs := 1
 	if len(r.PIN) > 0 {
 		pairs++
@@ -186,7 +203,7 @@ func (r *AEADDecryptRequest) appendCBOR(dst []byte) []byte {
 	if len(r.Context) > 0 {
 		dst = appendContext(appendText(dst, "context"), r.Context)
 	}
-	return appendBytes(appendText(dst, "ciphertext"), r.Ciphertext)
+	return appendHead(appendText(dst, "ciphertext"), majBytes, uint64(len(r.Ciphertext)))
 }
 
 func (r *AEADDecryptResponse) cborSize() int {
@@ -194,12 +211,25 @@ func (r *AEADDecryptResponse) cborSize() int {
 		strSize(len("plaintext")) + strSize(len(r.Plaintext))
 }
 
-func (r *AEADDecryptResponse) appendCBOR(dst []byte) []byte {
+func (r *AEADDecryptResponse) tail() []byte { return r.Plaintext }
+
+func (r *AEADDecryptResponse) appendCBORHead(dst []byte) []byte {
 	dst = appendHead(dst, majMap, 3)
 	dst = appendText(appendText(dst, "alias"), r.Alias)
 	dst = appendHead(appendText(dst, "version"), majUint, uint64(r.Version))
-	return appendBytes(appendText(dst, "plaintext"), r.Plaintext)
+	return appendHead(appendText(dst, "plaintext"), majBytes, uint64(len(r.Plaintext)))
 }
+
+// aliasDecoder is a response type whose decoder can leave its data in
+// the body (DecodeBodyAliased).
+type aliasDecoder interface {
+	decodeCBORAliased(body []byte) bool
+}
+
+var (
+	_ aliasDecoder = (*AEADEncryptResponse)(nil)
+	_ aliasDecoder = (*AEADDecryptResponse)(nil)
+)
 
 // cborReader reads the plain form; any other form makes ok false.
 type cborReader struct {
@@ -375,13 +405,20 @@ func (m *AEADDecryptRequest) decodeCBOR(body []byte) bool {
 	return ok
 }
 
-func (m *AEADEncryptResponse) decodeCBOR(body []byte) bool {
+func (m *AEADEncryptResponse) decodeCBOR(body []byte) bool { return m.decode(body, false) }
+
+func (m *AEADEncryptResponse) decodeCBORAliased(body []byte) bool { return m.decode(body, true) }
+
+func (m *AEADEncryptResponse) decode(body []byte, alias bool) bool {
 	r := cborReader{b: body, ok: true}
 	var seen uint8
 	ok := r.fields(func(k []byte) bool {
 		switch string(k) {
 		case "ciphertext":
-			m.Ciphertext = slices.Clone(r.raw(majBytes))
+			m.Ciphertext = r.raw(majBytes)
+			if !alias {
+				m.Ciphertext = slices.Clone(m.Ciphertext)
+			}
 			return once(&seen, 1)
 		case "version":
 			m.Version = r.uint32()
@@ -395,13 +432,20 @@ func (m *AEADEncryptResponse) decodeCBOR(body []byte) bool {
 	return ok
 }
 
-func (m *AEADDecryptResponse) decodeCBOR(body []byte) bool {
+func (m *AEADDecryptResponse) decodeCBOR(body []byte) bool { return m.decode(body, false) }
+
+func (m *AEADDecryptResponse) decodeCBORAliased(body []byte) bool { return m.decode(body, true) }
+
+func (m *AEADDecryptResponse) decode(body []byte, alias bool) bool {
 	r := cborReader{b: body, ok: true}
 	var seen uint8
 	ok := r.fields(func(k []byte) bool {
 		switch string(k) {
 		case "plaintext":
-			m.Plaintext = slices.Clone(r.raw(majBytes))
+			m.Plaintext = r.raw(majBytes)
+			if !alias {
+				m.Plaintext = slices.Clone(m.Plaintext)
+			}
 			return once(&seen, 1)
 		case "alias":
 			m.Alias = r.text()
@@ -413,7 +457,9 @@ func (m *AEADDecryptResponse) decodeCBOR(body []byte) bool {
 		return false
 	})
 	if !ok {
-		clear(m.Plaintext) // a partial decode leaves no copy of a secret
+		if !alias {
+			clear(m.Plaintext) // a partial decode leaves no copy of a secret
+		}
 		*m = AEADDecryptResponse{}
 	}
 	return ok

@@ -51,7 +51,7 @@ func TestFastEncodeMatchesGeneral(t *testing.T) {
 				t.Fatal(err)
 			}
 			fe := v.(fastEncoder)
-			got := fe.appendCBOR(nil)
+			got := appendCBOR(nil, fe)
 			if !bytes.Equal(got, want) {
 				t.Fatalf("appendCBOR(%T) = %x, want %x", v, head(got), head(want))
 			}
@@ -237,6 +237,42 @@ func TestInPlaceLayout(t *testing.T) {
 					t.Errorf("AppendResponse in place moved to a new buffer")
 				}
 			})
+		}
+	}
+}
+
+func TestAppendRequestSplit(t *testing.T) {
+	h := RequestHeader{Version: Version1, Op: OpAEADEncrypt, ID: 9}
+	for i, v := range fastCases(rand.New(rand.NewPCG(5, 6))) {
+		t.Run(fmt.Sprintf("%T-%d", v, i), func(t *testing.T) {
+			want, err := AppendRequest(nil, h, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			frame, tail, err := AppendRequestSplit([]byte("x"), h, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := append(frame[1:], tail...); !bytes.Equal(got, want) {
+				t.Errorf("AppendRequestSplit(%T) = %x, want %x", v, head(got), head(want))
+			}
+		})
+	}
+}
+
+func TestDecodeBodyAliased(t *testing.T) {
+	for _, n := range []int{10, aliasMinBody} {
+		body, _ := modes().enc.Marshal(&AEADDecryptResponse{Alias: "k", Plaintext: bytes.Repeat([]byte{7}, n), Version: 1})
+		var resp AEADDecryptResponse
+		aliased, err := DecodeBodyAliased(body, &resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := len(body) >= aliasMinBody; aliased != want || (&resp.Plaintext[0] == &body[len(body)-n]) != want {
+			t.Errorf("DecodeBodyAliased(%d-byte plaintext) aliased = %v, want %v", n, aliased, want)
+		}
+		if len(resp.Plaintext) != n || resp.Alias != "k" || resp.Version != 1 {
+			t.Errorf("DecodeBodyAliased(%d-byte plaintext) = %d bytes, %q, %d", n, len(resp.Plaintext), resp.Alias, resp.Version)
 		}
 	}
 }
