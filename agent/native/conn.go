@@ -26,7 +26,9 @@ const respBufSize = 4096
 // and a goroutine keeps its grown stack from one request to the next
 // (with a goroutine per request, runtime.newstack was 7 % of the daemon's
 // CPU). At most MaxInflightPerConn requests run at once; responses are
-// written as they complete, in any order, each as one write under wmu.
+// written as they complete, in any order, each whole; those that complete
+// while another is being written go out together with the next write
+// (writer.go).
 type conn struct {
 	s  *Server
 	nc *net.UnixConn
@@ -53,18 +55,23 @@ type conn struct {
 	inflight  sync.WaitGroup
 	inflightN atomic.Int32
 	stopping  atomic.Bool
-	wmu       sync.Mutex
+	w         *frameWriter
 }
 
 func newConn(s *Server, nc *net.UnixConn, sess *core.Session) *conn {
 	ctx, cancel := context.WithCancel(s.reqCtx)
 	reqCtx, reqCancel := context.WithCancel(s.reqCtx)
-	return &conn{
+	c := &conn{
 		s: s, nc: nc, ctx: ctx, cancel: cancel, reqCtx: reqCtx, reqCancel: reqCancel,
 		br: newWipeReader(nc, 4096), sess: sess,
 		sem:  make(chan struct{}, max(1, s.core.Limits().MaxInflightPerConn)),
 		role: make(chan struct{}),
 	}
+	// A peer that does not read its responses loses its connection, and
+	// its requests still waiting stop waiting.
+	c.w = newFrameWriter(nc, func() time.Duration { return s.core.Limits().ReadTimeout.Duration },
+		func() { c.reqCancel(); c.nc.Close() })
+	return c
 }
 
 // job is one request, read by the reader, to run on a worker.
@@ -341,17 +348,7 @@ func (c *conn) putResponse(bp *[]byte, out []byte, sensitive bool) {
 	c.s.pool.PutClean(bp)
 }
 
-func (c *conn) write(frame []byte) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.nc.SetWriteDeadline(deadline(c.s.core.Limits().ReadTimeout.Duration))
-	if _, err := c.nc.Write(frame); err != nil {
-		// A peer that does not read its responses loses its connection,
-		// and its requests still waiting stop waiting.
-		c.reqCancel()
-		c.nc.Close()
-	}
-}
+func (c *conn) write(frame []byte) { c.w.write(frame) }
 
 // refuse answers a connection the core did not admit, then closes it.
 func (c *conn) refuse(status protocol.Status, msg string) {
