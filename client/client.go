@@ -42,12 +42,12 @@ type Client struct {
 
 	closeOnce sync.Once
 	bufs      protocol.BufferPool // request and response frames, cleared on return
-	replies   sync.Pool // chan response, buffered 1, known empty
+	replies   sync.Pool           // chan response, buffered 1, known empty
 }
 
 // response is what the reader hands to a waiting call.
 type response struct {
-	hdr  protocol.ResponseHeader
+	hdr   protocol.ResponseHeader
 	body  []byte
 	frame *[]byte // the pooled buffer body is in; the call returns it
 	err   error
