@@ -9,8 +9,6 @@ package aeadfmt
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
@@ -148,14 +146,13 @@ func DeriveMessageKey(workingKey []byte, h Header) (*MessageKey, error) {
 	}
 	k := &MessageKey{}
 	h.Append(k.header[:0])
-	info := append([]byte(SubkeyInfo), k.header[:]...)
-	okm, err := hkdf.Key(sha256.New, workingKey, h.Salt[:], string(info), WorkingKeySize+CommitmentSize)
-	if err != nil {
+	var okm [WorkingKeySize + CommitmentSize]byte
+	if err := deriveHKDF(okm[:], workingKey, h.Salt[:], SubkeyInfo+string(k.header[:])); err != nil {
 		return nil, fmt.Errorf("hkdf.Key: %w", err)
 	}
-	copy(k.subkey[:], okm)
+	copy(k.subkey[:], okm[:])
 	copy(k.commitment[:], okm[WorkingKeySize:])
-	clear(okm)
+	clear(okm[:])
 	return k, nil
 }
 
