@@ -53,8 +53,9 @@ func (c *Client) roundTrip(ctx context.Context, op protocol.Op, req, resp any) e
 	}
 	c.replies.Put(ch)
 	aliased, err := finish(op, r, resp)
-	if !aliased {
-		c.bufs.Put(r.frame) // decoding copied what resp keeps; the rest is cleared
+	if !aliased && r.frame != nil { // decoding copied what resp keeps; the frame is cleared
+		clear(*r.frame) // the frame was read within its length; past it is what the pool gave
+		c.bufs.PutClean(r.frame)
 	}
 	return err
 }

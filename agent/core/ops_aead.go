@@ -132,7 +132,7 @@ func (c *Core) aeadDecrypt(ctx context.Context, call *Call, m *protocol.AEADDecr
 		size, off := protocol.AEADDecryptResponseLayout(alias, version, n)
 		bp := c.aead.bufs.Get(size)
 		call.Frame = bp
-		call.done = append(call.done, func() { c.aead.bufs.Put(bp) }) // cleared
+		call.done = append(call.done, func() { clearPut(&c.aead.bufs, bp) })
 		return (*bp)[off:off]
 	}
 	pt, v, err := c.aeadOpen(ctx, call, call.key, call.auth(m.PIN), m.Ciphertext, m.Context, inFrame)
@@ -292,7 +292,7 @@ func (c *Core) aeadOpen(ctx context.Context, call *Call, rec *store.Record, auth
 	if dst == nil {
 		dst = func(_ uint32, n int) []byte {
 			bp := c.aead.bufs.Get(n)
-			call.done = append(call.done, func() { c.aead.bufs.Put(bp) }) // cleared
+			call.done = append(call.done, func() { clearPut(&c.aead.bufs, bp) })
 			return (*bp)[:0]
 		}
 	}
@@ -301,6 +301,13 @@ func (c *Core) aeadOpen(ctx context.Context, call *Call, rec *store.Record, auth
 		return nil, 0, ErrDecryptFailed // the buffer is cleared in Finish all the same
 	}
 	return pt, v.Number, nil
+}
+
+// clearPut clears a buffer that held a secret within its length (nothing
+// was written past it; what the pool gave is no secret) and returns it.
+func clearPut(p *protocol.BufferPool, bp *[]byte) {
+	clear(*bp)
+	p.PutClean(bp)
 }
 
 // cacheable reports whether rec's working keys may be cached: not with a
