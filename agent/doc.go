@@ -2,7 +2,9 @@
 
 // Package agent is the tpmkeyd daemon: it owns the state directory, the
 // TPM (package tpm) and the key store (agent/store), builds the core
-// (agent/core) and runs its front ends (agent/native today), and speaks
+// (agent/core) and runs its front ends (agent/native; agent/sshagent, the
+// ssh-agent socket, listen_ssh.go; agent/pkcs11, the PKCS#11 socket,
+// pkcs11_front.go), and speaks
 // to systemd (socket activation, sd_notify, the watchdog, live reload).
 //
 // A request, from the socket to its answer, reads straight through the

@@ -11,6 +11,8 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/hex"
+	"errors"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,7 +111,14 @@ func TestServerInitiatedFrames(t *testing.T) {
 			} else {
 				c = dialRaw(t, td.socket)
 			}
-			c.sendRaw(tc.send)
+			if tc.hello {
+				c.sendRaw(tc.send)
+			} else if _, err := c.nc.Write(tc.send); err != nil && !errors.Is(err, syscall.EPIPE) {
+				// The refusal is sent, and the socket closed, before
+				// anything is read: the write may meet a closed peer
+				// (EPIPE), and the BUSY frame is still there to read.
+				t.Fatalf("Write: %v", err)
+			}
 			h, body := c.mustRecv()
 			var eb protocol.ErrorBody
 			if err := protocol.DecodeBody(body, &eb); err != nil || eb.Message == "" {

@@ -135,8 +135,16 @@ func TestSSHAgent(t *testing.T) {
 	})
 	t.Run("idle-connection-holds-no-budget", func(t *testing.T) {
 		checkAgentSign(t, ag, pubs["ec"], data, 0, ssh.KeyAlgoECDSA256)
-		if total, _ := td.core().HeldBytes(uint32(os.Getuid())); total != 0 {
-			t.Errorf("HeldBytes after an answered ssh-agent request = %d, want 0", total)
+		// The native connection returns its last frame's budget just after
+		// its answer; an idle ssh-agent connection must hold none at all.
+		var total int64
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if total, _ = td.core().HeldBytes(uint32(os.Getuid())); total == 0 {
+				break
+			}
+		}
+		if total != 0 {
+			t.Errorf("HeldBytes with the connections idle = %d, want 0", total)
 		}
 	})
 	t.Run("sign-pin-key-unlocked", func(t *testing.T) {
@@ -275,4 +283,43 @@ func agentRoundTrip(t *testing.T, nc net.Conn, msg []byte) []byte {
 		t.Fatalf("read reply body: %v", err)
 	}
 	return body
+}
+
+// TestSSHAgentSHA1Allowed: with ssh_allow_sha1 the agent signs ssh-rsa
+// (RSA PKCS #1 v1.5 with SHA-1, in the TPM), and ssh verifies it.
+func TestSSHAgentSHA1Allowed(t *testing.T) {
+	td, sshSock := startSSHDaemon(t, "ssh_allow_sha1 = true\n")
+	c := dialHello(t, td.socket)
+	var pub ssh.PublicKey
+	runOpCases(t, c, []opCase{
+		{name: "keygen", op: protocol.OpGenerateKey, want: protocol.StatusOK,
+			req:   &protocol.GenerateKeyRequest{Alias: "rsa", Algorithm: protocol.AlgRSA2048},
+			check: func(t *testing.T, resp any) { pub = sshPub(t, resp.(*protocol.GenerateKeyResponse).Key.PublicKey) }},
+		{name: "enable", op: protocol.OpSSHKey, want: protocol.StatusOK,
+			req: &protocol.SSHKeyRequest{Alias: "rsa", Action: protocol.SSHEnable}},
+	})
+	checkAgentSign(t, dialAgent(t, sshSock), pub, []byte("legacy"), 0, ssh.KeyAlgoRSA)
+}
+
+// TestSSHAgentFramesAreCharged: malformed requests, which x/crypto answers
+// without a core call, are still charged to the caller's rate limit: past
+// the burst, a flood of them goes at the configured rate, no faster.
+func TestSSHAgentFramesAreCharged(t *testing.T) {
+	_, sshSock := startSSHDaemon(t, "[limits]\nrequests_per_second = 200\nburst = 10\n")
+	nc, err := net.Dial("unix", sshSock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	const n = 110
+	start := time.Now()
+	for range n {
+		if got := agentRoundTrip(t, nc, []byte{200}); !bytes.Equal(got, []byte{5}) {
+			t.Fatalf("reply to an unknown opcode = %x, want 05", got)
+		}
+	}
+	// 100 frames past the burst at 200/s take at least 0.5 s.
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Errorf("%d malformed frames answered in %v, want at least 0.4s at 200 frames/s", n, d)
+	}
 }

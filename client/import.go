@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"fmt"
+	"time"
 
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
@@ -35,6 +36,14 @@ func (c *Client) ImportPrivateKey(ctx context.Context, alias string, key crypto.
 // ForUID.
 func (c *Client) ImportHMACKey(ctx context.Context, alias string, key []byte, opts ...CallOption) (*Key, error) {
 	return c.importKey(ctx, "ImportHMACKey", protocol.ImportKeyRequest{Alias: alias, Key: key, Algorithm: protocol.AlgHMACSHA256}, opts)
+}
+
+// ImportAESKey imports 32 raw key bytes as version 1 of an aes-256-gcm
+// key: the TPM holds them as the version's root key, from which the
+// working keys are derived (docs/PROTOCOL.md Appendix A). It accepts
+// WithPIN, WithPCRs and ForUID.
+func (c *Client) ImportAESKey(ctx context.Context, alias string, key []byte, opts ...CallOption) (*Key, error) {
+	return c.importKey(ctx, "ImportAESKey", protocol.ImportKeyRequest{Alias: alias, Key: key, Algorithm: protocol.AlgAES256GCM}, opts)
 }
 
 // ImportWrapped imports a key wrapped for this agent's SRK elsewhere
@@ -74,19 +83,60 @@ func WithBackupTo(srkPublic []byte) CallOption {
 	return func(o *callOptions) { o.set |= optBackupTo; o.backupTo = srkPublic }
 }
 
-// ExportKey returns an exportable key (made WithBackupTo) wrapped for its
-// backup TPM, whose SRK public key target names; ImportWrapped on that
-// machine imports it. It accepts ForUID (admins).
-func (c *Client) ExportKey(ctx context.Context, alias string, target []byte, opts ...CallOption) (*Key, protocol.WrappedKey, error) {
+// Exportable makes a new key exportable to the backup TPM the agent's
+// admin configured (backup.target in tpmkeyd.toml) (GenerateKey).
+func Exportable() CallOption {
+	return func(o *callOptions) { o.set |= optBackupTo; o.exportable = true }
+}
+
+// Exported is a key wrapped for its backup TPM (ExportKey), and what
+// RestoreKey takes on that machine.
+type Exported struct {
+	Key      *Key
+	Wrapped  protocol.WrappedKey       // an asymmetric key
+	Versions []protocol.WrappedVersion // a symmetric key: every version, oldest first
+}
+
+// ExportKey returns an exportable key (made WithBackupTo or Exportable)
+// wrapped for its backup TPM, whose SRK public key target names;
+// RestoreKey on that machine imports it. It accepts ForUID (admins).
+func (c *Client) ExportKey(ctx context.Context, alias string, target []byte, opts ...CallOption) (*Exported, error) {
 	o, err := collect("ExportKey", optForUID, opts)
 	if err != nil {
-		return nil, protocol.WrappedKey{}, err
+		return nil, err
 	}
 	req := protocol.ExportKeyRequest{Alias: alias, Target: target, UID: o.uid}
 	var resp protocol.ExportKeyResponse
 	if err := c.roundTrip(ctx, protocol.OpExportKey, &req, &resp); err != nil {
-		return nil, protocol.WrappedKey{}, err
+		return nil, err
 	}
 	k, err := keyFromWire(&resp.Key)
-	return k, resp.Wrapped, err
+	if err != nil {
+		return nil, err
+	}
+	return &Exported{Key: k, Wrapped: resp.Wrapped, Versions: resp.Versions}, nil
+}
+
+// RestoreKey imports what ExportKey returned on another machine, under
+// alias, keeping the key's id, versions, minimum decryption version and
+// rotation period. It accepts ForUID (admins).
+func (c *Client) RestoreKey(ctx context.Context, alias string, e *Exported, opts ...CallOption) (*Key, error) {
+	o, err := collect("RestoreKey", optForUID, opts)
+	if err != nil {
+		return nil, err
+	}
+	req := protocol.ImportKeyRequest{Alias: alias, KeyID: e.Key.ID, UID: o.uid}
+	if len(e.Versions) > 0 {
+		req.Algorithm, req.Versions = string(e.Key.Algorithm), e.Versions
+		req.MinDecryptionVersion = e.Key.MinDecryptionVersion
+		req.RotationPeriod = uint64(e.Key.RotationPeriod / time.Second)
+	} else {
+		w := e.Wrapped
+		req.Wrapped = &w
+	}
+	var resp protocol.ImportKeyResponse
+	if err := c.roundTrip(ctx, protocol.OpImportKey, &req, &resp); err != nil {
+		return nil, err
+	}
+	return keyFromWire(&resp.Key)
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // GenerateKey creates a key in the TPM and stores it under alias. It accepts
-// WithPurposes (default sign), WithPIN, WithPCRs and WithBackupTo.
+// WithPurposes (default sign), WithPIN, WithPCRs, and WithBackupTo or
+// Exportable.
 func (c *Client) GenerateKey(ctx context.Context, alias string, alg Algorithm, opts ...CallOption) (*Key, error) {
 	o, err := collect("GenerateKey", optPurposes|optPIN|optPCRs|optRotationPeriod|optBackupTo, opts)
 	if err != nil {
@@ -17,7 +18,7 @@ func (c *Client) GenerateKey(ctx context.Context, alias string, alg Algorithm, o
 	}
 	req := protocol.GenerateKeyRequest{
 		Alias: alias, Algorithm: string(alg), Purposes: o.purposes, PIN: o.pin, PCRs: o.pcrs,
-		RotationPeriod: uint64(o.rotation / time.Second), BackupTo: o.backupTo,
+		RotationPeriod: uint64(o.rotation / time.Second), BackupTo: o.backupTo, Exportable: o.exportable,
 	}
 	var resp protocol.GenerateKeyResponse
 	if err := c.roundTrip(ctx, protocol.OpGenerateKey, &req, &resp); err != nil {

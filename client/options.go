@@ -155,16 +155,17 @@ func (b callOpt) String() string {
 }
 
 type callOptions struct {
-	set      callOpt // which options were given
-	pin      []byte
-	pss      bool
-	pkcs1    bool
-	uid      *uint32
-	purposes []string
-	pcrs     []uint
-	rotation time.Duration
-	toPIN    []byte
-	backupTo []byte
+	set        callOpt // which options were given
+	pin        []byte
+	pss        bool
+	pkcs1      bool
+	uid        *uint32
+	purposes   []string
+	pcrs       []uint
+	rotation   time.Duration
+	toPIN      []byte
+	backupTo   []byte
+	exportable bool
 }
 
 // collect applies opts for the call named op, which accepts only the

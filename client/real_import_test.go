@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tpmkeyd/tpmkeyd/client"
 	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
+	"github.com/tpmkeyd/tpmkeyd/protocol/aeadfmt"
 )
 
 func openssl(t *testing.T, args ...string) []byte {
@@ -55,6 +57,7 @@ func TestRealImportOpenSSLKeys(t *testing.T) {
 	ec256 := gen("ec256", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256")
 	ec384 := gen("ec384", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384")
 	rsa2k := gen("rsa2048", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048")
+	rsa3k := gen("rsa3072", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072")
 	conv := func(in, name string, args ...string) string {
 		p := filepath.Join(dir, name)
 		openssl(t, append(append([]string{}, args...), "-in", in, "-out", p)...)
@@ -70,6 +73,7 @@ func TestRealImportOpenSSLKeys(t *testing.T) {
 		{"rsa-2048-pkcs8-pem", rsa2k},
 		{"rsa-2048-pkcs1-pem", conv(rsa2k, "rsa.p1.pem", "rsa", "-traditional")},
 		{"rsa-2048-pkcs1-der", conv(rsa2k, "rsa.p1.der", "rsa", "-traditional", "-outform", "DER")},
+		{"rsa-3072-pkcs8-pem", rsa3k},
 	}
 	msg := filepath.Join(dir, "msg")
 	if err := os.WriteFile(msg, []byte("signed by an imported key"), 0o600); err != nil {
@@ -206,4 +210,69 @@ func mismatchedSEC1(t *testing.T, a, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: out})
+}
+
+// TestRealImportHMACKey: raw HMAC key bytes become version 1 of an
+// hmac-sha256 key, whose TPM-made tags equal crypto/hmac's; aes-256-gcm
+// is refused for now.
+func TestRealImportHMACKey(t *testing.T) {
+	c := dialReal(t)
+	ctx := context.Background()
+	key := make([]byte, 32)
+	rand.Read(key)
+	k, err := c.ImportHMACKey(ctx, "imp-hmac", key)
+	if err != nil {
+		t.Fatalf("ImportHMACKey = %v", err)
+	}
+	t.Cleanup(func() { c.DeleteKey(ctx, "imp-hmac") })
+	if k.Algorithm != client.AlgHMACSHA256 || len(k.Versions) != 1 || k.Origin != "imported" {
+		t.Fatalf("ImportHMACKey = %+v, want hmac-sha256 version 1, origin imported", k)
+	}
+	tag, version, err := c.MAC(ctx, "imp-hmac", []byte("data"))
+	if err != nil || version != 1 {
+		t.Fatalf("MAC = %x, %d, %v", tag, version, err)
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("data"))
+	if want := m.Sum(nil); !bytes.Equal(tag, want) {
+		t.Fatalf("MAC = %x, want %x", tag, want)
+	}
+	if _, err := c.ImportHMACKey(ctx, "imp-short", key[:8]); !errors.Is(err, client.ErrImportFailed) {
+		t.Fatalf("ImportHMACKey(8 bytes) = %v, want ErrImportFailed", err)
+	}
+}
+
+// TestRealImportAESKey: 32 raw bytes become version 1 of an aes-256-gcm
+// key; what the agent encrypts with it opens offline with the working key
+// derived from those bytes as Appendix A says, and through the agent.
+func TestRealImportAESKey(t *testing.T) {
+	c := dialReal(t)
+	ctx := context.Background()
+	key := make([]byte, 32)
+	rand.Read(key)
+	k, err := c.ImportAESKey(ctx, "imp-aes", key)
+	if err != nil {
+		t.Fatalf("ImportAESKey = %v", err)
+	}
+	t.Cleanup(func() { c.DeleteKey(ctx, "imp-aes") })
+	if k.Algorithm != client.AlgAES256GCM || k.Origin != "imported" || len(k.Versions) != 1 {
+		t.Fatalf("ImportAESKey = %+v, want aes-256-gcm version 1, origin imported", k)
+	}
+	ct, err := c.AEADEncrypt(ctx, "imp-aes", []byte("byok"), map[string]string{"app": "t"})
+	if err != nil {
+		t.Fatalf("AEADEncrypt = %v", err)
+	}
+	if pt, err := c.AEADDecrypt(ctx, ct, map[string]string{"app": "t"}); err != nil || string(pt) != "byok" {
+		t.Fatalf("AEADDecrypt = %q, %v, want byok", pt, err)
+	}
+	var id [aeadfmt.KeyIDSize]byte
+	copy(id[:], k.ID)
+	m := hmac.New(sha256.New, key)
+	m.Write(aeadfmt.WorkingKeyInput(id, 1))
+	if pt, err := aeadfmt.Open(m.Sum(nil), ct, map[string]string{"app": "t"}); err != nil || string(pt) != "byok" {
+		t.Fatalf("aeadfmt.Open with the offline working key = %q, %v, want byok", pt, err)
+	}
+	if _, err := c.ImportAESKey(ctx, "imp-aes-16", key[:16]); !errors.Is(err, client.ErrImportFailed) {
+		t.Fatalf("ImportAESKey(16 bytes) = %v, want ErrImportFailed", err)
+	}
 }

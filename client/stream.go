@@ -32,7 +32,9 @@ func encryptStream(ctx context.Context, dk dataKeys, alias string, encCtx map[st
 	if err != nil {
 		return 0, fmt.Errorf("client.EncryptStream: %w", err)
 	}
-	n, err := io.Copy(w, ctxReader{ctx, src})
+	buf := make([]byte, 32<<10) // plaintext passes through it: wiped after
+	defer clear(buf)
+	n, err := io.CopyBuffer(w, ctxReader{ctx, src}, buf)
 	if err == nil {
 		err = w.Close()
 	}

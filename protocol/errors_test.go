@@ -79,8 +79,8 @@ func TestOpNames(t *testing.T) {
 	if got := OpSign.String(); got != "Sign" {
 		t.Errorf("OpSign.String() = %q, want %q", got, "Sign")
 	}
-	if got := len(V1Ops()); got != 28 {
-		t.Errorf("len(V1Ops()) = %d, want 28", got)
+	if got := len(V1Ops()); got != 32 {
+		t.Errorf("len(V1Ops()) = %d, want 32", got)
 	}
 }
 

@@ -40,6 +40,12 @@ func sampleKey() KeyInfo {
 	}
 }
 
+// sampleCert is a certificate record of key web; the DER is a stand-in.
+func sampleCert() CertificateInfo {
+	return CertificateInfo{Alias: "web", KeyID: mustHex("00112233445566778899aabbccddeeff"),
+		Certificate: mustHex("3003020101"), Created: 1767225600}
+}
+
 func sampleSealed() KeyInfo {
 	return KeyInfo{
 		Alias:     "db-password",
@@ -164,6 +170,11 @@ func vectors() []vector {
 			Purposes: []string{PurposeSign}, PIN: []byte("1234")}, &ImportKeyResponse{Key: sampleImported(OriginImported)}},
 		{"import-key-wrapped", OpImportKey, 19, &ImportKeyRequest{Alias: "web", Wrapped: sampleWrapped()},
 			&ImportKeyResponse{Key: sampleImported(OriginImportedWrapped)}},
+		{"import-key-versions", OpImportKey, 21, &ImportKeyRequest{Alias: "mac-key", Algorithm: AlgHMACSHA256,
+			KeyID: mustHex("0123456789abcdef0123456789abcdef"), MinDecryptionVersion: 2,
+			Versions: []WrappedVersion{{Number: 1, Created: 1767225600, Disabled: true, Wrapped: *sampleWrapped()},
+				{Number: 2, Created: 1769904000, Wrapped: *sampleWrapped()}}},
+			&ImportKeyResponse{Key: sampleImported(OriginImportedWrapped)}},
 		{"export-key", OpExportKey, 20, &ExportKeyRequest{Alias: "web", Target: mustHex(sampleTPM2BPublic), UID: uid(1000)},
 			&ExportKeyResponse{Key: sampleExportable(), Wrapped: *sampleWrapped()}},
 		{"aead-encrypt", OpAEADEncrypt, 18, &AEADEncryptRequest{Alias: "aead-key", Plaintext: []byte("hello, tpmkeyd"), Context: sampleContext()},
@@ -184,6 +195,12 @@ func vectors() []vector {
 			KeyID: mustHex("00112233445566778899aabbccddeeff")}, &SSHSignResponse{Signature: mustHex(sampleSig)}},
 		{"ssh-agent", OpSSHAgent, 51, &SSHAgentRequest{Action: SSHAgentLock, Passphrase: []byte("hunter2")},
 			&SSHAgentResponse{Locked: true}},
+		{"put-certificate", OpPutCertificate, 52, &PutCertificateRequest{Alias: "web", Certificate: mustHex("3003020101")},
+			&PutCertificateResponse{Certificate: sampleCert()}},
+		{"get-certificate", OpGetCertificate, 53, &GetCertificateRequest{Alias: "web"}, &GetCertificateResponse{Certificate: sampleCert()}},
+		{"delete-certificate", OpDeleteCertificate, 54, &DeleteCertificateRequest{Alias: "web"}, &DeleteCertificateResponse{}},
+		{"list-certificates", OpListCertificates, 55, &ListCertificatesRequest{Limit: 10},
+			&ListCertificatesResponse{Certificates: []CertificateInfo{sampleCert()}}},
 		{"status", OpStatus, 14, &StatusRequest{}, &StatusResponse{
 			AgentVersion: "1.0.0", TPMManufacturer: "IBM", TPMFirmware: "20191023.164445",
 			UptimeSeconds: 3600, Keys: 2, Connections: 1, KeysPerUID: map[uint32]uint64{0: 1, 1000: 2},

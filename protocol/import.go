@@ -22,13 +22,21 @@ const (
 // this TPM's SRK (Status srk_public): its purposes and PIN come with it.
 type ImportKeyRequest struct {
 	Alias     string      `cbor:"alias"`
-	Algorithm string      `cbor:"algorithm,omitempty"` // required for raw key bytes; else, if given, must match the key
+	Algorithm string      `cbor:"algorithm,omitempty"` // required for raw key bytes and versions; else, if given, must match the key
 	Key       []byte      `cbor:"key,omitempty"`
 	Wrapped   *WrappedKey `cbor:"wrapped,omitempty"`
-	Purposes  []string    `cbor:"purposes,omitempty"` // default: ["sign"] (["mac"] for hmac-sha256); not with wrapped
-	PIN       []byte      `cbor:"pin,omitempty"`      // not with wrapped
-	PCRs      []uint      `cbor:"pcrs,omitempty"`     // not with wrapped
-	UID       *uint32     `cbor:"uid,omitempty"`      // admins only: import into another uid's namespace
+	// Versions is a symmetric key wrapped version by version (an
+	// ExportKey of one), instead of Key or Wrapped.
+	Versions []WrappedVersion `cbor:"versions,omitempty"`
+	// KeyID, MinDecryptionVersion and RotationPeriod restore a key's
+	// record as ExportKey described it; with Wrapped or Versions only.
+	KeyID                []byte   `cbor:"key_id,omitempty"` // 16 bytes, free in the namespace
+	MinDecryptionVersion uint32   `cbor:"min_decryption_version,omitempty"`
+	RotationPeriod       uint64   `cbor:"rotation_period,omitempty"` // seconds
+	Purposes             []string `cbor:"purposes,omitempty"`        // default: ["sign"] (["mac"] for hmac-sha256); not with wrapped
+	PIN                  []byte   `cbor:"pin,omitempty"`             // not with wrapped
+	PCRs                 []uint   `cbor:"pcrs,omitempty"`            // not with wrapped
+	UID                  *uint32  `cbor:"uid,omitempty"`             // admins only: import into another uid's namespace
 }
 
 // WrappedKey is a key in TPM2_Duplicate's format, each part marshalled as
@@ -38,6 +46,14 @@ type WrappedKey struct {
 	Duplicate []byte `cbor:"duplicate"`            // TPM2B_PRIVATE: outer-wrapped sensitive area
 	Seed      []byte `cbor:"seed"`                 // TPM2B_ENCRYPTED_SECRET: the seed, encrypted to the SRK
 	PINScheme string `cbor:"pin_scheme,omitempty"` // how a PIN makes the auth value; absent: raw
+}
+
+// WrappedVersion is one version of a symmetric key, wrapped.
+type WrappedVersion struct {
+	Number   uint32     `cbor:"number"`
+	Created  int64      `cbor:"created"` // Unix seconds
+	Disabled bool       `cbor:"disabled,omitempty"`
+	Wrapped  WrappedKey `cbor:"wrapped"`
 }
 
 type ImportKeyResponse struct {
@@ -54,9 +70,12 @@ type ExportKeyRequest struct {
 }
 
 // ExportKeyResponse holds the wrapped duplicate and the key's description.
+// For a symmetric key, Wrapped is empty and Versions holds every version,
+// oldest first.
 type ExportKeyResponse struct {
-	Key     KeyInfo    `cbor:"key"`
-	Wrapped WrappedKey `cbor:"wrapped"`
+	Key      KeyInfo          `cbor:"key"`
+	Wrapped  WrappedKey       `cbor:"wrapped"`
+	Versions []WrappedVersion `cbor:"versions,omitempty"`
 }
 
 func (r *ImportKeyRequest) KeyAlias() string      { return r.Alias }

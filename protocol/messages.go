@@ -147,6 +147,9 @@ type GenerateKeyRequest struct {
 	// BackupTo makes the key exportable to one backup TPM: its SRK's
 	// TPM2B_PUBLIC (docs/BACKUP.md). Absent: the key never leaves.
 	BackupTo []byte `cbor:"backup_to,omitempty"`
+	// Exportable makes the key exportable to the backup TPM the server's
+	// admin configured (backup.target), when BackupTo is absent.
+	Exportable bool `cbor:"exportable,omitempty"`
 }
 
 type GenerateKeyResponse struct {

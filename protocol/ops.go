@@ -85,6 +85,10 @@ var opTable = []OpSpec{
 	op[SSHListRequest, SSHListResponse](OpSSHList, "SSHList", ""),
 	op[SSHSignRequest, SSHSignResponse](OpSSHSign, "SSHSign", PurposeSign),
 	op[SSHAgentRequest, SSHAgentResponse](OpSSHAgent, "SSHAgent", ""),
+	op[PutCertificateRequest, PutCertificateResponse](OpPutCertificate, "PutCertificate", ""),
+	op[GetCertificateRequest, GetCertificateResponse](OpGetCertificate, "GetCertificate", ""),
+	op[DeleteCertificateRequest, DeleteCertificateResponse](OpDeleteCertificate, "DeleteCertificate", ""),
+	op[ListCertificatesRequest, ListCertificatesResponse](OpListCertificates, "ListCertificates", ""),
 }
 
 // LookupOp returns the table entry of o: a served or a reserved operation.

@@ -1,6 +1,6 @@
 package protocol
 
-// The ssh-agent operations (docs/PROTOCOL.md §6.22–6.25): what the ssh-agent
+// The ssh-agent operations (docs/PROTOCOL.md §6.29–6.32): what the ssh-agent
 // front end (agent/sshagent) and `tpmkey ssh` need of the core. A key is
 // offered to ssh only while it is marked (SSHKey "enable"); the agent lock
 // and the cached PIN authorizations are the core's, per uid.

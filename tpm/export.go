@@ -29,8 +29,8 @@ func exportable(attrs *tpm2.TPMAObject, pub *tpm2.TPMTPublic, spec KeySpec) erro
 	if len(spec.PCRs) > 0 {
 		return fmt.Errorf("%w: an exportable key cannot be bound to PCRs", ErrInvalid)
 	}
-	if spec.Algorithm == Sealed || spec.Algorithm == HMACSHA256 {
-		return fmt.Errorf("%w: %v objects are not exportable", ErrUnsupported, spec.Algorithm)
+	if spec.Algorithm == Sealed {
+		return fmt.Errorf("%w: sealed objects are not exportable", ErrUnsupported)
 	}
 	if len(spec.ExportTo) < 2+sha256.Size || len(spec.ExportTo) > maxNameSize {
 		return fmt.Errorf("%w: export target name of %d bytes", ErrInvalid, len(spec.ExportTo))

@@ -1,6 +1,7 @@
 package tpm
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -63,5 +64,32 @@ func TestExportToBackup(t *testing.T) {
 	}
 	if _, err := a.ExportKey(ctx, fixed, bPub); !errors.Is(err, ErrNotExportable) {
 		t.Fatalf("ExportKey(fixed key) = %v, want ErrNotExportable", err)
+	}
+}
+
+// TestExportHMACKey: an exportable HMAC key moves to B and makes the same
+// tags there.
+func TestExportHMACKey(t *testing.T) {
+	a, b := openTest(t), openTest(t)
+	ctx := context.Background()
+	blob, _, err := a.CreateKey(ctx, KeySpec{Algorithm: HMACSHA256, Purposes: PurposeMAC, ExportTo: b.SRKName()})
+	if err != nil {
+		t.Fatalf("CreateKey(exportable hmac) = %v", err)
+	}
+	want, err := a.HMAC(ctx, blob, Auth{}, []byte("data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := a.ExportKey(ctx, blob, mustParent(t, b.SRKPublic()))
+	if err != nil {
+		t.Fatalf("ExportKey(hmac) = %v", err)
+	}
+	nb, _, err := b.ImportWrapped(ctx, w)
+	if err != nil {
+		t.Fatalf("B.ImportWrapped(hmac) = %v", err)
+	}
+	got, err := b.HMAC(ctx, nb, Auth{}, []byte("data"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("B.HMAC = %x, %v; want A's %x", got, err, want)
 	}
 }

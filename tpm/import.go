@@ -86,6 +86,11 @@ func (t *TPM) ImportWrapped(ctx context.Context, w *wrap.Blob) (*Blob, crypto.Pu
 	if !probe.movable || probe.alg == Sealed {
 		return nil, nil, fmt.Errorf("tpm.ImportWrapped: %w: not a duplicable key", ErrImport)
 	}
+	if probe.hasPolicy {
+		// Bound to a policy of the machine it came from (PCRs): it could
+		// never be used here.
+		return nil, nil, fmt.Errorf("tpm.ImportWrapped: %w: a key usable only with a policy session", ErrImport)
+	}
 	if !t.algs[probe.alg] {
 		return nil, nil, fmt.Errorf("tpm.ImportWrapped: %w: this TPM cannot hold %v keys", ErrUnsupported, probe.alg)
 	}

@@ -173,7 +173,29 @@ func TestImportedKeyCannotBeDuplicated(t *testing.T) {
 	if err == nil {
 		t.Fatalf("TPM2_Duplicate of an imported key = nil, want a policy failure")
 	}
+	t.Logf("TPM2_Duplicate of an imported key: %v", err)
 	if !errors.Is(err, tpm2.TPMRCPolicyFail) && !errors.Is(err, ErrPolicyMismatch) {
 		t.Fatalf("TPM2_Duplicate of an imported key = %v, want TPM_RC_POLICY_FAIL", err)
+	}
+}
+
+// TestImportKeyWithPCRs: a key imported with a PCR binding signs with
+// its PCRs given and is refused without them.
+func TestImportKeyWithPCRs(t *testing.T) {
+	tt := openTest(t)
+	ctx := context.Background()
+	b, _, err := tt.ImportKey(ctx, KeySpec{Algorithm: ECCP256, Purposes: PurposeSign, PCRs: []int{7}, PIN: []byte("pin")}, mustKey(t, ECCP256))
+	if err != nil {
+		t.Fatalf("ImportKey(pcrs 7) = %v", err)
+	}
+	digest := sha256.Sum256([]byte("pcr"))
+	if _, err := tt.Sign(ctx, b, Auth{PIN: []byte("pin"), PCRs: []int{7}}, digest[:], SignOptions{Hash: crypto.SHA256}); err != nil {
+		t.Fatalf("Sign(pcrs 7) = %v, want nil", err)
+	}
+	if _, err := tt.Sign(ctx, b, Auth{PIN: []byte("pin")}, digest[:], SignOptions{Hash: crypto.SHA256}); !errors.Is(err, ErrPolicyMismatch) {
+		t.Fatalf("Sign(no pcrs) = %v, want ErrPolicyMismatch", err)
+	}
+	if _, err := tt.Sign(ctx, b, Auth{PIN: []byte("bad"), PCRs: []int{7}}, digest[:], SignOptions{Hash: crypto.SHA256}); !errors.Is(err, ErrAuthFail) {
+		t.Fatalf("Sign(wrong pin) = %v, want ErrAuthFail", err)
 	}
 }

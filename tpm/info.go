@@ -43,6 +43,7 @@ func (t *TPM) readInfoLocked() error {
 	t.algs[Sealed] = algs[tpm2.TPMAlgKeyedHash]
 	t.algs[HMACSHA256] = algs[tpm2.TPMAlgKeyedHash] && algs[tpm2.TPMAlgHMAC] && algs[tpm2.TPMAlgSHA256]
 	t.hashes = map[crypto.Hash]bool{
+		crypto.SHA1:   algs[tpm2.TPMAlgSHA1],
 		crypto.SHA256: algs[tpm2.TPMAlgSHA256],
 		crypto.SHA384: algs[tpm2.TPMAlgSHA384],
 		crypto.SHA512: algs[tpm2.TPMAlgSHA512],

@@ -131,6 +131,8 @@ func (t *TPM) Forget(b *Blob) {
 
 func hashAlg(h crypto.Hash) tpm2.TPMIAlgHash {
 	switch h {
+	case crypto.SHA1:
+		return tpm2.TPMAlgSHA1
 	case crypto.SHA384:
 		return tpm2.TPMAlgSHA384
 	case crypto.SHA512:

@@ -153,4 +153,6 @@ const (
 )
 
 // hashes the package signs with.
-var signHashes = map[crypto.Hash]bool{crypto.SHA256: true, crypto.SHA384: true, crypto.SHA512: true}
+// SHA-1 is for RSA PKCS #1 v1.5 only (ssh-rsa, when the daemon's
+// ssh_allow_sha1 allows it); no client names it (protocol hash names).
+var signHashes = map[crypto.Hash]bool{crypto.SHA1: true, crypto.SHA256: true, crypto.SHA384: true, crypto.SHA512: true}

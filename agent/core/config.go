@@ -23,10 +23,14 @@ type Config struct {
 	SubUIDFile  string   `toml:"subuid_file"`  // subordinate uids counted against their owner's limits; default /etc/subuid, "" = none
 	Limits      Limits   `toml:"limits"`
 	Audit       Audit    `toml:"audit"`
+	Backup      Backup   `toml:"backup"`
 	// AEADKeyCacheTTL is how long an aes-256-gcm working key stays cached
 	// after its last use; default 5m, 0 = never cached (every AEAD
 	// operation then derives it in the TPM).
 	AEADKeyCacheTTL Duration `toml:"aead_key_cache_ttl"`
+	// SSHAllowSHA1 lets the ssh-agent socket sign ssh-rsa (RSA with SHA-1)
+	// for servers that know nothing newer; default false: refused.
+	SSHAllowSHA1 bool `toml:"ssh_allow_sha1"`
 
 	// ids holds AdminGroup, AllowUsers and AllowGroups resolved to numeric
 	// ids by Validate, so that access checks never consult the user
@@ -161,6 +165,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Audit.validate(); err != nil {
+		return err
+	}
+	if err := c.Backup.validate(); err != nil {
 		return err
 	}
 	if c.AEADKeyCacheTTL.Duration < 0 {

@@ -31,7 +31,7 @@ var (
 	ErrSSHNotMarked        = errors.New("key is not marked for ssh (tpmkey ssh enable)")
 	ErrSSHExpired          = errors.New("the key's ssh marking has expired")
 	ErrSSHPINLocked        = errors.New("key has a PIN and is not unlocked for ssh (tpmkey ssh unlock)")
-	ErrSSHSHA1             = errors.New("ssh-rsa signatures (SHA-1) are refused; use rsa-sha2-256 or rsa-sha2-512")
+	ErrSSHSHA1             = errors.New("ssh-rsa signatures (SHA-1) are refused (ssh_allow_sha1); use rsa-sha2-256 or rsa-sha2-512")
 )
 
 // tpmErr marks an error from the TPM layer, so that an unrecognised one

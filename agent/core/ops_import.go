@@ -24,17 +24,33 @@ import (
 // TPM as it is. Either way the quota and alias are reserved first, and
 // the request's key bytes are wiped by Call.Finish (Secretive).
 func (c *Core) importKey(ctx context.Context, call *Call, m *protocol.ImportKeyRequest) (*protocol.ImportKeyResponse, error) {
-	if (len(m.Key) > 0) == (m.Wrapped != nil) {
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "give exactly one of key and wrapped")
+	given := 0
+	for _, set := range []bool{len(m.Key) > 0, m.Wrapped != nil, len(m.Versions) > 0} {
+		if set {
+			given++
+		}
+	}
+	if given != 1 {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "give exactly one of key, wrapped and versions")
 	}
 	if m.Wrapped != nil {
 		return c.importWrapped(ctx, call, m)
+	}
+	if len(m.Versions) > 0 {
+		return c.importVersions(ctx, call, m)
+	}
+	if len(m.KeyID) > 0 || m.MinDecryptionVersion != 0 || m.RotationPeriod != 0 {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "key_id, min_decryption_version and rotation_period restore a wrapped key only")
 	}
 	key, alg, err := importedKey(m)
 	if err != nil {
 		return nil, err
 	}
-	purposes, wirePurposes, err := parsePurposes(alg, m.Purposes)
+	wireAlg := alg.String()
+	if m.Algorithm == protocol.AlgAES256GCM {
+		wireAlg = m.Algorithm
+	}
+	purposes, wirePurposes, err := keyPurposes(wireAlg, alg, m.Purposes)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +74,7 @@ func (c *Core) importKey(ctx context.Context, call *Call, m *protocol.ImportKeyR
 	if err != nil {
 		return nil, tpmErr(err)
 	}
-	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: alg.String(), Purposes: wirePurposes,
+	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: wireAlg, Purposes: wirePurposes,
 		HasPIN: len(m.PIN) > 0, PINScheme: pinScheme(m.PIN), PCRs: pcrs, Origin: store.OriginImported}
 	if err := c.fillImported(rec, blob, pub, key); err != nil {
 		c.tpm.Forget(blob)
@@ -73,17 +89,20 @@ func (c *Core) importKey(ctx context.Context, call *Call, m *protocol.ImportKeyR
 // importWrapped imports a key wrapped elsewhere for this TPM's SRK; what
 // it may do and whether it has a PIN come from its public area.
 func (c *Core) importWrapped(ctx context.Context, call *Call, m *protocol.ImportKeyRequest) (*protocol.ImportKeyResponse, error) {
-	if len(m.Purposes) > 0 || len(m.PIN) > 0 || len(m.PCRs) > 0 {
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "a wrapped key brings its own purposes and PIN; give neither, nor pcrs")
+	if err := checkWrappedRequest(m); err != nil {
+		return nil, err
+	}
+	if m.MinDecryptionVersion != 0 || m.RotationPeriod != 0 {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "min_decryption_version and rotation_period are for versions")
 	}
 	w := m.Wrapped
-	scheme := store.PINRaw
-	switch w.PINScheme {
-	case "", protocol.PINSchemeRaw:
-	case protocol.PINSchemeSHA256:
-		scheme = store.PINSHA256
-	default:
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "unknown pin_scheme %q", w.PINScheme)
+	scheme, err := pinSchemeOf(w.PINScheme)
+	if err != nil {
+		return nil, err
+	}
+	keyID, err := c.restoredKeyID(call, m.KeyID)
+	if err != nil {
+		return nil, err
 	}
 	release, err := c.reserveCreate(call, m.Alias)
 	if err != nil {
@@ -103,9 +122,13 @@ func (c *Core) importWrapped(ctx context.Context, call *Call, m *protocol.Import
 		c.tpm.Forget(blob)
 		return nil, protocol.Errorf(protocol.StatusImportFailed, "wrapped key is %s, not %s", info.Algorithm, m.Algorithm)
 	}
+	if info.Algorithm == tpm.HMACSHA256 {
+		c.tpm.Forget(blob)
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "a symmetric key comes as versions, not wrapped")
+	}
 	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: info.Algorithm.String(),
 		Purposes: purposeNames(info.Purposes), HasPIN: info.HasPIN, PINScheme: scheme,
-		Origin: store.OriginImportedWrapped}
+		Origin: store.OriginImportedWrapped, KeyID: keyID}
 	if err := c.fillImported(rec, blob, pub, nil); err != nil {
 		c.tpm.Forget(blob)
 		return nil, err
@@ -114,6 +137,124 @@ func (c *Core) importWrapped(ctx context.Context, call *Call, m *protocol.Import
 		return nil, err
 	}
 	return &protocol.ImportKeyResponse{Key: keyInfo(rec)}, nil
+}
+
+// importVersions restores a symmetric key exported version by version:
+// each version is imported (TPM2_Import), and the record keeps the
+// versions' numbers, times and states, the key id (aes-256-gcm
+// ciphertexts name it) and the minimum decryption version.
+func (c *Core) importVersions(ctx context.Context, call *Call, m *protocol.ImportKeyRequest) (*protocol.ImportKeyResponse, error) {
+	if err := checkWrappedRequest(m); err != nil {
+		return nil, err
+	}
+	if m.Algorithm != protocol.AlgHMACSHA256 && m.Algorithm != protocol.AlgAES256GCM {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "versions are for hmac-sha256 and aes-256-gcm keys; algorithm %q", m.Algorithm)
+	}
+	if len(m.Versions) > store.MaxKeyVersions {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "%d versions, at most %d", len(m.Versions), store.MaxKeyVersions)
+	}
+	if m.RotationPeriod > protocol.MaxRotationSeconds {
+		return nil, protocol.Errorf(protocol.StatusBadRequest, "rotation_period of %d seconds is too long", m.RotationPeriod)
+	}
+	scheme, err := pinSchemeOf(m.Versions[0].Wrapped.PINScheme)
+	if err != nil {
+		return nil, err
+	}
+	_, wirePurposes, err := keyPurposes(m.Algorithm, tpm.HMACSHA256, nil)
+	if err != nil {
+		return nil, err
+	}
+	keyID, err := c.restoredKeyID(call, m.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	release, err := c.reserveCreate(call, m.Alias)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	rec := &store.Record{Alias: m.Alias, OwnerUID: call.ns, Algorithm: m.Algorithm, Purposes: wirePurposes,
+		PINScheme: scheme, Origin: store.OriginImportedWrapped, KeyID: keyID,
+		MinDecryptionVersion: m.MinDecryptionVersion, RotationPeriod: time.Duration(m.RotationPeriod) * time.Second}
+	forget := func() {
+		for i := range rec.Versions {
+			c.tpm.Forget(&rec.Versions[i].Blob)
+		}
+	}
+	for i, v := range m.Versions {
+		w := v.Wrapped
+		blob, _, err := c.tpm.ImportWrapped(ctx, &wrap.Blob{Public: w.Public, Duplicate: w.Duplicate, Seed: w.Seed})
+		if err != nil {
+			forget()
+			return nil, tpmErr(err)
+		}
+		rec.Versions = append(rec.Versions, store.KeyVersion{Number: v.Number, Created: time.Unix(v.Created, 0).UTC(),
+			Disabled: v.Disabled, Blob: *blob})
+		info, err := tpm.Describe(blob)
+		switch {
+		case err != nil:
+			forget()
+			return nil, tpmErr(err)
+		case info.Algorithm != tpm.HMACSHA256:
+			forget()
+			return nil, protocol.Errorf(protocol.StatusImportFailed, "version %d is a %s key, not a symmetric one", v.Number, info.Algorithm)
+		case i > 0 && info.HasPIN != rec.HasPIN:
+			forget()
+			return nil, protocol.Errorf(protocol.StatusImportFailed, "versions disagree on whether the key has a PIN")
+		}
+		rec.HasPIN = info.HasPIN
+	}
+	if err := c.createRecord(call, rec); err != nil {
+		forget()
+		if errors.Is(err, store.ErrInvalidRecord) {
+			return nil, protocol.Errorf(protocol.StatusBadRequest, "versions: %v", err)
+		}
+		return nil, err
+	}
+	// restoredKeyID's scan may have just run: without this, AEADDecrypt
+	// would not look again for a second.
+	c.aead.ids.note(rec)
+	return &protocol.ImportKeyResponse{Key: keyInfo(rec)}, nil
+}
+
+// checkWrappedRequest refuses what a wrapped key brings itself.
+func checkWrappedRequest(m *protocol.ImportKeyRequest) error {
+	if len(m.Purposes) > 0 || len(m.PIN) > 0 || len(m.PCRs) > 0 {
+		return protocol.Errorf(protocol.StatusBadRequest, "a wrapped key brings its own purposes and PIN; give neither, nor pcrs")
+	}
+	return nil
+}
+
+// pinSchemeOf is a wrapped key's PIN scheme.
+func pinSchemeOf(name string) (store.PINScheme, error) {
+	switch name {
+	case "", protocol.PINSchemeRaw:
+		return store.PINRaw, nil
+	case protocol.PINSchemeSHA256:
+		return store.PINSHA256, nil
+	}
+	return 0, protocol.Errorf(protocol.StatusBadRequest, "unknown pin_scheme %q", name)
+}
+
+// restoredKeyID is the key id a restore asks for (zero: a new one), which
+// no symmetric key of the namespace may hold already: AEADDecrypt finds
+// keys by it.
+func (c *Core) restoredKeyID(call *Call, id []byte) ([16]byte, error) {
+	var out [16]byte
+	if len(id) == 0 {
+		return out, nil
+	}
+	if len(id) != len(out) || bytes.Equal(id, out[:]) {
+		return out, protocol.Errorf(protocol.StatusBadRequest, "key_id of %d bytes, want 16, not all zero", len(id))
+	}
+	copy(out[:], id)
+	switch _, err := c.findByKeyID(call.ns, out); {
+	case err == nil:
+		return out, fmt.Errorf("key id %x is taken: %w", out, ErrKeyExists)
+	case !errors.Is(err, ErrKeyNotFound):
+		return out, err
+	}
+	return out, nil
 }
 
 // fillImported puts the blob in rec (as version 1 of a symmetric key) and
@@ -138,6 +279,9 @@ func (c *Core) fillImported(rec *store.Record, blob *tpm.Blob, pub crypto.Public
 	return nil
 }
 
+// aesRootKeySize is the length of an imported aes-256-gcm key.
+const aesRootKeySize = 32
+
 // importedKey parses a plaintext key: raw bytes for hmac-sha256, else a
 // private key file, whose algorithm must match the one named, if any.
 func importedKey(m *protocol.ImportKeyRequest) (any, tpm.Algorithm, error) {
@@ -148,10 +292,16 @@ func importedKey(m *protocol.ImportKeyRequest) (any, tpm.Algorithm, error) {
 				wrap.MinHMACKeySize, wrap.MaxHMACKeySize, n)
 		}
 		return m.Key, tpm.HMACSHA256, nil
-	case store.AlgAES256GCM:
-		// Hook: an aes-256-gcm version is an HMAC key inside the TPM from
-		// which the AES key is derived; raw AES bytes cannot become one.
-		return nil, 0, protocol.Errorf(protocol.StatusUnsupportedAlgorithm, "aes-256-gcm keys cannot be imported yet")
+	case protocol.AlgAES256GCM:
+		// An aes-256-gcm version is an HMAC key inside the TPM from which
+		// the working keys are derived (PROTOCOL.md Appendix A): the 32
+		// bytes become version 1's root key, so whoever holds them can
+		// derive the working key of this key_id and version, and open
+		// its ciphertexts, without the TPM.
+		if len(m.Key) != aesRootKeySize {
+			return nil, 0, protocol.Errorf(protocol.StatusImportFailed, "an aes-256-gcm key is %d bytes, not %d", aesRootKeySize, len(m.Key))
+		}
+		return m.Key, tpm.HMACSHA256, nil
 	}
 	k, err := keyfile.Parse(m.Key, nil)
 	if err != nil {
@@ -214,56 +364,8 @@ func purposeNames(p tpm.Purpose) []string {
 // P-256, ~0.8 ms for RSA-2048, wrap included): unlike a keygen, the TPM
 // searches no primes. Parsing and wrapping run on the caller's goroutine,
 // outside the TPM's turn.
-func importCost(*Call) int { return costECKeygen }
-
-// exportKey is ExportKey: an exportable key, wrapped for the one backup
-// TPM it was made for. Only its owner and admins reach it (the lookup
-// step); the audit record names the key, as for every operation.
-func (c *Core) exportKey(ctx context.Context, call *Call, m *protocol.ExportKeyRequest) (*protocol.ExportKeyResponse, error) {
-	target, err := wrap.ParseParent(m.Target)
-	if err != nil {
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "target: %v", err)
-	}
-	name, err := wrap.Name(target)
-	if err != nil {
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "target: %v", err)
-	}
-	rec := call.key
-	if len(rec.ExportTo) == 0 {
-		return nil, protocol.Errorf(protocol.StatusNotExportable, "%q was made to stay in this TPM", rec.Alias)
-	}
-	if !bytes.Equal(rec.ExportTo, name) {
-		return nil, protocol.Errorf(protocol.StatusNotExportable, "%q is exportable to SRK %x only, not %x", rec.Alias, rec.ExportTo, name)
-	}
-	w, err := c.tpm.ExportKey(ctx, &rec.Blob, target)
-	if err != nil {
-		return nil, tpmErr(err)
-	}
-	return &protocol.ExportKeyResponse{Key: keyInfo(rec), Wrapped: protocol.WrappedKey{
-		Public: w.Public, Duplicate: w.Duplicate, Seed: w.Seed, PINScheme: pinSchemeName(rec.PINScheme)}}, nil
-}
-
-// pinSchemeName is a PIN scheme as WrappedKey names it.
-func pinSchemeName(s store.PINScheme) string {
-	if s == store.PINSHA256 {
-		return protocol.PINSchemeSHA256
-	}
-	return protocol.PINSchemeRaw
-}
-
-// exportTarget is the Name of the backup TPM a new key is made
-// exportable to: the request's backup_to, or none.
-func exportTarget(backupTo []byte) ([]byte, error) {
-	if len(backupTo) == 0 {
-		return nil, nil
-	}
-	target, err := wrap.ParseParent(backupTo)
-	if err != nil {
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "backup_to: %v", err)
-	}
-	name, err := wrap.Name(target)
-	if err != nil {
-		return nil, protocol.Errorf(protocol.StatusBadRequest, "backup_to: %v", err)
-	}
-	return name, nil
+// A symmetric key restored with versions is charged per version.
+func importCost(call *Call) int {
+	m := call.Req.(*protocol.ImportKeyRequest)
+	return costECKeygen * max(1, min(len(m.Versions), store.MaxKeyVersions))
 }

@@ -65,7 +65,7 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 	if !c.tpm.Supports(alg) {
 		return nil, protocol.Errorf(protocol.StatusUnsupportedAlgorithm, "this TPM does not support %s", m.Algorithm)
 	}
-	exportTo, err := exportTarget(m.BackupTo)
+	exportTo, err := call.st.exportTarget(m)
 	if err != nil {
 		return nil, err
 	}
@@ -101,8 +101,10 @@ func (c *Core) generateKey(ctx context.Context, call *Call, m *protocol.Generate
 // createRecord gives rec its id and creation time and stores it; when the
 // store refuses, the new blob is dropped from the TPM's cache.
 func (c *Core) createRecord(call *Call, rec *store.Record) error {
-	if _, err := rand.Read(rec.KeyID[:]); err != nil {
-		return fmt.Errorf("rand.Read: %w", err)
+	if rec.KeyID == ([16]byte{}) { // a restored key keeps its id (restoredKeyID checked it is free)
+		if _, err := rand.Read(rec.KeyID[:]); err != nil {
+			return fmt.Errorf("rand.Read: %w", err)
+		}
 	}
 	rec.Created = time.Now().UTC().Truncate(time.Second)
 	if err := c.store.Create(rec, call.limits().MaxKeysPerUID); err != nil {

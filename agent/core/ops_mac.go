@@ -92,8 +92,9 @@ func (c *Core) addVersionLocked(ctx context.Context, rec *store.Record, auth tpm
 			return nil, tpmErr(err)
 		}
 	}
+	// An exportable key's versions are all exportable to its one target.
 	blob, _, err := c.tpm.CreateKey(ctx, tpm.KeySpec{Algorithm: tpm.HMACSHA256, Purposes: tpm.PurposeMAC,
-		PIN: auth.PIN, PCRs: auth.PCRs})
+		PIN: auth.PIN, PCRs: auth.PCRs, ExportTo: rec.ExportTo})
 	if err != nil {
 		return nil, tpmErr(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
 	"errors"
@@ -18,7 +19,7 @@ import (
 	"github.com/tpmkeyd/tpmkeyd/tpm"
 )
 
-// The ssh operations (protocol/ssh.go, docs §6.22–6.25). Every one of
+// The ssh operations (protocol/ssh.go, docs §6.29–6.32). Every one of
 // them fails while the caller's agent is locked, but SSHAgent unlock.
 
 // costAgentUnlock makes guessing a lock's passphrase slow: at the default
@@ -218,8 +219,8 @@ func (c *Core) sshList(_ context.Context, call *Call, m *protocol.SSHListRequest
 }
 
 // sshHash is the hash an ssh signature algorithm signs with, on a key of
-// algorithm alg. ssh-rsa (SHA-1) is always refused.
-func sshHash(sshAlg, alg string) (crypto.Hash, error) {
+// algorithm alg. ssh-rsa (SHA-1) is refused unless ssh_allow_sha1.
+func sshHash(sshAlg, alg string, allowSHA1 bool) (crypto.Hash, error) {
 	var h crypto.Hash
 	var want []string
 	switch sshAlg {
@@ -232,7 +233,10 @@ func sshHash(sshAlg, alg string) (crypto.Hash, error) {
 	case protocol.SSHAlgRSASHA512:
 		h, want = crypto.SHA512, []string{protocol.AlgRSA2048, protocol.AlgRSA3072}
 	case protocol.SSHAlgRSASHA1:
-		return 0, ErrSSHSHA1
+		if !allowSHA1 {
+			return 0, ErrSSHSHA1
+		}
+		h, want = crypto.SHA1, []string{protocol.AlgRSA2048, protocol.AlgRSA3072}
 	default:
 		return 0, protocol.Errorf(protocol.StatusUnsupportedAlgorithm, "unknown ssh signature algorithm %q", sshAlg)
 	}
@@ -258,7 +262,7 @@ func (c *Core) sshSign(ctx context.Context, call *Call, m *protocol.SSHSignReque
 	case len(m.KeyID) > 0 && !bytes.Equal(m.KeyID, rec.KeyID[:]):
 		return nil, fmt.Errorf("key %q is another key now: %w", rec.Alias, ErrKeyNotFound)
 	}
-	h, err := sshHash(m.Algorithm, rec.Algorithm)
+	h, err := sshHash(m.Algorithm, rec.Algorithm, call.st.cfg.SSHAllowSHA1)
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +281,9 @@ func (c *Core) sshSign(ctx context.Context, call *Call, m *protocol.SSHSignReque
 	}
 	var digest []byte
 	switch h {
+	case crypto.SHA1:
+		d := sha1.Sum(m.Data)
+		digest = d[:]
 	case crypto.SHA384:
 		d := sha512.Sum384(m.Data)
 		digest = d[:]

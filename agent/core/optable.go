@@ -61,11 +61,15 @@ func newOpTable() opTable {
 		handle(ciphertextKey, true, aeadCost, (*Core).reEncrypt),
 		handle(existingKey, false, flatCost(costFrame), (*Core).setKeyVersion),
 		handle(newKey, true, importCost, (*Core).importKey),
-		handle(existingKey, true, flatCost(costECKeygen), (*Core).exportKey),
+		handle(existingKey, true, exportCost, (*Core).exportKey),
 		handle(existingKey, true, keyUseCost, (*Core).sshKey),
 		handle(noKey, false, flatCost(costFrame), (*Core).sshList),
 		handle(existingKey, true, keyUseCost, (*Core).sshSign),
 		handle(noKey, false, sshAgentCost, (*Core).sshAgent),
+		handle(existingKey, false, flatCost(costFrame), (*Core).putCertificate),
+		handle(existingKey, false, flatCost(costFrame), (*Core).getCertificate),
+		handle(existingKey, false, flatCost(costFrame), (*Core).deleteCertificate),
+		handle(noKey, false, flatCost(costFrame), (*Core).listCertificates),
 	)
 }
 

@@ -11,6 +11,7 @@ const (
 	ckkEC              = 0x3
 	ckkGenericSecret   = 0x10
 	ckkSHA256HMAC      = 0x2b
+	ckkAES             = 0x1f
 	ckcX509            = 0x0
 	ckuSO              = 0
 	ckuUser            = 1
@@ -145,6 +146,7 @@ const (
 	ckrKeySizeRange                = 0x062
 	ckrKeyTypeInconsistent         = 0x063
 	ckrKeyFunctionNotPermitted     = 0x068
+	ckrKeyUnextractable            = 0x06a
 	ckrMechanismInvalid            = 0x070
 	ckrMechanismParamInvalid       = 0x071
 	ckrObjectHandleInvalid         = 0x082

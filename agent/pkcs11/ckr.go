@@ -28,6 +28,10 @@ var ckrTable = map[protocol.Status]uint64{
 	protocol.StatusQuotaExceeded:        ckrDeviceMemory,
 	protocol.StatusBusy:                 ckrFunctionRejected,
 	protocol.StatusInternal:             ckrGeneralError,
+	protocol.StatusDecryptFailed:        ckrEncryptedDataInvalid,
+	protocol.StatusKeyVersionDisabled:   ckrKeyFunctionNotPermitted,
+	protocol.StatusNotExportable:        ckrKeyUnextractable,
+	protocol.StatusImportFailed:         ckrTemplateInconsistent,
 }
 
 // ckrOf is the CK_RV a core status becomes.

@@ -17,6 +17,7 @@ var ckrNames = map[uint64]string{
 	ckrKeyFunctionNotPermitted: "CKR_KEY_FUNCTION_NOT_PERMITTED", ckrPINIncorrect: "CKR_PIN_INCORRECT",
 	ckrPINLocked: "CKR_PIN_LOCKED", ckrDeviceRemoved: "CKR_DEVICE_REMOVED", ckrDeviceError: "CKR_DEVICE_ERROR",
 	ckrDeviceMemory: "CKR_DEVICE_MEMORY", ckrGeneralError: "CKR_GENERAL_ERROR",
+	ckrEncryptedDataInvalid: "CKR_ENCRYPTED_DATA_INVALID", ckrKeyUnextractable: "CKR_KEY_UNEXTRACTABLE",
 }
 
 // TestCKRTableInDocs checks docs/PKCS11.md §7 against ckrTable: every

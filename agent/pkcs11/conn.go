@@ -3,6 +3,7 @@ package pkcs11
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -29,11 +30,15 @@ type conn struct {
 	sess *core.Session
 	br   *bufio.Reader // read by serve only
 
-	// ctx ends when the connection stops reading (shutdown, hang-up).
+	// reqCtx is every request's context: the acceptor's, cancelled when a
+	// shutdown runs out of time. ctx also ends when the connection stops
+	// reading (a frame waiting for memory budget stops waiting).
+	reqCtx context.Context
 	ctx    context.Context
 	cancel context.CancelFunc
 
 	sem       chan struct{}
+	readDone  chan struct{} // closed when reading ends
 	inflight  sync.WaitGroup
 	stopping  atomic.Bool
 	malformed atomic.Int32
@@ -42,42 +47,78 @@ type conn struct {
 	tok token // PKCS#11 state; see token.go for its lock
 }
 
-func newConn(s *Server, nc *net.UnixConn, sess *core.Session) *conn {
-	ctx, cancel := context.WithCancel(s.reqCtx)
-	c := &conn{s: s, nc: nc, sess: sess, br: bufio.NewReaderSize(nc, 4096), ctx: ctx, cancel: cancel,
-		sem: make(chan struct{}, max(1, s.core.Limits().MaxInflightPerConn))}
+func newConn(s *Server, reqCtx context.Context, nc *net.UnixConn, sess *core.Session) *conn {
+	ctx, cancel := context.WithCancel(reqCtx)
+	c := &conn{s: s, nc: nc, sess: sess, br: bufio.NewReaderSize(nc, 4096), reqCtx: reqCtx, ctx: ctx, cancel: cancel,
+		sem: make(chan struct{}, max(1, s.core.Limits().MaxInflightPerConn)), readDone: make(chan struct{})}
 	c.tok.init(sess.Caller())
 	return c
 }
 
-// serve negotiates the version, then reads frames until the peer leaves,
-// a frame is bad or the server stops.
-func (c *conn) serve() {
+// Serve negotiates the version, then reads frames until the peer leaves,
+// a frame is bad or the server stops, and waits for the requests in
+// flight.
+func (c *conn) Serve() {
 	defer c.finish()
 	lim := c.s.core.Limits()
 	c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
 	if _, err := rpc.Negotiate(readWriter{c.br, c.nc}); err != nil {
 		return
 	}
+	c.readAndRun()
+	<-c.readDone
+}
+
+// readAndRun holds the reader role: it reads frames and answers the quick
+// ones itself; for any other, it starts a goroutine that takes the reader
+// role over and runs the request on this one, so the request starts at
+// once, without waiting for another goroutine to wake. The role is held by
+// one goroutine at a time (the fields of the reader, br and the read
+// deadline, are its own); the one that meets the end closes readDone.
+func (c *conn) readAndRun() {
 	for {
 		code, msg, release, err := c.readFrame()
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, errStopping) {
 				c.s.log.Debug("pkcs11: connection closed", "uid", c.sess.Caller().UID, "pid", c.sess.Caller().PID, "reason", err)
 			}
+			close(c.readDone)
 			return
 		}
 		c.sem <- struct{}{}
 		c.inflight.Add(1)
-		c.s.handlers.Add(1)
-		go func() {
-			defer func() { <-c.sem; c.inflight.Done(); c.s.handlers.Done() }()
-			defer release()
-			if !c.handle(code, msg) {
-				c.stopReading()
-			}
-		}()
+		if inline(msg) {
+			// Quick calls that never wait on the core or the TPM.
+			c.run(code, msg, release)
+			continue
+		}
+		go c.readAndRun()
+		c.run(code, msg, release)
+		return
 	}
+}
+
+// run answers one message and releases what the reader took for it.
+func (c *conn) run(code uint32, msg []byte, release func()) {
+	defer func() { <-c.sem; c.inflight.Done() }()
+	defer release()
+	if !c.handle(code, msg) {
+		c.StopReading()
+	}
+}
+
+// inlineCalls only touch the connection's own state.
+var inlineCalls = map[rpc.Call]bool{
+	rpc.CallGetInfo: true, rpc.CallGetSlotList: true, rpc.CallGetSlotInfo: true, rpc.CallGetTokenInfo: true,
+	rpc.CallGetMechanismList: true, rpc.CallGetMechanismInfo: true, rpc.CallOpenSession: true,
+	rpc.CallCloseSession: true, rpc.CallGetSessionInfo: true, rpc.CallLogin: true, rpc.CallLogout: true,
+	rpc.CallGetAttributeValue: true, rpc.CallFindObjects: true, rpc.CallFindObjectsFinal: true,
+	rpc.CallSignInit: true, rpc.CallSignUpdate: true, rpc.CallDecryptInit: true,
+}
+
+// inline reports whether msg is a call of inlineCalls, from its call id.
+func inline(msg []byte) bool {
+	return len(msg) >= 4 && inlineCalls[rpc.Call(binary.BigEndian.Uint32(msg))]
 }
 
 // readFrame waits for a frame (no idle limit: p11-kit's client keeps its
@@ -119,7 +160,7 @@ func (c *conn) readFrame() (code uint32, msg []byte, release func(), err error) 
 // handle answers one message; it reports false when the connection must
 // close.
 func (c *conn) handle(code uint32, msg []byte) bool {
-	t := &task{c: c, ctx: c.s.reqCtx}
+	t := &task{c: c, ctx: c.reqCtx}
 	defer t.finish()
 	defer clear(msg)
 	out, ok := t.run(msg)
@@ -156,8 +197,8 @@ func (c *conn) finish() {
 	c.tok.close()
 }
 
-// stopReading makes the reader return; requests in flight finish.
-func (c *conn) stopReading() {
+// StopReading makes the reader return; requests in flight finish.
+func (c *conn) StopReading() {
 	c.stopping.Store(true)
 	c.nc.SetReadDeadline(time.Unix(1, 0))
 }

@@ -3,10 +3,15 @@ package pkcs11_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdh"
+	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/binary"
 	"io"
+	"math/big"
 	"net"
 	"testing"
 	"time"
@@ -249,4 +254,79 @@ func frame(code uint32, msg []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, 0)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(msg)))
 	return append(b, msg...)
+}
+
+// TestMechanismsOverRPC signs with the mechanisms Debian 12's client does
+// not forward, encoded as p11-kit 0.25 and later send them: CKM_ECDSA_SHA256
+// (single- and multi-part) and CKM_SHA256_RSA_PKCS_PSS, and checks the
+// signatures with Go's crypto.
+func TestMechanismsOverRPC(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	c := s.dial(t)
+	ec, err := c.GenerateKey(ctx, "ec", client.AlgECP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk, err := c.GenerateKey(ctx, "rsa", client.AlgRSA2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := dialRPC(t, s.p11sock)
+	rc.initialize()
+	sess := rc.openSession()
+	ecH, rsaH := rc.findOne(sess, "ec", 3), rc.findOne(sess, "rsa", 3)
+	data := []byte("data the daemon hashes")
+	d := sha256.Sum256(data)
+
+	signInit := func(m []byte) {
+		t.Helper()
+		if rv, _ := rc.call(m); rv != 0 {
+			t.Fatalf("C_SignInit = %#x", rv)
+		}
+	}
+	readSig := func(rv uint64, args []byte) []byte {
+		t.Helper()
+		if rv != 0 || len(args) < 5 || args[0] != 1 {
+			t.Fatalf("signature answer = %#x %x", rv, args)
+		}
+		n := binary.BigEndian.Uint32(args[1:])
+		return args[5 : 5+n]
+	}
+	ecInit := newMsg(42, "uMu").u64(sess).u32(0x1044).u32(0xffffffff).u64(ecH).b // CKM_ECDSA_SHA256
+	// Single part.
+	signInit(ecInit)
+	sig := readSig(rc.call(newMsg(43, "uayfy").u64(sess).byte(1).bytes(data).u32(64).b))
+	if !ecdsa.Verify(ec.PublicKey.(*ecdsa.PublicKey), d[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+		t.Errorf("CKM_ECDSA_SHA256 C_Sign: signature does not verify")
+	}
+	// Multi-part: C_SignUpdate twice, C_SignFinal with a size query first.
+	signInit(ecInit)
+	for _, part := range [][]byte{data[:5], data[5:]} {
+		if rv, _ := rc.call(newMsg(44, "uay").u64(sess).byte(1).bytes(part).b); rv != 0 {
+			t.Fatalf("C_SignUpdate = %#x", rv)
+		}
+	}
+	rv, args := rc.call(newMsg(45, "ufy").u64(sess).u32(0).b)
+	if rv != 0 || args[0] != 0 || binary.BigEndian.Uint32(args[1:]) != 64 {
+		t.Fatalf("C_SignFinal size query = %#x %x, want length 64", rv, args)
+	}
+	sig = readSig(rc.call(newMsg(45, "ufy").u64(sess).u32(64).b))
+	if !ecdsa.Verify(ec.PublicKey.(*ecdsa.PublicKey), d[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+		t.Errorf("CKM_ECDSA_SHA256 C_SignFinal: signature does not verify")
+	}
+	// CKM_SHA256_RSA_PKCS_PSS: hashAlg SHA-256, MGF1-SHA-256, sLen 32.
+	signInit(newMsg(42, "uMu").u64(sess).u32(0x43).u64(0x250).u64(2).u64(32).u64(rsaH).b)
+	sig = readSig(rc.call(newMsg(43, "uayfy").u64(sess).byte(1).bytes(data).u32(256).b))
+	if err := rsa.VerifyPSS(rk.PublicKey.(*rsa.PublicKey), crypto.SHA256, d[:], sig, &rsa.PSSOptions{SaltLength: 32}); err != nil {
+		t.Errorf("CKM_SHA256_RSA_PKCS_PSS: %v", err)
+	}
+	// The wrong salt length is refused at C_SignInit.
+	if rv, _ := rc.call(newMsg(42, "uMu").u64(sess).u32(0x43).u64(0x250).u64(2).u64(20).u64(rsaH).b); rv != 0x71 {
+		t.Errorf("C_SignInit(PSS, sLen 20) = %#x, want CKR_MECHANISM_PARAM_INVALID", rv)
+	}
+	// An RSA mechanism on the EC key is CKR_KEY_TYPE_INCONSISTENT.
+	if rv, _ := rc.call(newMsg(42, "uMu").u64(sess).u32(0x40).u32(0xffffffff).u64(ecH).b); rv != 0x63 {
+		t.Errorf("C_SignInit(SHA256_RSA_PKCS, EC key) = %#x, want CKR_KEY_TYPE_INCONSISTENT", rv)
+	}
 }

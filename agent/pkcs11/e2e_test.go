@@ -3,7 +3,8 @@ package pkcs11_test
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/rsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -47,7 +48,19 @@ func TestPKCS11Tool(t *testing.T) {
 		}
 	})
 	t.Run("list-objects", func(t *testing.T) {
+		if _, err := c.GenerateKey(ctx, "mac", client.AlgHMACSHA256); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.GenerateKey(ctx, "aead", client.AlgAES256GCM); err != nil {
+			t.Fatal(err)
+		}
 		out := s.p11(t, "-O")
+		if !strings.Contains(out, "Secret Key Object") || !strings.Contains(out, "label:      mac") {
+			t.Errorf("pkcs11-tool -O = %q, want the hmac-sha256 key as a secret key object", out)
+		}
+		if !strings.Contains(out, "Secret Key Object; AES length 32") || !strings.Contains(out, "label:      aead") {
+			t.Errorf("pkcs11-tool -O = %q, want the aes-256-gcm key as an AES secret key object", out)
+		}
 		for _, want := range []string{"Private Key Object; EC", "Public Key Object; EC", "Private Key Object; RSA", "Public Key Object; RSA 2048 bits",
 			"label:      web", "ID:         " + ecID, "sensitive, always sensitive, never extractable, local"} {
 			if !strings.Contains(out, want) {
@@ -55,8 +68,55 @@ func TestPKCS11Tool(t *testing.T) {
 			}
 		}
 	})
+	t.Run("imported-key-is-not-local", func(t *testing.T) {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := c.ImportPrivateKey(ctx, "imported", priv)
+		if err != nil {
+			t.Fatalf("ImportPrivateKey = %v", err)
+		}
+		var block string
+		for _, b := range strings.Split(s.p11(t, "-O", "--type", "privkey"), "Private Key Object") {
+			if strings.Contains(b, "label:      imported") {
+				block = b
+			}
+		}
+		if !strings.Contains(block, "Access:     sensitive") || strings.Contains(block, "local") || strings.Contains(block, "always sensitive") {
+			t.Errorf("pkcs11-tool -O of an imported key = %q, want sensitive, not local or always sensitive", block)
+		}
+		// It signs like any other key.
+		sig := filepath.Join(s.Dir, "imported.sig")
+		s.p11(t, "--sign", "-m", "ECDSA", "--id", hex.EncodeToString(k.ID), "-i", digest, "-o", sig, "--signature-format", "openssl")
+		s.openssl(t, "pkeyutl", "-verify", "-pubin", "-inkey", s.file(t, "imported.pub", pubPEM(t, &priv.PublicKey)), "-in", digest, "-sigfile", sig)
+	})
+	t.Run("mechanisms", func(t *testing.T) {
+		// What p11-kit 0.24.1's client passes on (docs/PKCS11.md §2).
+		out := s.p11(t, "-M")
+		for _, want := range []string{"ECDSA, keySize={256,384}, hw, sign", "RSA-PKCS-OAEP, keySize={2048,3072}, hw, decrypt",
+			"RSA-PKCS-PSS, keySize={2048,3072}, hw, sign", "ECDSA-KEY-PAIR-GEN, keySize={256,384}, hw, generate_key_pair"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("pkcs11-tool -M = %q, want it to contain %q", out, want)
+			}
+		}
+	})
+	t.Run("sign-ecdsa-p384", func(t *testing.T) {
+		k, err := c.GenerateKey(ctx, "ec384", client.AlgECP384)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := s.file(t, "ec384.pub", pubPEM(t, k.PublicKey))
+		for _, h := range []string{"sha1", "sha256", "sha384", "sha512"} {
+			in := filepath.Join(s.Dir, "p384."+h)
+			s.openssl(t, "dgst", "-"+h, "-binary", "-out", in, msg)
+			sig := in + ".sig"
+			s.p11(t, "--sign", "-m", "ECDSA", "--id", hex.EncodeToString(k.ID), "-i", in, "-o", sig, "--signature-format", "openssl")
+			s.openssl(t, "pkeyutl", "-verify", "-pubin", "-inkey", pub, "-in", in, "-sigfile", sig)
+		}
+	})
 	t.Run("sign-ecdsa", func(t *testing.T) {
-		for _, h := range []string{"sha1", "sha256", "sha384"} {
+		for _, h := range []string{"sha1", "sha256", "sha384", "sha512"} {
 			in := filepath.Join(s.Dir, "ecdsa."+h)
 			s.openssl(t, "dgst", "-"+h, "-binary", "-out", in, msg)
 			sig := filepath.Join(s.Dir, "ecdsa."+h+".sig")
@@ -140,6 +200,26 @@ func TestPKCS11Tool(t *testing.T) {
 			t.Logf("pkcs11-tool --derive now passes through this p11-kit: %s", r.stdout)
 		}
 	})
+	t.Run("pin-key", func(t *testing.T) {
+		k, err := c.GenerateKey(ctx, "pinned", client.AlgECP256, client.WithPIN([]byte("1234")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, pub := hex.EncodeToString(k.ID), s.file(t, "pinned.pub", pubPEM(t, k.PublicKey))
+		if out := s.p11(t, "-O", "--type", "privkey", "--id", id); !strings.Contains(out, "always authenticate") {
+			t.Errorf("pkcs11-tool -O of a PIN key = %q, want always authenticate", out)
+		}
+		// pkcs11-tool logs in (CKU_USER) and, seeing CKA_ALWAYS_AUTHENTICATE,
+		// gives the PIN again as CKU_CONTEXT_SPECIFIC.
+		sig := filepath.Join(s.Dir, "pinned.sig")
+		s.p11(t, "--sign", "-m", "ECDSA", "--id", id, "-i", digest, "-o", sig, "--signature-format", "openssl", "--login", "--pin", "1234")
+		s.openssl(t, "pkeyutl", "-verify", "-pubin", "-inkey", pub, "-in", digest, "-sigfile", sig)
+		r := s.run(t, nil, nil, "pkcs11-tool", "--module", clientModule, "--sign", "-m", "ECDSA", "--id", id, "-i", digest,
+			"-o", filepath.Join(s.Dir, "bad.sig"), "--login", "--pin", "9999")
+		if r.code == 0 || !strings.Contains(r.stderr, "CKR_PIN_INCORRECT") {
+			t.Errorf("pkcs11-tool --sign with a wrong PIN = exit %d %q, want CKR_PIN_INCORRECT", r.code, r.stderr)
+		}
+	})
 	t.Run("random", func(t *testing.T) {
 		out := filepath.Join(s.Dir, "rand.bin")
 		s.p11(t, "--generate-random", "2000", "-o", out)
@@ -162,6 +242,18 @@ func TestPKCS11Tool(t *testing.T) {
 			t.Errorf("pkcs11-tool -O as nobody = exit %d %q %q, want the token with no objects", r.code, r.stdout, r.stderr)
 		}
 	})
-	_ = ecdsa.PublicKey{}
-	_ = rsa.PublicKey{}
+	t.Run("self-test", func(t *testing.T) {
+		// pkcs11-tool --test signs a SHA-1 DigestInfo with CKM_RSA_PKCS,
+		// which the daemon refuses (docs/PKCS11.md §8), so the self-test
+		// runs in a namespace with EC keys: uid 65534's, after the
+		// cross-uid check above.
+		cred := &syscall.Credential{Uid: nobody, Gid: nobody}
+		if r := s.run(t, cred, []string{"TPMKEY_TRUST_SERVER_UID=0"}, s.tpmkey, "keygen", "nobody-ec", "--alg", "ec-p256"); r.code != 0 {
+			t.Fatalf("tpmkey keygen as nobody = exit %d %s", r.code, r.stderr)
+		}
+		r := s.run(t, cred, nil, "pkcs11-tool", "--module", clientModule, "--test")
+		if r.code != 0 || !strings.Contains(r.stdout+r.stderr, "No errors") {
+			t.Errorf("pkcs11-tool --test = exit %d\n%s%s\nwant No errors", r.code, r.stdout, r.stderr)
+		}
+	})
 }

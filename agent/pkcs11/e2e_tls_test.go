@@ -1,7 +1,9 @@
 package pkcs11_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"net"
 	"os"
 	"os/exec"
@@ -53,6 +55,44 @@ distinguished_name = dn
 			t.Errorf("openssl verify = %q, want OK", out)
 		}
 	})
+	t.Run("certificate-in-the-token", func(t *testing.T) {
+		if _, err := os.Stat(cert); err != nil {
+			t.Skip("no certificate: openssl-engine-req failed")
+		}
+		// pkcs11-tool --write-object stores it by CKA_ID (C_CreateObject);
+		// tpmkey cert get reads it back; -O lists it with the key.
+		der := filepath.Join(s.Dir, "web.der")
+		s.openssl(t, "x509", "-in", cert, "-outform", "DER", "-out", der)
+		k, err := c.Key(ctx, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := s.run(t, nil, nil, s.tpmkey, "cert", "get", "web"); r.code != 1 || !strings.Contains(r.stderr, `KEY_NOT_FOUND: key "web" has no certificate`) {
+			t.Errorf("tpmkey cert get web before any = exit %d %q, want KEY_NOT_FOUND: key \"web\" has no certificate", r.code, r.stderr)
+		}
+		s.p11(t, "--write-object", der, "--type", "cert", "--id", hex.EncodeToString(k.ID), "--label", "web")
+		got, err := c.Certificate(ctx, "web")
+		want, _ := os.ReadFile(der)
+		if err != nil || !bytes.Equal(got.DER, want) {
+			t.Fatalf("Certificate(web) after pkcs11-tool --write-object = %v, %v; want the certificate", got, err)
+		}
+		if r := s.run(t, nil, nil, s.tpmkey, "cert", "get", "web"); r.code != 0 || !strings.Contains(r.stdout, "BEGIN CERTIFICATE") {
+			t.Errorf("tpmkey cert get web = exit %d %q %q", r.code, r.stdout, r.stderr)
+		}
+		if out := s.p11(t, "-O", "--type", "cert"); !strings.Contains(out, "Certificate Object; type = X.509 cert") || !strings.Contains(out, "label:      web") {
+			t.Errorf("pkcs11-tool -O --type cert = %q, want web's X.509 certificate", out)
+		}
+		// A certificate of another key is refused.
+		other := filepath.Join(s.Dir, "other.pem")
+		s.openssl(t, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", filepath.Join(s.Dir, "other.key"),
+			"-subj", "/CN=other", "-days", "1", "-out", other)
+		if r := s.run(t, nil, nil, s.tpmkey, "cert", "put", "web", "--in", other); r.code == 0 || !strings.Contains(r.stderr, "BAD_REQUEST") {
+			t.Errorf("tpmkey cert put web with another key's certificate = exit %d %q, want BAD_REQUEST", r.code, r.stderr)
+		}
+		if r := s.run(t, nil, nil, s.tpmkey, "cert", "put", "web", "--in", cert); r.code != 0 {
+			t.Errorf("tpmkey cert put web = exit %d %q", r.code, r.stderr)
+		}
+	})
 	t.Run("gnutls-handshake", func(t *testing.T) {
 		if _, err := os.Stat(cert); err != nil {
 			t.Skip("no certificate: openssl-engine-req failed")
@@ -60,8 +100,9 @@ distinguished_name = dn
 		port := freePort(t)
 		sctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		// Key and certificate both from the token.
 		srv := exec.CommandContext(sctx, "gnutls-serv", "--provider", clientModule, "--x509keyfile", keyURI,
-			"--x509certfile", cert, "-p", strconv.Itoa(port))
+			"--x509certfile", "pkcs11:token=tpmkeyd;object=web;type=cert", "-p", strconv.Itoa(port))
 		srv.Env = append(os.Environ(), "P11_KIT_SERVER_ADDRESS=unix:path="+s.p11sock)
 		var slog strings.Builder
 		srv.Stdout, srv.Stderr = &slog, &slog

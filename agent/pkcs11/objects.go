@@ -24,6 +24,9 @@ type objectKey struct {
 // object is one PKCS#11 object: a key's private or public half, or its
 // certificate (token objects, made from the core's KeyInfo), or a secret
 // that C_DeriveKey made (a session object).
+// Its fields other than gone are never changed once it is in the token's
+// table, so an operation may use the object outside token.mu; a refresh
+// replaces it. gone is guarded by token.mu.
 type object struct {
 	handle  uint64
 	class   uint64
@@ -63,7 +66,7 @@ func keyClasses(k *protocol.KeyInfo) []uint64 {
 	switch k.Algorithm {
 	case protocol.AlgECP256, protocol.AlgECP384, protocol.AlgRSA2048, protocol.AlgRSA3072:
 		return []uint64{ckoPrivateKey, ckoPublicKey}
-	case protocol.AlgHMACSHA256:
+	case protocol.AlgHMACSHA256, protocol.AlgAES256GCM:
 		return []uint64{ckoSecretKey}
 	}
 	return nil // sealed secrets are not PKCS#11 objects
@@ -86,6 +89,10 @@ func (t *task) refresh(sess uint64) ([]uint64, uint64) {
 		}
 		cursor = page.NextCursor
 	}
+	certs, rv := t.listCerts()
+	if rv != ckrOK {
+		return nil, rv
+	}
 	k := &t.c.tok
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -99,11 +106,12 @@ func (t *task) refresh(sess uint64) ([]uint64, uint64) {
 		pub, _ := x509.ParsePKIXPublicKey(ki.PublicKey)
 		for _, class := range keyClasses(ki) {
 			ok := objectKey{string(ki.KeyID), class}
-			if h, found := k.handleOf[ok]; found {
-				if o := k.objects[h]; o != nil {
-					o.key, o.pub, o.gone = ki, pub, false
-					continue
-				}
+			if h, found := k.handleOf[ok]; found && k.objects[h] != nil {
+				// A new object under the same handle: an operation in
+				// flight keeps the one it started with (objects are never
+				// changed once made; see object).
+				k.objects[h] = &object{handle: h, class: class, key: ki, pub: pub}
+				continue
 			}
 			if len(k.objects) >= maxObjects {
 				break
@@ -112,6 +120,9 @@ func (t *task) refresh(sess uint64) ([]uint64, uint64) {
 			o := &object{handle: k.nextObject, class: class, key: ki, pub: pub}
 			k.objects[o.handle] = o
 			k.handleOf[ok] = o.handle
+		}
+		if ci, found := certs[string(ki.KeyID)]; found && len(k.objects) < maxObjects {
+			k.certObjectLocked(ci)
 		}
 	}
 	var hs []uint64
@@ -190,6 +201,11 @@ func (o *object) id() []byte {
 	return nil
 }
 
+// generated reports whether this TPM made the key (CKA_LOCAL).
+func (o *object) generated() bool {
+	return o.key != nil && (o.key.Origin == "" || o.key.Origin == protocol.OriginGenerated)
+}
+
 func (o *object) hasPurpose(p string) bool {
 	return o.key != nil && slices.Contains(o.key.Purposes, p)
 }
@@ -219,7 +235,7 @@ func (o *object) commonAttr(typ uint32) (rpc.Attribute, bool) {
 	case ckaKeyType:
 		return rpc.UlongAttr(typ, o.keyType()), true
 	case ckaLocal:
-		return rpc.BoolAttr(typ, o.session == 0), true // see docs/PKCS11.md §3: origin
+		return rpc.BoolAttr(typ, o.session == 0 && o.generated()), true
 	case ckaDerive:
 		return rpc.BoolAttr(typ, o.class == ckoPrivateKey && o.hasPurpose(protocol.PurposeAgree)), true
 	case ckaStartDate, ckaEndDate:
@@ -278,14 +294,24 @@ func (o *object) keyType() uint64 {
 	if o.key != nil && o.key.Algorithm == protocol.AlgHMACSHA256 {
 		return ckkSHA256HMAC
 	}
+	if o.key != nil && o.key.Algorithm == protocol.AlgAES256GCM {
+		return ckkAES
+	}
 	return ckkGenericSecret
 }
 
 func (o *object) privateAttr(typ uint32) (rpc.Attribute, bool) {
 	switch typ {
-	case ckaSensitive, ckaAlwaysSensitive, ckaNeverExtractable:
+	case ckaSensitive:
 		return rpc.BoolAttr(typ, true), true
-	case ckaExtractable, ckaSignRecover, ckaUnwrap, ckaWrapWithTrusted:
+	case ckaAlwaysSensitive:
+		return rpc.BoolAttr(typ, o.key.Origin != protocol.OriginImported), true
+	case ckaNeverExtractable:
+		return rpc.BoolAttr(typ, o.key.Origin != protocol.OriginImported && len(o.key.ExportableTo) == 0), true
+	case ckaExtractable:
+		// ExportKey may wrap it for the one TPM it names.
+		return rpc.BoolAttr(typ, len(o.key.ExportableTo) > 0), true
+	case ckaSignRecover, ckaUnwrap, ckaWrapWithTrusted:
 		return rpc.BoolAttr(typ, false), true
 	case ckaSign:
 		return rpc.BoolAttr(typ, o.hasPurpose(protocol.PurposeSign)), true

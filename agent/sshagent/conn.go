@@ -17,8 +17,10 @@ import (
 const MaxFrameSize = 256 << 10
 
 // meteredConn is the connection as ServeAgent sees it: before a request's
-// body is read (and allocated by x/crypto), its length is checked and the
-// core's memory budget taken for it (Session.HoldFrame), released once the
+// body is read (and allocated by x/crypto), its length is checked, the
+// frame charged to the caller's rate limit (Session.WaitFrame: x/crypto
+// answers malformed requests without any core call) and the core's memory
+// budget taken for it (Session.HoldFrame), released once the
 // request has been served (the first write of its answer) or the
 // connection ends. A started frame must arrive within read_timeout; there
 // is no idle timeout, since ssh and sshd (HostKeyAgent) keep their agent
@@ -80,6 +82,9 @@ func (m *meteredConn) startFrame() error {
 	n := binary.BigEndian.Uint32(m.hdr[:])
 	if n == 0 || n > min(MaxFrameSize, lim.MaxFrameSize) {
 		return ErrFrame
+	}
+	if err := m.sess.WaitFrame(m.ctx); err != nil {
+		return err
 	}
 	release, _, err := m.sess.HoldFrame(m.ctx, int(n))
 	if err != nil {

@@ -8,7 +8,6 @@ var (
 	ErrConfirmUnsupported = errors.New("ssh-add -c: confirmation needs an askpass prompt, which tpmkeyd does not offer; add the key without -c")
 	ErrConstraint         = errors.New("key constraint not supported (ssh-add -h destination constraints and constraint extensions are refused, never ignored)")
 	ErrUnknownKey         = errors.New("no key marked for ssh has this public key")
-	ErrNoImport           = errors.New("ssh-add of a private key needs the daemon's Import operation")
 	ErrSigners            = errors.New("the agent's private keys stay in the TPM")
 	ErrFrame              = errors.New("ssh-agent request of length 0 or over the limit")
 	ErrClosing            = errors.New("connection closed by the core after repeated failures")

@@ -96,7 +96,7 @@ func equalRecords(a, b *Record) bool {
 		slices.Equal(a.Purposes, b.Purposes) && slices.Equal(a.PCRs, b.PCRs) &&
 		bytes.Equal(a.PublicDER, b.PublicDER) &&
 		equalBlobs(a.Blob, b.Blob) && a.MinDecryptionVersion == b.MinDecryptionVersion &&
-		a.RotationPeriod == b.RotationPeriod &&
+		a.RotationPeriod == b.RotationPeriod && a.Origin == b.Origin && bytes.Equal(a.ExportTo, b.ExportTo) &&
 		slices.EqualFunc(a.Versions, b.Versions, func(x, y KeyVersion) bool {
 			return x.Number == y.Number && x.Created.Equal(y.Created) && x.Disabled == y.Disabled && equalBlobs(x.Blob, y.Blob)
 		})

@@ -54,6 +54,7 @@ func NewReader(src io.Reader, h *Header, dataKey []byte) (*Reader, error) {
 func (r *Reader) Read(p []byte) (int, error) {
 	for len(r.out) == 0 {
 		if r.err != nil {
+			clear(r.pt) // all of it was returned
 			return 0, r.err
 		}
 		r.next()
@@ -63,7 +64,8 @@ func (r *Reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// WriteTo writes the verified plaintext to w, one segment at a time.
+// WriteTo writes the verified plaintext to w, one segment at a time. The
+// Reader wipes its plaintext buffer once the stream ended or failed.
 func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
@@ -75,10 +77,11 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 				return total, err
 			}
 		}
-		if r.err == io.EOF {
-			return total, nil
-		}
 		if r.err != nil {
+			clear(r.pt)
+			if r.err == io.EOF {
+				return total, nil
+			}
 			return total, r.err
 		}
 		r.next()

@@ -128,6 +128,7 @@ func (w *Writer) flush(last bool) error {
 	ct := w.aead.Seal(w.buf[:0], w.nonce[:], w.buf, w.aad[:])
 	if _, err := w.dst.Write(ct); err != nil {
 		w.err = fmt.Errorf("stream: write segment %d: %w", w.index, err)
+		clear(w.buf[:cap(w.buf)])
 		return w.err
 	}
 	w.index++

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -144,10 +145,12 @@ func (c *cli) reencryptCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ct, err := c.readInput(in)
+			r, err := c.openInput(in)
 			if err != nil {
 				return err
 			}
+			defer r.Close()
+			br := bufio.NewReaderSize(r, 8<<10)
 			var opts []client.CallOption
 			pin, err := readPIN(pinFile)
 			if err != nil {
@@ -160,6 +163,15 @@ func (c *cli) reencryptCommand() *cobra.Command {
 			}
 			if toPIN != nil {
 				opts = append(opts, client.WithToPIN(toPIN))
+			}
+			if isStream(br) { // a stream envelope of tpmkey encrypt (stream_cmd.go)
+				return c.withClient(cmd, func(ctx context.Context, cl *client.Client) error {
+					return c.streamReencrypt(ctx, cl, br, in, out, fromCtx, to, toCtx, pin, toPIN)
+				})
+			}
+			ct, err := c.readAll(br, in)
+			if err != nil {
+				return err
 			}
 			return c.withClient(cmd, func(ctx context.Context, cl *client.Client) error {
 				nct, err := cl.ReEncrypt(ctx, ct, fromCtx, to, toCtx, opts...)

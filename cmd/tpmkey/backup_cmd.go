@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tpmkeyd/tpmkeyd/client"
+	"github.com/tpmkeyd/tpmkeyd/protocol"
 	"github.com/tpmkeyd/tpmkeyd/tpm/wrap"
 )
 
@@ -35,13 +36,25 @@ type manifest struct {
 type backupKey struct {
 	UID       uint32   `json:"uid"`
 	Alias     string   `json:"alias"`
+	KeyID     string   `json:"key_id"` // hex; kept by the restore
 	Algorithm string   `json:"algorithm"`
 	Purposes  []string `json:"purposes"`
 	HasPIN    bool     `json:"has_pin"`
 	Created   string   `json:"created"`
 	Origin    string   `json:"origin"`
-	PublicKey string   `json:"public_key"` // PEM
-	File      string   `json:"file"`       // relative to the directory
+	PublicKey string   `json:"public_key,omitempty"` // PEM; asymmetric keys
+	File      string   `json:"file,omitempty"`       // relative to the directory; asymmetric keys
+	// Symmetric keys: each version's file, and the record's settings.
+	Versions              []backupVersion `json:"versions,omitempty"`
+	MinDecryptionVersion  uint32          `json:"min_decryption_version,omitempty"`
+	RotationPeriodSeconds uint64          `json:"rotation_period_seconds,omitempty"`
+}
+
+type backupVersion struct {
+	Number   uint32 `json:"number"`
+	Created  string `json:"created"` // RFC 3339, UTC
+	Disabled bool   `json:"disabled,omitempty"`
+	File     string `json:"file"`
 }
 
 type notExported struct {
@@ -58,7 +71,7 @@ func (c *cli) backupCommand() *cobra.Command {
 		Long: `backup writes, into the new directory DIR, every key made exportable to the
 backup TPM named by --to (keygen --backup-to), wrapped for that TPM only, with
 its metadata in DIR/manifest.json. Keys that cannot go there (made without
---backup-to, for another target, or symmetric) are listed on standard output
+--backup-to, for another target, or sealed) are listed on standard output
 and in the manifest as not exportable; the exit status is then still 0.
 An admin backs up every uid's keys. Restore with "tpmkey restore --in DIR"
 on the backup machine.`,
@@ -144,25 +157,53 @@ func (c *cli) runBackup(ctx context.Context, cl *client.Client, target, name []b
 				fmt.Fprintf(c.out, "NOT EXPORTABLE uid %d %s: %s\n", k.OwnerUID, k.Alias, reason)
 				continue
 			}
-			_, w, err := cl.ExportKey(ctx, k.Alias, target, opts...)
+			e, err := cl.ExportKey(ctx, k.Alias, target, opts...)
 			if err != nil {
 				return nil, fmt.Errorf("export uid %d %s: %w", k.OwnerUID, k.Alias, err)
 			}
-			rel := filepath.Join(strconv.FormatUint(uint64(k.OwnerUID), 10), k.Alias+".wrapped")
-			if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(rel)), 0o700); err != nil {
-				return nil, local(codeIO, err)
+			entry, err := writeExported(dir, e)
+			if err != nil {
+				return nil, err
 			}
-			b := wrap.Blob{Public: w.Public, Duplicate: w.Duplicate, Seed: w.Seed, PINScheme: w.PINScheme}
-			if err := writeFileAtomic(filepath.Join(dir, rel), b.MarshalPEM()); err != nil {
-				return nil, local(codeIO, err)
-			}
-			j := toKeyJSON(k)
-			m.Keys = append(m.Keys, backupKey{UID: k.OwnerUID, Alias: k.Alias, Algorithm: j.Algorithm, Purposes: j.Purposes,
-				HasPIN: k.HasPIN, Created: j.Created, Origin: k.Origin, PublicKey: j.PublicKey, File: rel})
+			m.Keys = append(m.Keys, *entry)
 			fmt.Fprintf(c.out, "exported uid %d %s\n", k.OwnerUID, k.Alias)
 		}
 	}
 	return m, nil
+}
+
+// writeExported writes e's wrapped files under dir/<uid>/ and returns its
+// manifest entry.
+func writeExported(dir string, e *client.Exported) (*backupKey, error) {
+	k := e.Key
+	base := filepath.Join(strconv.FormatUint(uint64(k.OwnerUID), 10), k.Alias)
+	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(base)), 0o700); err != nil {
+		return nil, local(codeIO, err)
+	}
+	write := func(rel string, w protocol.WrappedKey) error {
+		b := wrap.Blob{Public: w.Public, Duplicate: w.Duplicate, Seed: w.Seed, PINScheme: w.PINScheme}
+		if err := writeFileAtomic(filepath.Join(dir, rel), b.MarshalPEM()); err != nil {
+			return local(codeIO, err)
+		}
+		return nil
+	}
+	j := toKeyJSON(k)
+	entry := &backupKey{UID: k.OwnerUID, Alias: k.Alias, KeyID: j.KeyID, Algorithm: j.Algorithm, Purposes: j.Purposes,
+		HasPIN: k.HasPIN, Created: j.Created, Origin: k.Origin, PublicKey: j.PublicKey,
+		MinDecryptionVersion: k.MinDecryptionVersion, RotationPeriodSeconds: uint64(k.RotationPeriod / time.Second)}
+	if len(e.Versions) == 0 {
+		entry.File = base + ".wrapped"
+		return entry, write(entry.File, e.Wrapped)
+	}
+	for _, v := range e.Versions {
+		rel := fmt.Sprintf("%s.v%d.wrapped", base, v.Number)
+		if err := write(rel, v.Wrapped); err != nil {
+			return nil, err
+		}
+		entry.Versions = append(entry.Versions, backupVersion{Number: v.Number, Disabled: v.Disabled, File: rel,
+			Created: time.Unix(v.Created, 0).UTC().Format(time.RFC3339)})
+	}
+	return entry, nil
 }
 
 // notExportableReason says why k cannot go to the target named name, or
@@ -214,10 +255,7 @@ func (c *cli) runRestore(ctx context.Context, cl *client.Client, dir string, m *
 		if k.UID != self {
 			opts = append(opts, client.ForUID(k.UID))
 		}
-		data, err := os.ReadFile(filepath.Join(dir, filepath.Clean("/"+k.File)))
-		if err == nil {
-			err = c.restoreOne(ctx, cl, k, data, opts)
-		}
+		err := c.restoreOne(ctx, cl, dir, k, opts)
 		if err != nil {
 			failed++
 			fmt.Fprintf(c.out, "NOT RESTORED uid %d %s: %v\n", k.UID, k.Alias, err)
@@ -236,12 +274,41 @@ func (c *cli) runRestore(ctx context.Context, cl *client.Client, dir string, m *
 	return nil
 }
 
-func (c *cli) restoreOne(ctx context.Context, cl *client.Client, k backupKey, data []byte, opts []client.CallOption) error {
-	b, err := wrap.ParsePEM(data)
-	if err != nil {
-		return err
+func (c *cli) restoreOne(ctx context.Context, cl *client.Client, dir string, k backupKey, opts []client.CallOption) error {
+	read := func(rel string) (protocol.WrappedKey, error) {
+		data, err := os.ReadFile(filepath.Join(dir, filepath.Clean("/"+rel)))
+		if err != nil {
+			return protocol.WrappedKey{}, err
+		}
+		b, err := wrap.ParsePEM(data)
+		if err != nil {
+			return protocol.WrappedKey{}, err
+		}
+		return wrappedOf(b), nil
 	}
-	got, err := cl.ImportWrapped(ctx, k.Alias, wrappedOf(b), opts...)
+	id, err := hex.DecodeString(k.KeyID)
+	if err != nil {
+		return fmt.Errorf("key_id: %w", err)
+	}
+	e := &client.Exported{Key: &client.Key{ID: id, Algorithm: client.Algorithm(k.Algorithm),
+		MinDecryptionVersion: k.MinDecryptionVersion, RotationPeriod: time.Duration(k.RotationPeriodSeconds) * time.Second}}
+	if len(k.Versions) == 0 {
+		if e.Wrapped, err = read(k.File); err != nil {
+			return err
+		}
+	}
+	for _, v := range k.Versions {
+		w, err := read(v.File)
+		if err != nil {
+			return err
+		}
+		created, err := time.Parse(time.RFC3339, v.Created)
+		if err != nil {
+			return fmt.Errorf("version %d created: %w", v.Number, err)
+		}
+		e.Versions = append(e.Versions, protocol.WrappedVersion{Number: v.Number, Created: created.Unix(), Disabled: v.Disabled, Wrapped: w})
+	}
+	got, err := cl.RestoreKey(ctx, k.Alias, e, opts...)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,9 @@ func TestExitCodes(t *testing.T) {
 		{"no-daemon", []string{"list"}, 1, "tpmkey: CONNECTION_FAILED: "},
 		{"missing-input-file", []string{"decrypt", "k", "--in", "/nonexistent"}, 1, "tpmkey: IO_ERROR: "},
 		{"missing-pin-file", []string{"unseal", "k", "--pin-file", "/nonexistent"}, 1, "tpmkey: IO_ERROR: "},
+		{"decrypt-two-args", []string{"decrypt", "a", "b"}, 2, "tpmkey: usage: decrypt takes at most 1 argument"},
+		{"bad-context", []string{"encrypt", "k", "--context", "novalue"}, 2, `tpmkey: usage: --context "novalue"`},
+		{"duplicate-context", []string{"decrypt", "--context", "a=1", "--context", "a=2"}, 2, `tpmkey: usage: --context: key "a" given twice`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

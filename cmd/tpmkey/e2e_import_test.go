@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,6 +139,23 @@ func TestWrappedImport(t *testing.T) {
 		}
 		verifyWithOpenSSL(t, sb, "wrapped", pub)
 	})
+	t.Run("tpmkey-wrap-for-pem", func(t *testing.T) {
+		pemPub := filepath.Join(sb.Dir, "b.pem")
+		if r := runCLI(t, b, sb, nil, nil, "status", "--srk-pub", "--out", pemPub); r.code != 0 {
+			t.Fatalf("status --srk-pub = %d %q", r.code, r.stderr)
+		}
+		if data, _ := os.ReadFile(pemPub); !bytes.HasPrefix(data, []byte("-----BEGIN PUBLIC KEY-----")) {
+			t.Fatalf("status --srk-pub wrote %q, want PEM", data)
+		}
+		blob := filepath.Join(dir, "for-b-pem.wrapped")
+		if out, err := exec.Command(b.tpmkey, "wrap", "--for", pemPub, "--in", key, "--out", blob).CombinedOutput(); err != nil {
+			t.Fatalf("tpmkey wrap --for PEM = %v %s", err, out)
+		}
+		if r := runCLI(t, b, sb, nil, nil, "import", "wrapped-pem", "--wrapped", blob); r.code != 0 {
+			t.Fatalf("import --wrapped (wrapped for the PEM SRK) = %d %q", r.code, r.stderr)
+		}
+		verifyWithOpenSSL(t, sb, "wrapped-pem", pub)
+	})
 	t.Run("wrong-srk-refused", func(t *testing.T) {
 		blob := filepath.Join(dir, "for-a.wrapped")
 		if out, err := exec.Command(b.tpmkey, "wrap", "--for", aPub, "--in", key, "--out", blob).CombinedOutput(); err != nil {
@@ -147,6 +166,36 @@ func TestWrappedImport(t *testing.T) {
 		}
 		if _, err := dial(t, sb).Key(context.Background(), "stray"); !errors.Is(err, client.ErrKeyNotFound) {
 			t.Fatalf("Key(stray) = %v, want ErrKeyNotFound", err)
+		}
+	})
+	// tpm2_duplicate's software duplication: an external PEM key wrapped
+	// for B's SRK public (-U) without a TPM object of its own.
+	t.Run("tpm2-duplicate-external-key", func(t *testing.T) {
+		swtpmtest.RequireTool(t, "tpm2_duplicate")
+		c := swtpmtest.Start(t) // tpm2-tools opens a TCTI even for this
+		w := t.TempDir()
+		p := func(n string) string { return filepath.Join(w, n) }
+		// Its objects are not noDA, so they get a PIN (-p), used as is
+		// (pin scheme raw, the default).
+		c.Tool("tpm2_duplicate", "-U", bPub, "-G", "ecc", "-k", key, "-p", "ext-pin",
+			"-u", p("ext.pub"), "-r", p("ext.dup"), "-s", p("ext.seed"))
+		r := runCLI(t, b, sb, nil, nil, "import", "from-tpm2-duplicate-k", "--public", p("ext.pub"),
+			"--duplicate", p("ext.dup"), "--seed", p("ext.seed"), "--json")
+		if r.code != 0 || !strings.Contains(r.stdout, `"has_pin": true`) {
+			t.Fatalf("import of a tpm2_duplicate -k blob = %d %q %q, want has_pin", r.code, r.stdout, r.stderr)
+		}
+		digest := sha256.Sum256([]byte("external"))
+		sig, err := dial(t, sb).Sign(context.Background(), "from-tpm2-duplicate-k", crypto.SHA256, digest[:], client.WithPIN([]byte("ext-pin")))
+		if err != nil {
+			t.Fatalf("Sign(from-tpm2-duplicate-k, its -p) = %v", err)
+		}
+		k, _ := dial(t, sb).Key(context.Background(), "from-tpm2-duplicate-k")
+		if !ecdsa.VerifyASN1(k.PublicKey.(*ecdsa.PublicKey), digest[:], sig) {
+			t.Fatalf("signature does not verify")
+		}
+		pemOrig, _ := os.ReadFile(pub)
+		if block, _ := pem.Decode(pemOrig); block == nil || !bytes.Equal(block.Bytes, k.PublicKeyDER) {
+			t.Fatalf("imported public key differs from the PEM key's")
 		}
 	})
 	t.Run("tpm2-duplicate", func(t *testing.T) {
@@ -209,8 +258,34 @@ func TestBackupRestore(t *testing.T) {
 	keygen(nil, "exp-rsa", "--alg", "rsa-2048", "--backup-to", bPubA)
 	keygen(nil, "stays", "--alg", "ec-p256")
 	keygen(nobodyCred, "nobody-exp", "--alg", "ec-p384", "--backup-to", bPubA)
+	keygen(nil, "exp-aes", "--alg", "aes-256-gcm", "--backup-to", bPubA)
+	keygen(nil, "exp-mac", "--alg", "hmac-sha256", "--backup-to", bPubA)
 	ca := dial(t, sa)
 	ctx := context.Background()
+	// Symmetric keys: a ciphertext and a tag from version 1, a rotation,
+	// and a ciphertext from version 2.
+	actx := map[string]string{"purpose": "backup-test"}
+	ct1, err := ca.AEADEncrypt(ctx, "exp-aes", []byte("from version 1"), actx)
+	if err != nil {
+		t.Fatalf("AEADEncrypt(v1) = %v", err)
+	}
+	tag1, _, err := ca.MAC(ctx, "exp-mac", []byte("mac me"))
+	if err != nil {
+		t.Fatalf("MAC = %v", err)
+	}
+	for _, alias := range []string{"exp-aes", "exp-mac"} {
+		if _, err := ca.RotateKey(ctx, alias); err != nil {
+			t.Fatalf("RotateKey(%s) = %v", alias, err)
+		}
+	}
+	ct2, err := ca.AEADEncrypt(ctx, "exp-aes", []byte("from version 2"), actx)
+	if err != nil {
+		t.Fatalf("AEADEncrypt(v2) = %v", err)
+	}
+	tag2, _, err := ca.MAC(ctx, "exp-mac", []byte("mac me"))
+	if err != nil {
+		t.Fatalf("MAC(v2) = %v", err)
+	}
 	pubs := map[string][]byte{}
 	for _, k := range []struct {
 		alias string
@@ -228,11 +303,22 @@ func TestBackupRestore(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "backup")
 	r := runCLI(t, b, sa, nil, nil, "backup", "--to", bPubA, "--out", out)
-	if r.code != 0 || !strings.Contains(r.stdout, "NOT EXPORTABLE uid 0 stays") || !strings.Contains(r.stdout, "backed up 3 keys") {
-		t.Fatalf("backup = %d %q %q, want 3 keys and stays reported not exportable", r.code, r.stdout, r.stderr)
+	if r.code != 0 || !strings.Contains(r.stdout, "NOT EXPORTABLE uid 0 stays") || !strings.Contains(r.stdout, "backed up 5 keys") {
+		t.Fatalf("backup = %d %q %q, want 5 keys and stays reported not exportable", r.code, r.stdout, r.stderr)
 	}
 	if r := runCLI(t, b, sa, nil, nil, "export", "stays", "--to", bPubA); r.code != 1 || !strings.Contains(r.stderr, "NOT_EXPORTABLE") {
 		t.Fatalf("export stays = %d %q, want exit 1 NOT_EXPORTABLE", r.code, r.stderr)
+	}
+	// Only the owner and admins export: nobody sees no root key, and may
+	// not name root's namespace.
+	if r := runCLI(t, b, sa, nobodyCred, nil, "export", "exp-ec", "--to", bPubA); r.code != 1 || !strings.Contains(r.stderr, "KEY_NOT_FOUND") {
+		t.Fatalf("export of root's key as nobody = %d %q, want exit 1 KEY_NOT_FOUND", r.code, r.stderr)
+	}
+	if r := runCLI(t, b, sa, nobodyCred, nil, "export", "exp-ec", "--to", bPubA, "--uid", "0"); r.code != 1 || !strings.Contains(r.stderr, "PERMISSION_DENIED") {
+		t.Fatalf("export --uid 0 as nobody = %d %q, want exit 1 PERMISSION_DENIED", r.code, r.stderr)
+	}
+	if r := runCLI(t, b, sa, nobodyCred, nil, "export", "nobody-exp", "--to", bPubA); r.code != 0 || !strings.Contains(r.stdout, "TPM2B PRIVATE") {
+		t.Fatalf("export of its own key as nobody = %d %q", r.code, r.stderr)
 	}
 	// A dies: its daemon, its state and its TPM's contents.
 	if err := sa.StopDaemon(); err != nil {
@@ -243,10 +329,24 @@ func TestBackupRestore(t *testing.T) {
 	swa.MustWipe()
 
 	r = runCLI(t, b, sb, nil, nil, "restore", "--in", out)
-	if r.code != 0 || !strings.Contains(r.stdout, "restored 3 keys") || !strings.Contains(r.stdout, "NOT IN BACKUP uid 0 stays") {
-		t.Fatalf("restore = %d %q %q, want 3 keys restored and stays reported", r.code, r.stdout, r.stderr)
+	if r.code != 0 || !strings.Contains(r.stdout, "restored 5 keys") || !strings.Contains(r.stdout, "NOT IN BACKUP uid 0 stays") {
+		t.Fatalf("restore = %d %q %q, want 5 keys restored and stays reported", r.code, r.stdout, r.stderr)
 	}
 	cb := dial(t, sb)
+	for i, ct := range [][]byte{ct1, ct2} {
+		pt, err := cb.AEADDecrypt(ctx, ct, actx)
+		if want := fmt.Sprintf("from version %d", i+1); err != nil || string(pt) != want {
+			t.Fatalf("AEADDecrypt on B of A's version-%d ciphertext = %q, %v; want %q", i+1, pt, err, want)
+		}
+	}
+	for i, tag := range [][]byte{tag1, tag2} {
+		if ok, err := cb.VerifyMAC(ctx, "exp-mac", []byte("mac me"), tag, uint32(i+1)); !ok || err != nil {
+			t.Fatalf("VerifyMAC on B of A's version-%d tag = %v, %v; want true", i+1, ok, err)
+		}
+	}
+	if k, err := cb.Key(ctx, "exp-aes"); err != nil || len(k.Versions) != 2 || k.Origin != "imported-wrapped" {
+		t.Fatalf("Key(exp-aes) on B = %+v, %v; want 2 versions, imported-wrapped", k, err)
+	}
 	for alias, want := range pubs {
 		var opts []client.CallOption
 		if alias == "nobody-exp" {

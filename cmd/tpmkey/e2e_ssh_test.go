@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -204,11 +205,21 @@ func TestSSHAgentOpenSSH(t *testing.T) {
 		if r := e.run(nil, nil, "ssh-add", "-c", key); r.code == 0 {
 			t.Errorf("ssh-add -c = 0 %q, want refused", r.stderr)
 		}
+		// Destination constraints are refused, never ignored.
+		kh := e.write("constraint_known_hosts", "example.test "+keyField(pub["tls"])+"\n")
+		if r := e.run(nil, nil, "ssh-add", "-H", kh, "-h", "example.test", key); r.code == 0 || !strings.Contains(r.stderr, "agent refused") {
+			t.Errorf("ssh-add -h = %d %q, want the agent's refusal", r.code, r.stderr)
+		}
 		if r := e.run(nil, nil, "ssh-add", "-L"); strings.Count(r.stdout, "\n") != 3 {
 			t.Errorf("ssh-add -L after a refused ssh-add -c = %q, want the 3 keys of before (ec, rsa, hostkey)", r.stdout)
 		}
 	})
 	t.Run("lock-per-uid", func(t *testing.T) { testSSHLock(t, e, nobody) })
+	var imported []string // aliases of the keys ssh-add imported
+	t.Run("ssh-add-imports-key-files", func(t *testing.T) {
+		e := e.with(t)
+		imported = testSSHAddImport(t, e)
+	})
 	t.Run("ssh-add-D-keeps-keys", func(t *testing.T) {
 		if r := e.run(nil, nil, "ssh-add", "-D"); r.code != 0 {
 			t.Fatalf("ssh-add -D = %d %q", r.code, r.stderr)
@@ -217,7 +228,7 @@ func TestSSHAgentOpenSSH(t *testing.T) {
 			t.Errorf("ssh-add -L after -D = 0 %q, want no identities", r.stdout)
 		}
 		list := e.tpmkey(nil, "list")
-		for _, alias := range []string{"ec", "rsa", "tls"} {
+		for _, alias := range append([]string{"ec", "rsa", "tls"}, imported...) {
 			if !strings.Contains(list, alias) {
 				t.Errorf("tpmkey list after ssh-add -D = %q, want %s still there", list, alias)
 			}
@@ -399,4 +410,91 @@ func waitPort(t *testing.T, port int, logs *bytes.Buffer) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("sshd not listening on %d after 20s:\n%s", port, logs.String())
+}
+
+// testSSHAddImport: ssh-add of ssh-keygen-made ECDSA and RSA keys, with and
+// without -t, imports them into the TPM; after the private files are gone
+// the keys still sign (ssh-keygen -Y), -t shows as the marking's end, and a
+// certificate next to the key file is stored and listed. It returns the
+// imported keys' aliases.
+func testSSHAddImport(t *testing.T, e *sshEnv) []string {
+	ca := filepath.Join(e.dir, "import_ca")
+	if r := e.run(nil, nil, "ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", ca); r.code != 0 {
+		t.Fatalf("ssh-keygen CA = %d %q", r.code, r.stderr)
+	}
+	data := e.write("imported.txt", "signed by an imported key\n")
+	for _, tc := range []struct {
+		name, typ, bits string
+		life            []string
+	}{
+		{"ecdsa", "ecdsa", "256", nil},
+		{"rsa", "rsa", "2048", []string{"-t", "600"}},
+	} {
+		key := filepath.Join(e.dir, "imp-"+tc.name)
+		if r := e.run(nil, nil, "ssh-keygen", "-q", "-t", tc.typ, "-b", tc.bits, "-N", "", "-C", "imp-"+tc.name+"@host", "-f", key); r.code != 0 {
+			t.Fatalf("ssh-keygen -t %s = %d %q", tc.typ, r.code, r.stderr)
+		}
+		if r := e.run(nil, nil, "ssh-add", append(tc.life, key)...); r.code != 0 {
+			t.Fatalf("ssh-add %v %s = %d %q", tc.life, tc.name, r.code, r.stderr)
+		}
+		if r := e.run(nil, nil, "ssh-add", append(tc.life, key)...); r.code != 0 {
+			t.Errorf("ssh-add of the same key again = %d %q, want success", r.code, r.stderr)
+		}
+		pubLine, _ := os.ReadFile(key + ".pub")
+		if r := e.run(nil, nil, "ssh-add", "-L"); !strings.Contains(r.stdout, keyField(string(pubLine))) {
+			t.Fatalf("ssh-add -L = %q, want the imported %s key", r.stdout, tc.name)
+		}
+		os.Remove(key) // the private key file is not needed any more
+		r := e.run(nil, nil, "ssh-keygen", "-Y", "sign", "-f", key+".pub", "-n", "file", data)
+		if r.code != 0 {
+			t.Fatalf("ssh-keygen -Y sign with the imported %s key = %d %q", tc.name, r.code, r.stderr)
+		}
+		signers := e.write("imp_signers", "me@tpm "+keyField(string(pubLine))+"\n")
+		in, _ := os.ReadFile(data)
+		if r := e.run(nil, in, "ssh-keygen", "-Y", "verify", "-f", signers, "-I", "me@tpm", "-n", "file", "-s", data+".sig"); r.code != 0 {
+			t.Errorf("ssh-keygen -Y verify (imported %s) = %d %q %q", tc.name, r.code, r.stdout, r.stderr)
+		}
+		os.Remove(data + ".sig")
+	}
+	var listed struct {
+		Keys []sshKeyJSON `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(e.tpmkey(nil, "ssh", "list", "--json")), &listed); err != nil {
+		t.Fatal(err)
+	}
+	var aliases []string
+	for _, k := range listed.Keys {
+		switch k.Comment {
+		case "imp-ecdsa@host":
+			if k.NotAfter != "" {
+				t.Errorf("ssh list: imp-ecdsa not_after = %q, want none", k.NotAfter)
+			}
+			aliases = append(aliases, k.Alias)
+		case "imp-rsa@host":
+			if na, err := time.Parse(time.RFC3339, k.NotAfter); err != nil || time.Until(na) > 601*time.Second || time.Until(na) < 500*time.Second {
+				t.Errorf("ssh list: imp-rsa (ssh-add -t 600) not_after = %q, want about 10 minutes from now", k.NotAfter)
+			}
+			aliases = append(aliases, k.Alias)
+		}
+	}
+	if len(aliases) != 2 {
+		t.Fatalf("tpmkey ssh list = %+v, want the 2 imported keys", listed.Keys)
+	}
+	// A certificate next to a key file: ssh-add adds the key, then the
+	// certificate; the key is the one already imported.
+	key := filepath.Join(e.dir, "imp-cert")
+	if r := e.run(nil, nil, "ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", key); r.code != 0 {
+		t.Fatalf("ssh-keygen = %d %q", r.code, r.stderr)
+	}
+	if r := e.run(nil, nil, "ssh-keygen", "-q", "-s", ca, "-I", "imported", "-n", "root", key+".pub"); r.code != 0 {
+		t.Fatalf("ssh-keygen -s = %d %q", r.code, r.stderr)
+	}
+	if r := e.run(nil, nil, "ssh-add", key); r.code != 0 || !strings.Contains(r.stderr, "Certificate added") {
+		t.Fatalf("ssh-add of a key with its certificate = %d %q", r.code, r.stderr)
+	}
+	cert, _ := os.ReadFile(key + "-cert.pub")
+	if r := e.run(nil, nil, "ssh-add", "-L"); !strings.Contains(r.stdout, keyField(string(cert))) {
+		t.Errorf("ssh-add -L = %q, want the certificate", r.stdout)
+	}
+	return aliases
 }

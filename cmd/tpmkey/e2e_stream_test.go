@@ -15,7 +15,8 @@ import (
 // the real daemon: the output is mode 0600, the Go client reads what the
 // CLI wrote and the other way round, and a decrypt of an altered or cut
 // stream fails with DECRYPT_FAILED, leaving no output file (or the old one
-// as it was) and no temporary file; another uid gets KEY_NOT_FOUND.
+// as it was) and no temporary file, and so does a reencrypt of it; another
+// uid gets KEY_NOT_FOUND.
 func TestStreamFiles(t *testing.T) {
 	s, _, b := startStack(t)
 	ctx := context.Background()
@@ -29,8 +30,13 @@ func TestStreamFiles(t *testing.T) {
 	if err := os.WriteFile(path("pt"), pt, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	dataKeys := func() int { return strings.Count(s.Daemon.Log(), "op=GenerateDataKey") }
+	before := dataKeys()
 	if r := runCLI(t, b, s, nil, nil, "encrypt", "k", "--context", "f=pt", "--in", path("pt"), "--out", path("ct")); r.code != 0 {
 		t.Fatalf("encrypt = %d %q", r.code, r.stderr)
+	}
+	if n := dataKeys() - before; n != 1 {
+		t.Errorf("GenerateDataKey requests in the audit log for one encrypt of 49 segments = %d, want 1", n)
 	}
 	if r := runCLI(t, b, s, nil, nil, "decrypt", "--context", "f=pt", "--in", path("ct"), "--out", path("out")); r.code != 0 {
 		t.Fatalf("decrypt = %d %q", r.code, r.stderr)
@@ -84,6 +90,10 @@ func TestStreamFiles(t *testing.T) {
 			}
 			if _, err := os.Lstat(path(tc.name + ".out")); !os.IsNotExist(err) {
 				t.Errorf("after a failed decrypt, Lstat(output) = %v, want it absent", err)
+			}
+			r = runCLI(t, b, s, nil, nil, "reencrypt", "--context", "f=pt", "--to", "k", "--in", in, "--out", path(tc.name+".re"))
+			if _, err := os.Lstat(path(tc.name + ".re")); r.code != 1 || !os.IsNotExist(err) {
+				t.Errorf("reencrypt(%s) = %d %q, Lstat(output) = %v; want exit 1 and no output", tc.name, r.code, r.stderr, err)
 			}
 			r = runCLI(t, b, s, nil, nil, "decrypt", "--context", "f=pt", "--in", in, "--out", path("old"))
 			if got, _ := os.ReadFile(path("old")); r.code != 1 || string(got) != "old content" {

@@ -32,7 +32,7 @@ func (c *cli) importCommand() *cobra.Command {
 SEC1 or PKCS#1, PEM or DER; EC P-256/P-384, RSA-2048/3072); an encrypted one
 (PKCS#8 PBES2, or legacy "Proc-Type: 4,ENCRYPTED" PEM) is decrypted here with
 the passphrase asked on the terminal or read from --passphrase-file. With
---alg hmac-sha256, --in holds the raw HMAC key bytes.
+--alg hmac-sha256 or aes-256-gcm, --in holds the raw key bytes.
 
 --wrapped reads a key wrapped for this machine's SRK by "tpmkey wrap" or
 "tpmkey export"; --public/--duplicate/--seed read tpm2-tools files
@@ -73,16 +73,20 @@ purposes and PIN.`,
 				return err
 			}
 			defer clear(data)
-			if alg == protocol.AlgHMACSHA256 {
+			if alg == protocol.AlgHMACSHA256 || alg == protocol.AlgAES256GCM {
 				return c.withClient(cmd, func(ctx context.Context, cl *client.Client) error {
-					k, err := cl.ImportHMACKey(ctx, args[0], data, opts...)
+					imp := cl.ImportHMACKey
+					if alg == protocol.AlgAES256GCM {
+						imp = cl.ImportAESKey
+					}
+					k, err := imp(ctx, args[0], data, opts...)
 					if err != nil {
 						return err
 					}
 					return c.printKey(k)
 				})
 			} else if alg != "" {
-				return usagef("--alg is only for raw hmac-sha256 key bytes; a key file says its own algorithm")
+				return usagef("--alg is only for raw hmac-sha256 or aes-256-gcm key bytes; a key file says its own algorithm")
 			}
 			der, err := c.plainKey(data, passFile, displayName(in))
 			if err != nil {
@@ -100,7 +104,7 @@ purposes and PIN.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&in, "in", "", "private key file (- for standard input)")
-	f.StringVar(&alg, "alg", "", "hmac-sha256: --in holds raw HMAC key bytes (16..64)")
+	f.StringVar(&alg, "alg", "", "hmac-sha256 or aes-256-gcm: --in holds raw key bytes (16..64 for HMAC, 32 for AES)")
 	f.StringVar(&passFile, "passphrase-file", "", "file holding the passphrase of an encrypted key (else asked on the terminal)")
 	f.StringVar(&purposes, "purpose", "sign", "comma-separated purposes: sign, decrypt, agree")
 	f.StringVar(&pinFile, "pin-file", "", "file holding a PIN that every use of the key must give")
@@ -289,10 +293,14 @@ func (c *cli) exportCommand() *cobra.Command {
 				return err
 			}
 			return c.withClient(cmd, func(ctx context.Context, cl *client.Client) error {
-				_, w, err := cl.ExportKey(ctx, args[0], target, opts...)
+				e, err := cl.ExportKey(ctx, args[0], target, opts...)
 				if err != nil {
 					return err
 				}
+				if len(e.Versions) > 0 {
+					return local(codeUnsupported, fmt.Errorf("%s is a symmetric key with versions: export it with tpmkey backup", args[0]))
+				}
+				w := e.Wrapped
 				b := wrap.Blob{Public: w.Public, Duplicate: w.Duplicate, Seed: w.Seed, PINScheme: w.PINScheme}
 				return c.writeOutput(out, b.MarshalPEM())
 			})

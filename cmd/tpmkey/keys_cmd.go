@@ -12,6 +12,7 @@ import (
 
 func (c *cli) keygenCommand() *cobra.Command {
 	var alg, purposes, pinFile, pcrs, backupTo, rotation string
+	var exportable bool
 	var sshOffer sshFlags
 	cmd := &cobra.Command{
 		Use:   "keygen ALIAS --alg ec-p256|ec-p384|rsa-2048|rsa-3072|hmac-sha256|aes-256-gcm [--rotation-period 90d] [--ssh [--comment C]]",
@@ -32,6 +33,9 @@ func (c *cli) keygenCommand() *cobra.Command {
 					return err
 				}
 				opts = append(opts, client.WithBackupTo(target))
+			}
+			if exportable {
+				opts = append(opts, client.Exportable())
 			}
 			if rotation != "" {
 				d, err := parsePeriod(rotation)
@@ -62,6 +66,7 @@ func (c *cli) keygenCommand() *cobra.Command {
 	f.StringVar(&pinFile, "pin-file", "", "file holding a PIN that every use of the key must give")
 	f.StringVar(&pcrs, "pcrs", "", "bind the key to the current values of these SHA-256 PCRs, e.g. 0,7")
 	f.StringVar(&backupTo, "backup-to", "", "make the key exportable to the backup TPM whose SRK public key this file holds (docs/BACKUP.md)")
+	f.BoolVar(&exportable, "exportable", false, "make the key exportable to the backup TPM the agent's admin configured (backup.target)")
 	cmd.MarkFlagRequired("alg")
 	return cmd
 }

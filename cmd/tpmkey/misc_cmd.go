@@ -116,6 +116,7 @@ type statusJSON struct {
 	KeysPerUID      map[string]uint64 `json:"keys_per_uid,omitempty"`
 	TPMLockout      *lockoutJSON      `json:"tpm_lockout,omitempty"`
 	TPMQueue        uint64            `json:"tpm_queue,omitempty"`
+	SRKName         string            `json:"srk_name,omitempty"` // hex TPM Name of the SRK
 }
 
 // lockoutJSON is the TPM's wrong-PIN counter, for admins.
@@ -160,6 +161,7 @@ func (c *cli) statusCommand() *cobra.Command {
 						IntervalSeconds: uint64(l.Interval.Seconds()), RecoverySeconds: uint64(l.Recovery.Seconds())}
 				}
 				j.TPMQueue = st.TPMQueue
+				j.SRKName = hex.EncodeToString(st.SRKName)
 				if c.json {
 					return writeJSON(c.out, j)
 				}
@@ -183,6 +185,9 @@ func (c *cli) writeStatusText(j statusJSON, perUID map[uint32]uint64) {
 	fmt.Fprintf(w, "uptime:      %ds\n", j.UptimeSeconds)
 	fmt.Fprintf(w, "connections: %d\n", j.Connections)
 	fmt.Fprintf(w, "your keys:   %d\n", j.Keys)
+	if j.SRKName != "" {
+		fmt.Fprintf(w, "srk name:    %s\n", j.SRKName)
+	}
 	if l := j.TPMLockout; l != nil {
 		fmt.Fprintf(w, "tpm lockout: %d of %d wrong PINs counted, one forgiven every %ds%s\n",
 			l.Counter, l.MaxTries, l.IntervalSeconds, map[bool]string{true: " (LOCKED OUT)"}[l.InLockout])

@@ -36,6 +36,15 @@ type keyJSON struct {
 	// MinDecryptionVersion and RotationPeriod (seconds) of a symmetric key.
 	MinDecryptionVersion uint32 `json:"min_decryption_version,omitempty"`
 	RotationPeriod       int64  `json:"rotation_period,omitempty"`
+	// SSH is the key's ssh marking; absent when it is not offered to ssh.
+	SSH *keySSHJSON `json:"ssh,omitempty"`
+}
+
+// keySSHJSON is a key's ssh marking in --json output.
+type keySSHJSON struct {
+	Comment     string `json:"comment"`
+	NotAfter    string `json:"not_after,omitempty"` // RFC 3339, UTC
+	Certificate bool   `json:"certificate"`
 }
 
 type versionJSON struct {
@@ -65,6 +74,15 @@ func toKeyJSON(k *client.Key) keyJSON {
 	}
 	j.MinDecryptionVersion = k.MinDecryptionVersion
 	j.RotationPeriod = int64(k.RotationPeriod / time.Second)
+	if m := k.SSH; m != nil {
+		j.SSH = &keySSHJSON{Comment: m.Comment, Certificate: len(m.Certificate) > 0}
+		if j.SSH.Comment == "" {
+			j.SSH.Comment = k.Alias
+		}
+		if !m.NotAfter.IsZero() {
+			j.SSH.NotAfter = m.NotAfter.UTC().Format(time.RFC3339)
+		}
+	}
 	return j
 }
 
@@ -110,6 +128,9 @@ func writeKeyText(w io.Writer, k *client.Key) {
 	}
 	if j.RotationPeriod > 0 {
 		fmt.Fprintf(w, "rotation period: %s\n", formatPeriod(j.RotationPeriod))
+	}
+	if j.SSH != nil {
+		fmt.Fprintf(w, "ssh:       offered, comment %q%s\n", j.SSH.Comment, sshUntil(j.SSH.NotAfter))
 	}
 	if j.PublicKey != "" {
 		fmt.Fprint(w, j.PublicKey)

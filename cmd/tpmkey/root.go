@@ -82,6 +82,7 @@ named by --trust-server-uid (or $TPMKEY_TRUST_SERVER_UID); a socket under a
 		c.importCommand(), c.wrapCommand(), c.exportCommand(), c.backupCommand(), c.restoreCommand(),
 		c.sshCommand(),
 	)
+	root.AddCommand(c.certCommand())
 	return root
 }
 

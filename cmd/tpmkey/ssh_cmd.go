@@ -288,3 +288,10 @@ func (s *sshFlags) check() error {
 	}
 	return nil
 }
+
+func sshUntil(notAfter string) string {
+	if notAfter == "" {
+		return ""
+	}
+	return ", until " + notAfter
+}

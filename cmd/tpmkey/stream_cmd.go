@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -29,23 +28,7 @@ func (f *contextFlag) register(fs *pflag.FlagSet) {
 }
 
 // parse returns the context as a map; nil when no pair was given.
-func (f *contextFlag) parse() (map[string]string, error) {
-	if len(f.pairs) == 0 {
-		return nil, nil
-	}
-	m := make(map[string]string, len(f.pairs))
-	for _, p := range f.pairs {
-		k, v, ok := strings.Cut(p, "=")
-		if !ok || k == "" {
-			return nil, usagef("--context %q: want KEY=VALUE", p)
-		}
-		if _, dup := m[k]; dup {
-			return nil, usagef("--context: key %q given twice", k)
-		}
-		m[k] = v
-	}
-	return m, nil
-}
+func (f *contextFlag) parse() (map[string]string, error) { return parseContext("context", f.pairs) }
 
 // streamResultJSON is what --json prints for a stream encrypt or decrypt.
 type streamResultJSON struct {
@@ -64,12 +47,11 @@ func (c *cli) toFile(out string, write func(w io.Writer) error) error {
 		return write(c.out)
 	}
 	var werr error
+	// Unbuffered: the stream is written in whole segments already, and a
+	// buffer would keep a copy of the plaintext that nothing wipes.
 	err := writeFileAtomicWith(out, func(w io.Writer) error {
-		bw := bufio.NewWriterSize(w, 256<<10)
-		if werr = write(bw); werr != nil {
-			return werr
-		}
-		return bw.Flush()
+		werr = write(w)
+		return werr
 	})
 	if werr != nil {
 		return werr
@@ -172,4 +154,34 @@ func checkStreamKey(r *bufio.Reader, k *client.Key, in string) error {
 		return local(codeDecryptFailed, fmt.Errorf("%s was not encrypted with key %s", displayName(in), k.Alias))
 	}
 	return nil
+}
+
+// streamReencrypt moves a stream envelope to the key to: the stream is
+// decrypted and encrypted again in this process, a segment at a time (a
+// stream's data key is bound into every segment, so it cannot be rewrapped
+// alone), with a new data key under to. The output file appears only if
+// the whole source stream verified.
+func (c *cli) streamReencrypt(ctx context.Context, cl *client.Client, src io.Reader, in, out string,
+	fromCtx map[string]string, to string, toCtx map[string]string, pin, toPIN []byte) error {
+	var n int64
+	err := c.toFile(out, func(w io.Writer) error {
+		pr, pw := io.Pipe()
+		decErr := make(chan error, 1)
+		go func() {
+			_, err := cl.DecryptStream(ctx, fromCtx, pw, src, pinOptions(pin)...)
+			pw.CloseWithError(err) // nil: the reader sees io.EOF
+			decErr <- err
+		}()
+		var err error
+		n, err = cl.EncryptStream(ctx, to, toCtx, w, pr, pinOptions(toPIN)...)
+		pr.CloseWithError(err) // unblocks the decryption if encryption stopped first
+		if derr := <-decErr; derr != nil {
+			return streamErr(derr, in)
+		}
+		return streamErr(err, in)
+	})
+	if err != nil {
+		return err
+	}
+	return c.printStreamResult(out, n)
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -99,6 +100,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		level.Set(l)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	stdlog.SetFlags(0)
+	stdlog.SetOutput(agent.StdLogWriter(log)) // x/crypto's ssh-agent server logs through it
 	opts, err := options(f, stderr)
 	if err != nil {
 		return err

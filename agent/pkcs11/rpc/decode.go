@@ -160,8 +160,8 @@ func (r *Request) ByteArray() (b []byte, present bool) {
 	return b, true
 }
 
-// String reads a "z".
-func (r *Request) String() string {
+// Text reads a "z" (a string).
+func (r *Request) Text() string {
 	if !r.part("z") {
 		return ""
 	}

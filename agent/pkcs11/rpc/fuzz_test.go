@@ -30,7 +30,7 @@ func readAll(r *Request, sig string) {
 		case 'u':
 			r.Ulong()
 		case 'z':
-			_ = r.String()
+			r.Text()
 		case 'M':
 			r.Mechanism()
 		case 'a':
