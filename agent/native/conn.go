@@ -58,9 +58,9 @@ type conn struct {
 	w         *frameWriter
 }
 
-func newConn(s *Server, nc *net.UnixConn, sess *core.Session) *conn {
-	ctx, cancel := context.WithCancel(s.reqCtx)
-	reqCtx, reqCancel := context.WithCancel(s.reqCtx)
+func newConn(s *Server, base context.Context, nc *net.UnixConn, sess *core.Session) *conn {
+	ctx, cancel := context.WithCancel(base)
+	reqCtx, reqCancel := context.WithCancel(base)
 	c := &conn{
 		s: s, nc: nc, ctx: ctx, cancel: cancel, reqCtx: reqCtx, reqCancel: reqCancel,
 		br: newWipeReader(nc, 4096), sess: sess,
@@ -82,9 +82,9 @@ type job struct {
 	release func()  // the frame's memory budget
 }
 
-// serve runs the connection until the peer leaves, a frame is bad, or the
+// Serve runs the connection until the peer leaves, a frame is bad, or the
 // daemon stops; then it waits for the connection's requests and closes it.
-func (c *conn) serve() {
+func (c *conn) Serve() {
 	c.workers = 1
 	c.worker(true)
 	c.finish()
@@ -240,7 +240,6 @@ func (c *conn) handleFrame(frame *[]byte, release func()) (j job, isJob, keep bo
 	c.sem <- struct{}{} // blocks reading while the connection is full
 	c.inflight.Add(1)
 	c.inflightN.Add(1)
-	c.s.handlers.Add(1)
 	return job{h: h, body: body, frame: frame, release: release}, true, true
 }
 
@@ -249,7 +248,6 @@ func (c *conn) runJob(j job) {
 		<-c.sem
 		c.inflightN.Add(-1)
 		c.inflight.Done()
-		c.s.handlers.Done()
 	}()
 	defer j.release()
 	if _, keep := c.run(j.h, j.body, j.frame, nil); !keep {
@@ -359,6 +357,8 @@ func (c *conn) refuse(status protocol.Status, msg string) {
 // stopReading makes the reader return at once; requests in flight finish.
 // stopping is set before the deadline, and the reader checks it after
 // setting its own, so the reader cannot miss it.
+func (c *conn) StopReading() { c.stopReading() }
+
 func (c *conn) stopReading() {
 	c.cancel()
 	c.stopping.Store(true)
