@@ -1,6 +1,7 @@
 package pkcs11
 
 import (
+	"crypto"
 	"encoding/asn1"
 	"math/big"
 
@@ -89,7 +90,7 @@ func (t *task) finishVerify(h uint64, op *operation, sig []byte) uint64 {
 	}
 	resp, rv := t.do(protocol.OpVerify, &protocol.VerifyRequest{Alias: op.key.key.Alias, Digest: digest,
 		Hash: wireHash(hash), PSS: op.mech.pss, Signature: sig})
-	if rv == ckrArgumentsBad || (hash.Size() == 20 && rv == ckrMechanismInvalid) {
+	if rv == ckrArgumentsBad || (hash == crypto.SHA1 && rv == ckrMechanismInvalid) {
 		return ckrDataInvalid
 	}
 	if rv != ckrOK {
