@@ -400,6 +400,18 @@ func TestVerifyEncryptOverRPC(t *testing.T) {
 			t.Errorf("C_VerifyFinal = %#x, want CKR_OK", rv)
 		}
 	})
+	t.Run("verify-sha1-refused-by-default", func(t *testing.T) {
+		// A SHA-1 DigestInfo with CKM_RSA_PKCS: the core refuses SHA-1
+		// without pkcs11_allow_sha1, which the token answers
+		// CKR_DATA_INVALID, as for C_Sign.
+		if rv, _ := rc.call(newMsg(48, "uMu").u64(sess).u32(1).u32(0xffffffff).u64(rsaPub).b); rv != 0 {
+			t.Fatalf("C_VerifyInit(CKM_RSA_PKCS) = %#x", rv)
+		}
+		di := append([]byte{0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14}, make([]byte, 20)...)
+		if rv, _ := rc.call(newMsg(49, "uayay").u64(sess).byte(1).bytes(di).byte(1).bytes(make([]byte, 256)).b); rv != 0x20 {
+			t.Errorf("C_Verify(SHA-1 DigestInfo) = %#x, want CKR_DATA_INVALID", rv)
+		}
+	})
 	t.Run("sign-init-on-public-key", func(t *testing.T) {
 		if rv, _ := rc.call(mechECDSASHA256(ecPub)); rv != 0x63 {
 			t.Errorf("C_SignInit(public key) = %#x, want CKR_KEY_TYPE_INCONSISTENT", rv)
