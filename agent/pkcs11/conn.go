@@ -64,7 +64,7 @@ func newConn(s *Server, reqCtx context.Context, nc *net.UnixConn, sess *core.Ses
 func (c *conn) Serve() {
 	defer c.finish()
 	lim := c.s.core.Limits()
-	c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
+	c.armReadDeadline(lim.ReadTimeout.Duration) // cleared by the first readFrame
 	if _, err := rpc.Negotiate(readWriter{c.br, c.nc}); err != nil {
 		return
 	}

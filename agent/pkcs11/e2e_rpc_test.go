@@ -10,9 +10,12 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"io"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -457,4 +460,71 @@ func TestVerifyEncryptOverRPC(t *testing.T) {
 			t.Errorf("C_Decrypt(C_Encrypt PKCS #1) = %#x %x, want %q", rv, args, plain)
 		}
 	})
+}
+
+// TestReadTimeoutRPC: a frame split across writes is read whole; a frame
+// (or its header) that stops arriving closes the connection after
+// limits.read_timeout; an idle connection, between frames, is never
+// closed (p11-kit's client does not reconnect).
+func TestReadTimeoutRPC(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "tpmkeyd.toml")
+	if err := os.WriteFile(cfg, []byte("[limits]\nread_timeout = \"1s\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startStack(t, "--config", cfg)
+	frame := func(code uint32, msg []byte) []byte {
+		b := binary.BigEndian.AppendUint32(nil, code)
+		b = binary.BigEndian.AppendUint32(b, 0)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(msg)))
+		return append(b, msg...)
+	}
+	getInfo := newMsg(3, "").b // C_GetInfo
+	t.Run("split-frame", func(t *testing.T) {
+		rc := dialRPC(t, s.p11sock)
+		rc.initialize()
+		f := frame(0x99, getInfo)
+		for _, part := range [][]byte{f[:5], f[5:14], f[14:]} {
+			if _, err := rc.nc.Write(part); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		resp, ok := rc.read()
+		if !ok || binary.BigEndian.Uint32(resp) != 3 {
+			t.Errorf("C_GetInfo sent in three parts = %x, %v, want its answer", resp, ok)
+		}
+	})
+	t.Run("idle-connection-stays", func(t *testing.T) {
+		rc := dialRPC(t, s.p11sock)
+		rc.initialize()
+		time.Sleep(1500 * time.Millisecond)
+		if resp, ok := rc.send(getInfo); !ok || binary.BigEndian.Uint32(resp) != 3 {
+			t.Errorf("C_GetInfo after 1.5 s idle = %x, %v, want its answer", resp, ok)
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		cut  int
+	}{
+		{"stalled-header", 5},
+		{"stalled-message", 14},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := dialRPC(t, s.p11sock)
+			rc.initialize()
+			if _, err := rc.nc.Write(frame(0x99, getInfo)[:tc.cut]); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			rc.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			var b [1]byte
+			_, err := rc.nc.Read(b[:])
+			if !errors.Is(err, io.EOF) {
+				t.Errorf("read after a stalled frame = %v, want EOF (the daemon closes)", err)
+			}
+			if d := time.Since(start); d < 700*time.Millisecond || d > 4*time.Second {
+				t.Errorf("closed after %v, want about read_timeout (1s)", d)
+			}
+		})
+	}
 }
