@@ -480,6 +480,7 @@ func TestReadTimeoutRPC(t *testing.T) {
 	}
 	getInfo := newMsg(3, "").b // C_GetInfo
 	t.Run("split-frame", func(t *testing.T) {
+		t.Parallel()
 		rc := dialRPC(t, s.p11sock)
 		rc.initialize()
 		f := frame(0x99, getInfo)
@@ -495,6 +496,7 @@ func TestReadTimeoutRPC(t *testing.T) {
 		}
 	})
 	t.Run("idle-connection-stays", func(t *testing.T) {
+		t.Parallel()
 		rc := dialRPC(t, s.p11sock)
 		rc.initialize()
 		time.Sleep(1500 * time.Millisecond)
@@ -510,6 +512,7 @@ func TestReadTimeoutRPC(t *testing.T) {
 		{"stalled-message", 14},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			rc := dialRPC(t, s.p11sock)
 			rc.initialize()
 			if _, err := rc.nc.Write(frame(0x99, getInfo)[:tc.cut]); err != nil {
