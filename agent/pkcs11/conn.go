@@ -143,8 +143,10 @@ func inline(msg []byte) bool {
 // connection for the life of the process and does not reconnect), takes
 // the memory budget for its declared size before reading it, and gives
 // the rest of the frame ReadTimeout. A frame that arrived whole with its
-// first bytes (the usual case: p11-kit writes each request at once) is
-// read from the buffer with no deadline set or cleared.
+// first bytes is read from the buffer with no deadline set or cleared
+// (p11-kit's client writes the header, the options and the message with
+// three writes back to back, so whether the rest is there when the reader
+// wakes is a matter of timing).
 func (c *conn) readFrame() (code uint32, msg []byte, release func(), err error) {
 	lim := c.s.core.Limits()
 	if c.rdeadline {
