@@ -43,6 +43,51 @@ type SSHInfo struct {
 	// UnlockedUntil is when the cached PIN authorization ends (SSHList
 	// and SSHKey only; 0: none cached).
 	UnlockedUntil int64 `cbor:"unlocked_until,omitempty"`
+	// Destinations are the key's destination constraints (ssh-add -h);
+	// none: the key is unconstrained.
+	Destinations []SSHDestination `cbor:"destinations,omitempty"`
+}
+
+// SSHDestination is one permitted hop of a destination-constrained key
+// (OpenSSH's restrict-destination-v00@openssh.com): from a host (none: the
+// origin, the machine the agent runs on) to a host, as a user.
+type SSHDestination struct {
+	From SSHHop `cbor:"from"`
+	To   SSHHop `cbor:"to"`
+}
+
+// SSHHop is a host named by its host keys. User is a pattern of the
+// remote user (to only; "": any user); Host is the host's name, matched
+// against the principals of host certificates when a key is a CA.
+type SSHHop struct {
+	User string       `cbor:"user,omitempty"`
+	Host string       `cbor:"host,omitempty"`
+	Keys []SSHHostKey `cbor:"keys,omitempty"`
+}
+
+// SSHHostKey is a host key (SSH wire format), or a CA key whose host
+// certificates are accepted.
+type SSHHostKey struct {
+	Key []byte `cbor:"key"`
+	CA  bool   `cbor:"ca,omitempty"`
+}
+
+// SSHBind is one verified session-bind@openssh.com of the ssh-agent
+// connection a request comes through, in the order they came: the host
+// key (SSH wire format) that signed the session id, and whether the
+// binding is for agent forwarding.
+type SSHBind struct {
+	HostKey   []byte `cbor:"host_key"`
+	SessionID []byte `cbor:"session_id"`
+	Forwarded bool   `cbor:"forwarded,omitempty"`
+}
+
+// SSHConnection is what an ssh-agent front end knows of its connection:
+// the bindings it verified, and whether a binding was tried and failed.
+// Destination-constrained keys are listed and used by it alone.
+type SSHConnection struct {
+	Binds      []SSHBind `cbor:"binds,omitempty"`
+	BindFailed bool      `cbor:"bind_failed,omitempty"`
 }
 
 // SSHKeyRequest changes a key's ssh state: Action is one of SSHEnable,
@@ -55,6 +100,8 @@ type SSHKeyRequest struct {
 	Certificate []byte `cbor:"certificate,omitempty"` // enable
 	PIN         []byte `cbor:"pin,omitempty"`         // unlock
 	Seconds     uint32 `cbor:"seconds,omitempty"`     // unlock: how long; 0: 15 minutes
+	// Destinations constrain where the key is used (enable); none: anywhere.
+	Destinations []SSHDestination `cbor:"destinations,omitempty"`
 }
 
 type SSHKeyResponse struct {
@@ -66,6 +113,9 @@ type SSHKeyResponse struct {
 type SSHListRequest struct {
 	Cursor string `cbor:"cursor,omitempty"`
 	Limit  uint32 `cbor:"limit,omitempty"`
+	// Connection is the ssh-agent connection listed through; absent: a
+	// connection with no bindings.
+	Connection *SSHConnection `cbor:"connection,omitempty"`
 }
 
 type SSHListResponse struct {
@@ -84,6 +134,9 @@ type SSHSignRequest struct {
 	// KeyID, when given, must be the key's id: a front end that found the
 	// alias by its public key never signs with another key under it.
 	KeyID []byte `cbor:"key_id,omitempty"`
+	// Connection is the ssh-agent connection the request came through;
+	// absent: a connection with no bindings.
+	Connection *SSHConnection `cbor:"connection,omitempty"`
 }
 
 type SSHSignResponse struct {

@@ -32,6 +32,7 @@ var (
 	ErrSSHExpired          = errors.New("the key's ssh marking has expired")
 	ErrSSHPINLocked        = errors.New("key has a PIN and is not unlocked for ssh (tpmkey ssh unlock)")
 	ErrSSHSHA1             = errors.New("ssh-rsa signatures (SHA-1) are refused (ssh_allow_sha1); use rsa-sha2-256 or rsa-sha2-512")
+	ErrSSHDestination      = errors.New("the key's destination constraints (ssh-add -h) do not permit this use")
 )
 
 // tpmErr marks an error from the TPM layer, so that an unrecognised one
@@ -97,6 +98,7 @@ var statusTable = []struct {
 	{ErrSSHExpired, protocol.StatusPermissionDenied},
 	{ErrSSHPINLocked, protocol.StatusPermissionDenied},
 	{ErrSSHSHA1, protocol.StatusUnsupportedAlgorithm},
+	{ErrSSHDestination, protocol.StatusPermissionDenied},
 	{context.Canceled, protocol.StatusTPMUnavailable},
 	{context.DeadlineExceeded, protocol.StatusTPMUnavailable},
 	{errTPM, protocol.StatusTPMError},

@@ -87,6 +87,11 @@ func sshMarking(rec *store.Record, m *protocol.SSHKeyRequest) (*store.SSHMarking
 		}
 		mark.Certificate = bytes.Clone(m.Certificate)
 	}
+	ds, err := sshDestinations(m.Destinations)
+	if err != nil {
+		return nil, err
+	}
+	mark.Destinations = ds
 	return mark, nil
 }
 
@@ -179,7 +184,8 @@ func sshInfo(rec *store.Record) *protocol.SSHInfo {
 	if rec.SSH == nil {
 		return nil
 	}
-	si := &protocol.SSHInfo{Comment: rec.SSH.Comment, Certificate: rec.SSH.Certificate}
+	si := &protocol.SSHInfo{Comment: rec.SSH.Comment, Certificate: rec.SSH.Certificate,
+		Destinations: protocolDestinations(rec.SSH.Destinations)}
 	if !rec.SSH.NotAfter.IsZero() {
 		si.NotAfter = rec.SSH.NotAfter.Unix()
 	}
@@ -192,6 +198,10 @@ func (c *Core) sshList(_ context.Context, call *Call, m *protocol.SSHListRequest
 	if c.ssh.locked(uid) {
 		return nil, ErrAgentLocked
 	}
+	conn, err := parseSSHConn(m.Connection)
+	if err != nil {
+		return nil, err
+	}
 	limit := int(min(m.Limit, maxListLimit))
 	recs, next, err := c.store.List(uid, m.Cursor, limit)
 	if err != nil {
@@ -200,7 +210,10 @@ func (c *Core) sshList(_ context.Context, call *Call, m *protocol.SSHListRequest
 	page := &protocol.ListKeysResponse{Keys: []protocol.KeyInfo{}, NextCursor: next}
 	now := time.Now()
 	for _, rec := range recs {
-		if rec.SSH != nil && !rec.SSH.Expired(now) && rec.Kind() == store.KindKey {
+		// A destination-constrained key this connection may not use is
+		// not shown to it, as OpenSSH's agent hides it.
+		if rec.SSH != nil && !rec.SSH.Expired(now) && rec.Kind() == store.KindKey &&
+			sshPermitted(rec.SSH.Destinations, conn, nil) == nil {
 			page.Keys = append(page.Keys, c.sshKeyInfo(uid, rec))
 		}
 	}
@@ -265,6 +278,17 @@ func (c *Core) sshSign(ctx context.Context, call *Call, m *protocol.SSHSignReque
 	h, err := sshHash(m.Algorithm, rec.Algorithm, call.st.cfg.SSHAllowSHA1)
 	if err != nil {
 		return nil, err
+	}
+	conn, err := parseSSHConn(m.Connection)
+	if err != nil {
+		return nil, err
+	}
+	if err := sshSignPermitted(rec, conn, m.Data); err != nil {
+		if ok, _ := c.failLog.allow(call.caller.Owner); ok {
+			c.log.Info("ssh signature refused by the key's destination constraints",
+				"op", call.Op.String(), "uid", uid, "alias", rec.Alias, "err", err)
+		}
+		return nil, fmt.Errorf("key %q: %w", rec.Alias, err)
 	}
 	a := call.auth(nil)
 	if rec.HasPIN {

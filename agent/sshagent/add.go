@@ -15,13 +15,24 @@ import (
 // Add is ssh-add KEYFILE: the private key is imported into the TPM under
 // the SRK (the core's Import), then marked for ssh with the key's comment,
 // -t as the marking's end, and its certificate if one came with it. The
-// plaintext is never stored. -c, -h and every other constraint are refused.
+// plaintext is never stored. -h (restrict-destination-v00@openssh.com)
+// becomes the marking's destinations; -c and every other constraint are
+// refused, never ignored.
 func (a *sshAgent) Add(key agent.AddedKey) error {
-	switch {
-	case key.ConfirmBeforeUse:
+	if key.ConfirmBeforeUse {
 		return ErrConfirmUnsupported
-	case len(key.ConstraintExtensions) > 0:
-		return fmt.Errorf("%w: %s", ErrConstraint, key.ConstraintExtensions[0].ExtensionName)
+	}
+	var dests []protocol.SSHDestination
+	seen := false
+	for _, ext := range key.ConstraintExtensions {
+		if ext.ExtensionName != extRestrictDestination || seen {
+			return fmt.Errorf("%w: %s", ErrConstraint, ext.ExtensionName)
+		}
+		seen = true
+		var err error
+		if dests, err = parseDestinations(ext.ExtensionDetails); err != nil {
+			return err
+		}
 	}
 	if _, err := a.do(protocol.OpSSHAgent, &protocol.SSHAgentRequest{Action: protocol.SSHAgentCheck}); err != nil {
 		return err
@@ -35,7 +46,7 @@ func (a *sshAgent) Add(key agent.AddedKey) error {
 	if err := a.importKey(alias, key.PrivateKey); err != nil {
 		return err
 	}
-	req := &protocol.SSHKeyRequest{Alias: alias, Action: protocol.SSHEnable, Comment: key.Comment}
+	req := &protocol.SSHKeyRequest{Alias: alias, Action: protocol.SSHEnable, Comment: key.Comment, Destinations: dests}
 	if len(req.Comment) > 256 {
 		req.Comment = req.Comment[:256]
 	}
