@@ -49,27 +49,19 @@ type SSHInfo struct {
 }
 
 // SSHDestination is one permitted hop of a destination-constrained key
-// (OpenSSH's restrict-destination-v00@openssh.com): from a host (none: the
-// origin, the machine the agent runs on) to a host, as a user.
+// (OpenSSH's restrict-destination-v00@openssh.com): from a host (no host
+// and no keys: the origin, the machine the agent runs on) to a host, as a
+// user. A host is named by its host keys (SSH wire format) and by CA keys
+// whose host certificates for the host's name are accepted.
 type SSHDestination struct {
-	From SSHHop `cbor:"from"`
-	To   SSHHop `cbor:"to"`
-}
-
-// SSHHop is a host named by its host keys. User is a pattern of the
-// remote user (to only; "": any user); Host is the host's name, matched
-// against the principals of host certificates when a key is a CA.
-type SSHHop struct {
-	User string       `cbor:"user,omitempty"`
-	Host string       `cbor:"host,omitempty"`
-	Keys []SSHHostKey `cbor:"keys,omitempty"`
-}
-
-// SSHHostKey is a host key (SSH wire format), or a CA key whose host
-// certificates are accepted.
-type SSHHostKey struct {
-	Key []byte `cbor:"key"`
-	CA  bool   `cbor:"ca,omitempty"`
+	FromHost   string   `cbor:"from_host,omitempty"`
+	FromKeys   [][]byte `cbor:"from_keys,omitempty"`
+	FromCAKeys [][]byte `cbor:"from_ca_keys,omitempty"`
+	// ToUser is a pattern (* and ?) of the remote user; "": any.
+	ToUser   string   `cbor:"to_user,omitempty"`
+	ToHost   string   `cbor:"to_host"`
+	ToKeys   [][]byte `cbor:"to_keys,omitempty"`
+	ToCAKeys [][]byte `cbor:"to_ca_keys,omitempty"`
 }
 
 // SSHBind is one verified session-bind@openssh.com of the ssh-agent

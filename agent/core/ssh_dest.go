@@ -28,8 +28,8 @@ const (
 
 // sshDestinations checks the destinations of an enable request as
 // OpenSSH's agent checks them at ssh-add: host keys that parse, a "from"
-// that is the origin (no host, no keys) or a host with keys and no user,
-// and a "to" with a host and keys.
+// that is the origin (no host, no keys) or a host with keys, and a "to"
+// with a host and keys.
 func sshDestinations(ds []protocol.SSHDestination) ([]store.SSHDestination, error) {
 	if len(ds) > store.MaxSSHDestinations {
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "%d destinations, at most %d", len(ds), store.MaxSSHDestinations)
@@ -37,18 +37,18 @@ func sshDestinations(ds []protocol.SSHDestination) ([]store.SSHDestination, erro
 	var out []store.SSHDestination
 	for i, d := range ds {
 		switch {
-		case (d.From.Host == "") != (len(d.From.Keys) == 0) || d.From.User != "":
+		case (d.FromHost == "") != (len(d.FromKeys)+len(d.FromCAKeys) == 0):
 			return nil, protocol.Errorf(protocol.StatusBadRequest, "destination %d: inconsistent \"from\"", i)
-		case d.To.Host == "" || len(d.To.Keys) == 0:
+		case d.ToHost == "" || len(d.ToKeys)+len(d.ToCAKeys) == 0:
 			return nil, protocol.Errorf(protocol.StatusBadRequest, "destination %d: incomplete \"to\"", i)
-		case len(d.To.User) > maxSSHUserLen:
+		case len(d.ToUser) > maxSSHUserLen:
 			return nil, protocol.Errorf(protocol.StatusBadRequest, "destination %d: user pattern too long", i)
 		}
-		from, err := storeHop(d.From)
+		from, err := storeHop("", d.FromHost, d.FromKeys, d.FromCAKeys)
 		if err != nil {
 			return nil, protocol.Errorf(protocol.StatusBadRequest, "destination %d: from: %v", i, err)
 		}
-		to, err := storeHop(d.To)
+		to, err := storeHop(d.ToUser, d.ToHost, d.ToKeys, d.ToCAKeys)
 		if err != nil {
 			return nil, protocol.Errorf(protocol.StatusBadRequest, "destination %d: to: %v", i, err)
 		}
@@ -57,32 +57,38 @@ func sshDestinations(ds []protocol.SSHDestination) ([]store.SSHDestination, erro
 	return out, nil
 }
 
-func storeHop(h protocol.SSHHop) (store.SSHHop, error) {
-	if len(h.Keys) > store.MaxSSHHopKeys {
-		return store.SSHHop{}, fmt.Errorf("%d host keys, at most %d", len(h.Keys), store.MaxSSHHopKeys)
+func storeHop(user, host string, keys, caKeys [][]byte) (store.SSHHop, error) {
+	if len(keys)+len(caKeys) > store.MaxSSHHopKeys {
+		return store.SSHHop{}, fmt.Errorf("%d host keys, at most %d", len(keys)+len(caKeys), store.MaxSSHHopKeys)
 	}
-	out := store.SSHHop{User: h.User, Host: h.Host}
-	for _, k := range h.Keys {
-		pk, err := ssh.ParsePublicKey(k.Key)
+	out := store.SSHHop{User: user, Host: host}
+	for i, k := range append(append([][]byte(nil), keys...), caKeys...) {
+		pk, err := ssh.ParsePublicKey(k)
 		if err != nil {
 			return store.SSHHop{}, fmt.Errorf("host key: %v", err)
 		}
-		out.Keys = append(out.Keys, store.SSHHostKey{Key: pk.Marshal(), CA: k.CA})
+		out.Keys = append(out.Keys, store.SSHHostKey{Key: pk.Marshal(), CA: i >= len(keys)})
 	}
 	return out, nil
 }
 
 func protocolDestinations(ds []store.SSHDestination) []protocol.SSHDestination {
 	var out []protocol.SSHDestination
-	hop := func(h store.SSHHop) protocol.SSHHop {
-		p := protocol.SSHHop{User: h.User, Host: h.Host}
+	split := func(h store.SSHHop) (keys, ca [][]byte) {
 		for _, k := range h.Keys {
-			p.Keys = append(p.Keys, protocol.SSHHostKey{Key: k.Key, CA: k.CA})
+			if k.CA {
+				ca = append(ca, k.Key)
+			} else {
+				keys = append(keys, k.Key)
+			}
 		}
-		return p
+		return keys, ca
 	}
 	for _, d := range ds {
-		out = append(out, protocol.SSHDestination{From: hop(d.From), To: hop(d.To)})
+		p := protocol.SSHDestination{FromHost: d.From.Host, ToUser: d.To.User, ToHost: d.To.Host}
+		p.FromKeys, p.FromCAKeys = split(d.From)
+		p.ToKeys, p.ToCAKeys = split(d.To)
+		out = append(out, p)
 	}
 	return out
 }

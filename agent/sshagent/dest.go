@@ -54,42 +54,56 @@ func parseDestinations(b []byte) ([]protocol.SSHDestination, error) {
 		if len(reserved) != 0 {
 			return nil, fmt.Errorf("%w: %s: unsupported extensions", ErrConstraint, extRestrictDestination)
 		}
-		var d protocol.SSHDestination
-		var err error
-		if d.From, err = parseHop(from); err != nil {
+		f, err := parseHop(from)
+		if err != nil {
 			return nil, err
 		}
-		if d.To, err = parseHop(to); err != nil {
+		t, err := parseHop(to)
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, d)
+		if f.user != "" {
+			return nil, fmt.Errorf("%w: %s: a user in \"from\"", ErrConstraint, extRestrictDestination)
+		}
+		out = append(out, protocol.SSHDestination{FromHost: f.host, FromKeys: f.keys, FromCAKeys: f.caKeys,
+			ToUser: t.user, ToHost: t.host, ToKeys: t.keys, ToCAKeys: t.caKeys})
 	}
 	return out, nil
 }
 
+// hop is one end of a destination as the wire has it.
+type hop struct {
+	user, host   string
+	keys, caKeys [][]byte
+}
+
 // parseHop parses string user, string host, string reserved, then
 // (string key, bool is-ca) to the end.
-func parseHop(b []byte) (protocol.SSHHop, error) {
+func parseHop(b []byte) (hop, error) {
 	bad := fmt.Errorf("%w: %s: bad hop", ErrConstraint, extRestrictDestination)
 	user, b, ok1 := wireString(b)
 	host, b, ok2 := wireString(b)
 	reserved, b, ok3 := wireString(b)
 	if !ok1 || !ok2 || !ok3 || len(user) > maxUserLen {
-		return protocol.SSHHop{}, bad
+		return hop{}, bad
 	}
 	if len(reserved) != 0 {
-		return protocol.SSHHop{}, fmt.Errorf("%w: %s: unsupported hop extensions", ErrConstraint, extRestrictDestination)
+		return hop{}, fmt.Errorf("%w: %s: unsupported hop extensions", ErrConstraint, extRestrictDestination)
 	}
-	h := protocol.SSHHop{User: string(user), Host: string(host)}
+	h := hop{user: string(user), host: string(host)}
 	for len(b) > 0 {
 		key, rest, ok := wireString(b)
-		if !ok || len(rest) < 1 || len(h.Keys) >= maxHopKeys {
-			return protocol.SSHHop{}, bad
+		if !ok || len(rest) < 1 || len(h.keys)+len(h.caKeys) >= maxHopKeys {
+			return hop{}, bad
 		}
 		if _, err := ssh.ParsePublicKey(key); err != nil {
-			return protocol.SSHHop{}, fmt.Errorf("%w: %s: host key: %v", ErrConstraint, extRestrictDestination, err)
+			return hop{}, fmt.Errorf("%w: %s: host key: %v", ErrConstraint, extRestrictDestination, err)
 		}
-		h.Keys = append(h.Keys, protocol.SSHHostKey{Key: bytes.Clone(key), CA: rest[0] != 0})
+		if rest[0] != 0 {
+			h.caKeys = append(h.caKeys, bytes.Clone(key))
+		} else {
+			h.keys = append(h.keys, bytes.Clone(key))
+		}
 		b = rest[1:]
 	}
 	return h, nil
