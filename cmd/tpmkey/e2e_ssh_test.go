@@ -205,11 +205,6 @@ func TestSSHAgentOpenSSH(t *testing.T) {
 		if r := e.run(nil, nil, "ssh-add", "-c", key); r.code == 0 {
 			t.Errorf("ssh-add -c = 0 %q, want refused", r.stderr)
 		}
-		// Destination constraints are refused, never ignored.
-		kh := e.write("constraint_known_hosts", "example.test "+keyField(pub["tls"])+"\n")
-		if r := e.run(nil, nil, "ssh-add", "-H", kh, "-h", "example.test", key); r.code == 0 || !strings.Contains(r.stderr, "agent refused") {
-			t.Errorf("ssh-add -h = %d %q, want the agent's refusal", r.code, r.stderr)
-		}
 		if r := e.run(nil, nil, "ssh-add", "-L"); strings.Count(r.stdout, "\n") != 3 {
 			t.Errorf("ssh-add -L after a refused ssh-add -c = %q, want the 3 keys of before (ec, rsa, hostkey)", r.stdout)
 		}
@@ -375,6 +370,9 @@ PidFile %s
 			conn.Close()
 		}
 	})
+	t.Run("destination-constraints", func(t *testing.T) {
+		testSSHDestinations(t, e, port, knownHosts, hostPub, authKeys, &logs)
+	})
 	t.Run("wrong-known-host-refused", func(t *testing.T) {
 		e := e.with(t)
 		bad := e.write("known_hosts_bad", fmt.Sprintf("[127.0.0.1]:%d %s\n", port, keyField(pub["tls"])))
@@ -386,6 +384,87 @@ PidFile %s
 			t.Errorf("ssh against another host key = 0, want a host key mismatch")
 		}
 	})
+}
+
+// testSSHDestinations: ssh-add -h with a known_hosts file naming the
+// throwaway sshd's (TPM) host key "tpmhost"; then ssh logs in to it only
+// where the constraint allows it (the host and the user), and a forwarded
+// agent (ssh -A) offers and uses the key beyond the first host only when
+// a "tpmhost>tpmhost" hop permits it, as OpenSSH's own agent does.
+func testSSHDestinations(t *testing.T, e *sshEnv, port int, knownHosts, hostPub, authKeys string, logs *bytes.Buffer) {
+	e = e.with(t)
+	key := filepath.Join(e.dir, "dest-key")
+	if r := e.run(nil, nil, "ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-C", "dest-key", "-f", key); r.code != 0 {
+		t.Fatalf("ssh-keygen = %d %q", r.code, r.stderr)
+	}
+	pubLine, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(authKeys, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(pubLine)
+	f.Close()
+	hk := e.write("dest_known_hosts", "tpmhost "+keyField(hostPub)+"\nelsewhere "+keyField(e.tpmkey(nil, "ssh", "pubkey", "tls"))+"\n")
+	sshArgs := func(cmd ...string) []string {
+		return append([]string{"-F", "/dev/null", "-o", "IdentityAgent=" + e.sock, "-o", "IdentitiesOnly=yes",
+			"-i", key + ".pub", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + knownHosts,
+			"-o", "HostKeyAlgorithms=ecdsa-sha2-nistp256", "-o", "BatchMode=yes",
+			"-p", strconv.Itoa(port), "root@127.0.0.1"}, cmd...)
+	}
+	// The second hop runs on the sshd's side, through the forwarded agent.
+	hop2 := fmt.Sprintf("ssh -F /dev/null -o IdentitiesOnly=yes -i %s.pub -o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s "+
+		"-o HostKeyAlgorithms=ecdsa-sha2-nistp256 -o BatchMode=yes -p %d root@127.0.0.1 echo hop2-ok", key, knownHosts, port)
+	tests := []struct {
+		name        string
+		constraints []string // ssh-add -h arguments
+		login       bool     // ssh root@ logs in
+		fwdListed   bool     // ssh -A: ssh-add -L on the host shows the key
+		hop2        bool     // ssh -A: ssh from the host on to it again logs in
+	}{
+		{"to-the-host", []string{"tpmhost"}, true, false, false},
+		{"to-the-host-as-root", []string{"root@tpmhost"}, true, false, false},
+		{"as-another-user", []string{"alice@tpmhost"}, false, false, false},
+		{"to-another-host", []string{"elsewhere"}, false, false, false},
+		{"through-the-host", []string{"tpmhost", "tpmhost>root@tpmhost"}, true, true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"-H", hk}
+			for _, c := range tc.constraints {
+				args = append(args, "-h", c)
+			}
+			if r := e.run(nil, nil, "ssh-add", append(args, key)...); r.code != 0 {
+				t.Fatalf("ssh-add %v = %d %q", args, r.code, r.stderr)
+			}
+			r := e.run(nil, nil, "ssh", sshArgs("echo", "logged-in")...)
+			if got := r.code == 0 && strings.TrimSpace(r.stdout) == "logged-in"; got != tc.login {
+				t.Errorf("ssh with -h %v: logged in = %v (%d %q %q), want %v\nsshd:\n%s", tc.constraints, got, r.code, r.stdout, r.stderr, tc.login, logs.String())
+			}
+			if !tc.login {
+				return
+			}
+			r = e.run(nil, nil, "ssh", append([]string{"-A"}, sshArgs("ssh-add", "-L")...)...)
+			if got := strings.Contains(r.stdout, keyField(string(pubLine))); got != tc.fwdListed {
+				t.Errorf("ssh -A ... ssh-add -L with -h %v: key listed = %v (%q %q), want %v", tc.constraints, got, r.stdout, r.stderr, tc.fwdListed)
+			}
+			r = e.run(nil, nil, "ssh", append([]string{"-A"}, sshArgs(hop2)...)...)
+			if got := strings.Contains(r.stdout, "hop2-ok"); got != tc.hop2 {
+				t.Errorf("ssh -A ... ssh (second hop) with -h %v: logged in = %v (%d %q %q), want %v", tc.constraints, got, r.code, r.stdout, r.stderr, tc.hop2)
+			}
+		})
+	}
+	// The key is used for ssh-keygen -Y sign (no session binding): refused
+	// while constrained, as OpenSSH refuses it.
+	msg := e.write("dest-msg", "hello")
+	if r := e.run(nil, nil, "ssh-keygen", "-Y", "sign", "-f", key+".pub", "-n", "file", msg); r.code == 0 {
+		t.Errorf("ssh-keygen -Y sign with a destination-constrained key = 0, want refused")
+	}
+	if r := e.run(nil, nil, "ssh-add", "-d", key+".pub"); r.code != 0 {
+		t.Errorf("ssh-add -d = %d %q", r.code, r.stderr)
+	}
 }
 
 func freePort(t *testing.T) int {
