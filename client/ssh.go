@@ -25,13 +25,32 @@ type SSHMarking struct {
 	// UnlockedUntil is when the PIN authorization cached by SSHUnlock
 	// ends (zero: none cached). Filled by SSHKeys and the SSH calls only.
 	UnlockedUntil time.Time
+	// Destinations are the key's destination constraints (ssh-add -h);
+	// none: unconstrained. Set by ssh-add -h through the ssh-agent socket.
+	Destinations []SSHDestination
+}
+
+// SSHDestination is one permitted hop of a destination-constrained key
+// (docs/PROTOCOL.md §6.29).
+type SSHDestination = protocol.SSHDestination
+
+// SSHDestinationString is d as ssh-add -h writes it: [from>][user@]to.
+func SSHDestinationString(d SSHDestination) string {
+	s := d.ToHost
+	if d.ToUser != "" {
+		s = d.ToUser + "@" + s
+	}
+	if d.FromHost != "" {
+		s = d.FromHost + ">" + s
+	}
+	return s
 }
 
 func sshFromWire(si *protocol.SSHInfo) *SSHMarking {
 	if si == nil {
 		return nil
 	}
-	m := &SSHMarking{Comment: si.Comment, Certificate: si.Certificate}
+	m := &SSHMarking{Comment: si.Comment, Certificate: si.Certificate, Destinations: si.Destinations}
 	if si.NotAfter != 0 {
 		m.NotAfter = time.Unix(si.NotAfter, 0)
 	}

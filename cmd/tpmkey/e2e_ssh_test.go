@@ -439,6 +439,9 @@ func testSSHDestinations(t *testing.T, e *sshEnv, port int, knownHosts, hostPub,
 			if r := e.run(nil, nil, "ssh-add", append(args, key)...); r.code != 0 {
 				t.Fatalf("ssh-add %v = %d %q", args, r.code, r.stderr)
 			}
+			if l := e.tpmkey(nil, "ssh", "list"); !strings.Contains(l, strings.Join(tc.constraints, ",")) {
+				t.Errorf("tpmkey ssh list = %q, want the destinations %v", l, tc.constraints)
+			}
 			r := e.run(nil, nil, "ssh", sshArgs("echo", "logged-in")...)
 			if got := r.code == 0 && strings.TrimSpace(r.stdout) == "logged-in"; got != tc.login {
 				t.Errorf("ssh with -h %v: logged in = %v (%d %q %q), want %v\nsshd:\n%s", tc.constraints, got, r.code, r.stdout, r.stderr, tc.login, logs.String())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -114,6 +115,8 @@ type sshKeyJSON struct {
 	HasPIN        bool   `json:"has_pin"`                  // needs tpmkey ssh unlock
 	UnlockedUntil string `json:"unlocked_until,omitempty"` // RFC 3339, UTC
 	Certificate   bool   `json:"certificate"`
+	// Destinations are the ssh-add -h constraints, as ssh-add writes them.
+	Destinations []string `json:"destinations,omitempty"`
 }
 
 func toSSHKeyJSON(k *client.Key) sshKeyJSON {
@@ -129,6 +132,9 @@ func toSSHKeyJSON(k *client.Key) sshKeyJSON {
 			j.UnlockedUntil = m.UnlockedUntil.UTC().Format(time.RFC3339)
 		}
 		j.Certificate = len(m.Certificate) > 0
+		for _, d := range m.Destinations {
+			j.Destinations = append(j.Destinations, client.SSHDestinationString(d))
+		}
 	}
 	j.AuthorizedKey, _ = client.SSHAuthorizedKey(k, j.Comment)
 	return j
@@ -155,7 +161,7 @@ func (c *cli) sshListCommand() *cobra.Command {
 					return writeJSON(c.out, out)
 				}
 				tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ALIAS\tALGORITHM\tCOMMENT\tUNTIL\tPIN")
+				fmt.Fprintln(tw, "ALIAS\tALGORITHM\tCOMMENT\tUNTIL\tPIN\tDESTINATIONS")
 				for _, j := range out.Keys {
 					until, pin := orDash(j.NotAfter), "-"
 					if j.HasPIN {
@@ -164,7 +170,11 @@ func (c *cli) sshListCommand() *cobra.Command {
 							pin = "unlocked until " + j.UnlockedUntil
 						}
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.Alias, j.Algorithm, j.Comment, until, pin)
+					dests := "-"
+					if len(j.Destinations) > 0 {
+						dests = strings.Join(j.Destinations, ",")
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.Alias, j.Algorithm, j.Comment, until, pin, dests)
 				}
 				return tw.Flush()
 			})
