@@ -28,6 +28,9 @@ type SSHMarking struct {
 	// Destinations are the key's destination constraints (ssh-add -h);
 	// none: unconstrained. Set by ssh-add -h through the ssh-agent socket.
 	Destinations []SSHDestination
+	// Confirm: each signature is confirmed first by the daemon's
+	// ssh_askpass program (ssh-add -c); SSHEnable fails without one.
+	Confirm bool
 }
 
 // SSHDestination is one permitted hop of a destination-constrained key
@@ -50,7 +53,7 @@ func sshFromWire(si *protocol.SSHInfo) *SSHMarking {
 	if si == nil {
 		return nil
 	}
-	m := &SSHMarking{Comment: si.Comment, Certificate: si.Certificate, Destinations: si.Destinations}
+	m := &SSHMarking{Comment: si.Comment, Certificate: si.Certificate, Destinations: si.Destinations, Confirm: si.Confirm}
 	if si.NotAfter != 0 {
 		m.NotAfter = time.Unix(si.NotAfter, 0)
 	}
@@ -71,7 +74,8 @@ func (c *Client) sshKey(ctx context.Context, req *protocol.SSHKeyRequest) (*Key,
 // SSHEnable marks alias for ssh, with m's comment, end and certificate
 // (UnlockedUntil is ignored); a marking already there is replaced.
 func (c *Client) SSHEnable(ctx context.Context, alias string, m SSHMarking) (*Key, error) {
-	req := &protocol.SSHKeyRequest{Alias: alias, Action: protocol.SSHEnable, Comment: m.Comment, Certificate: m.Certificate}
+	req := &protocol.SSHKeyRequest{Alias: alias, Action: protocol.SSHEnable, Comment: m.Comment, Certificate: m.Certificate,
+		Confirm: m.Confirm}
 	if !m.NotAfter.IsZero() {
 		req.NotAfter = m.NotAfter.Unix()
 	}

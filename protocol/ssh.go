@@ -46,6 +46,8 @@ type SSHInfo struct {
 	// Destinations are the key's destination constraints (ssh-add -h);
 	// none: the key is unconstrained.
 	Destinations []SSHDestination `cbor:"destinations,omitempty"`
+	// Confirm: every signature is confirmed first (ssh-add -c).
+	Confirm bool `cbor:"confirm,omitempty"`
 }
 
 // SSHDestination is one permitted hop of a destination-constrained key
@@ -94,6 +96,9 @@ type SSHKeyRequest struct {
 	Seconds     uint32 `cbor:"seconds,omitempty"`     // unlock: how long; 0: 15 minutes
 	// Destinations constrain where the key is used (enable); none: anywhere.
 	Destinations []SSHDestination `cbor:"destinations,omitempty"`
+	// Confirm asks for a confirmation of each signature (enable; ssh-add
+	// -c), by the server's ssh_askpass program.
+	Confirm bool `cbor:"confirm,omitempty"`
 }
 
 type SSHKeyResponse struct {
@@ -140,6 +145,9 @@ type SSHSignResponse struct {
 type SSHAgentRequest struct {
 	Action     string `cbor:"action"`
 	Passphrase []byte `cbor:"passphrase,omitempty"`
+	// Confirm (check): fail too when the server cannot confirm signatures
+	// (no ssh_askpass), before a key is imported for ssh-add -c.
+	Confirm bool `cbor:"confirm,omitempty"`
 }
 
 type SSHAgentResponse struct {

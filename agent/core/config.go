@@ -31,6 +31,9 @@ type Config struct {
 	// SSHAllowSHA1 lets the ssh-agent socket sign ssh-rsa (RSA with SHA-1)
 	// for servers that know nothing newer; default false: refused.
 	SSHAllowSHA1 bool `toml:"ssh_allow_sha1"`
+	// SSHAskpass is the program that confirms each use of a key added
+	// with ssh-add -c (ssh_confirm.go); "": ssh-add -c is refused.
+	SSHAskpass string `toml:"ssh_askpass"`
 
 	// ids holds AdminGroup, AllowUsers and AllowGroups resolved to numeric
 	// ids by Validate, so that access checks never consult the user
@@ -172,6 +175,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AEADKeyCacheTTL.Duration < 0 {
 		return fieldError("aead_key_cache_ttl", "must be >= 0")
+	}
+	if c.SSHAskpass != "" && !strings.HasPrefix(c.SSHAskpass, "/") {
+		return fieldError("ssh_askpass", "must be an absolute path")
 	}
 	ids, err := resolveAccess(c.AdminGroup, c.AllowUsers, c.AllowGroups)
 	if err != nil {

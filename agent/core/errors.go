@@ -33,6 +33,8 @@ var (
 	ErrSSHPINLocked        = errors.New("key has a PIN and is not unlocked for ssh (tpmkey ssh unlock)")
 	ErrSSHSHA1             = errors.New("ssh-rsa signatures (SHA-1) are refused (ssh_allow_sha1); use rsa-sha2-256 or rsa-sha2-512")
 	ErrSSHDestination      = errors.New("the key's destination constraints (ssh-add -h) do not permit this use")
+	ErrSSHNoAskpass        = errors.New("ssh-add -c needs a confirmation program (ssh_askpass in the daemon's configuration); add the key without -c")
+	ErrSSHNotConfirmed     = errors.New("the use of the key was not confirmed (ssh-add -c)")
 )
 
 // tpmErr marks an error from the TPM layer, so that an unrecognised one
@@ -99,6 +101,8 @@ var statusTable = []struct {
 	{ErrSSHPINLocked, protocol.StatusPermissionDenied},
 	{ErrSSHSHA1, protocol.StatusUnsupportedAlgorithm},
 	{ErrSSHDestination, protocol.StatusPermissionDenied},
+	{ErrSSHNoAskpass, protocol.StatusPermissionDenied},
+	{ErrSSHNotConfirmed, protocol.StatusPermissionDenied},
 	{context.Canceled, protocol.StatusTPMUnavailable},
 	{context.DeadlineExceeded, protocol.StatusTPMUnavailable},
 	{errTPM, protocol.StatusTPMError},

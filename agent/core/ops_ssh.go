@@ -43,6 +43,9 @@ func (c *Core) sshKey(ctx context.Context, call *Call, m *protocol.SSHKeyRequest
 	}
 	switch m.Action {
 	case protocol.SSHEnable:
+		if m.Confirm && call.st.cfg.SSHAskpass == "" {
+			return nil, ErrSSHNoAskpass
+		}
 		mark, err := sshMarking(rec, m)
 		if err != nil {
 			return nil, err
@@ -71,7 +74,7 @@ func (c *Core) sshKey(ctx context.Context, call *Call, m *protocol.SSHKeyRequest
 // sshMarking checks an enable request: a comment of at most 256 bytes, an
 // end in the future, and a certificate of this very key.
 func sshMarking(rec *store.Record, m *protocol.SSHKeyRequest) (*store.SSHMarking, error) {
-	mark := &store.SSHMarking{Comment: m.Comment}
+	mark := &store.SSHMarking{Comment: m.Comment, Confirm: m.Confirm}
 	if len(m.Comment) > 256 {
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "comment longer than 256 bytes")
 	}
@@ -185,7 +188,7 @@ func sshInfo(rec *store.Record) *protocol.SSHInfo {
 		return nil
 	}
 	si := &protocol.SSHInfo{Comment: rec.SSH.Comment, Certificate: rec.SSH.Certificate,
-		Destinations: protocolDestinations(rec.SSH.Destinations)}
+		Destinations: protocolDestinations(rec.SSH.Destinations), Confirm: rec.SSH.Confirm}
 	if !rec.SSH.NotAfter.IsZero() {
 		si.NotAfter = rec.SSH.NotAfter.Unix()
 	}
@@ -303,6 +306,11 @@ func (c *Core) sshSign(ctx context.Context, call *Call, m *protocol.SSHSignReque
 		call.wipe(pin)
 		a.PIN = pin
 	}
+	if rec.SSH.Confirm {
+		if err := c.sshConfirm(ctx, call, rec, call.st.cfg.SSHAskpass); err != nil {
+			return nil, err
+		}
+	}
 	var digest []byte
 	switch h {
 	case crypto.SHA1:
@@ -345,6 +353,9 @@ func (c *Core) sshAgent(_ context.Context, call *Call, m *protocol.SSHAgentReque
 	case protocol.SSHAgentCheck:
 		if c.ssh.locked(uid) {
 			return nil, ErrAgentLocked
+		}
+		if m.Confirm && call.st.cfg.SSHAskpass == "" {
+			return nil, ErrSSHNoAskpass
 		}
 		return &protocol.SSHAgentResponse{}, nil
 	}

@@ -16,12 +16,10 @@ import (
 // the SRK (the core's Import), then marked for ssh with the key's comment,
 // -t as the marking's end, and its certificate if one came with it. The
 // plaintext is never stored. -h (restrict-destination-v00@openssh.com)
-// becomes the marking's destinations; -c and every other constraint are
-// refused, never ignored.
+// becomes the marking's destinations, -c its confirmation (which the core
+// refuses, before anything is imported, unless ssh_askpass is set); every
+// other constraint is refused, never ignored.
 func (a *sshAgent) Add(key agent.AddedKey) error {
-	if key.ConfirmBeforeUse {
-		return ErrConfirmUnsupported
-	}
 	var dests []protocol.SSHDestination
 	seen := false
 	for _, ext := range key.ConstraintExtensions {
@@ -34,7 +32,7 @@ func (a *sshAgent) Add(key agent.AddedKey) error {
 			return err
 		}
 	}
-	if _, err := a.do(protocol.OpSSHAgent, &protocol.SSHAgentRequest{Action: protocol.SSHAgentCheck}); err != nil {
+	if _, err := a.do(protocol.OpSSHAgent, &protocol.SSHAgentRequest{Action: protocol.SSHAgentCheck, Confirm: key.ConfirmBeforeUse}); err != nil {
 		return err
 	}
 	signer, err := ssh.NewSignerFromKey(key.PrivateKey)
@@ -46,7 +44,8 @@ func (a *sshAgent) Add(key agent.AddedKey) error {
 	if err := a.importKey(alias, key.PrivateKey); err != nil {
 		return err
 	}
-	req := &protocol.SSHKeyRequest{Alias: alias, Action: protocol.SSHEnable, Comment: key.Comment, Destinations: dests}
+	req := &protocol.SSHKeyRequest{Alias: alias, Action: protocol.SSHEnable, Comment: key.Comment, Destinations: dests,
+		Confirm: key.ConfirmBeforeUse}
 	if len(req.Comment) > 256 {
 		req.Comment = req.Comment[:256]
 	}

@@ -20,6 +20,9 @@ type SSHMarking struct {
 	// when there are any, the ssh-agent front end lets the key sign only
 	// on a connection whose session bindings follow one of them.
 	Destinations []SSHDestination
+	// Confirm: each signature is confirmed first by the daemon's
+	// ssh_askpass program (ssh-add -c).
+	Confirm bool
 }
 
 // SSHDestination is a permitted hop, from a host (no keys: the origin)
@@ -70,13 +73,14 @@ type sshBody struct {
 	// constraint in OpenSSH's wire encoding (sshwire.go), which keeps the
 	// body within the codec's nesting limit.
 	Destinations [][]byte `cbor:"destinations,omitempty"`
+	Confirm      bool     `cbor:"confirm,omitempty"`
 }
 
 func sshBodyOf(r *Record) *sshBody {
 	if r.SSH == nil {
 		return nil
 	}
-	b := &sshBody{Comment: r.SSH.Comment, Certificate: r.SSH.Certificate}
+	b := &sshBody{Comment: r.SSH.Comment, Certificate: r.SSH.Certificate, Confirm: r.SSH.Confirm}
 	if !r.SSH.NotAfter.IsZero() {
 		b.NotAfter = r.SSH.NotAfter.Unix()
 	}
@@ -90,7 +94,7 @@ func sshMarkingOf(b *sshBody) (*SSHMarking, error) {
 	if b == nil {
 		return nil, nil
 	}
-	m := &SSHMarking{Comment: b.Comment, Certificate: b.Certificate}
+	m := &SSHMarking{Comment: b.Comment, Certificate: b.Certificate, Confirm: b.Confirm}
 	if b.NotAfter != 0 {
 		m.NotAfter = time.Unix(b.NotAfter, 0).UTC()
 	}

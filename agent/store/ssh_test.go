@@ -20,6 +20,7 @@ func TestSSHMarkingRoundTrip(t *testing.T) {
 		{"empty", &SSHMarking{}},
 		{"comment", &SSHMarking{Comment: "me@laptop"}},
 		{"all", &SSHMarking{Comment: "c", NotAfter: time.Unix(1900000000, 0).UTC(), Certificate: []byte("cert")}},
+		{"confirm", &SSHMarking{Confirm: true}},
 		{"destinations", &SSHMarking{Destinations: []SSHDestination{
 			{To: SSHHop{User: "git", Host: "github.com", Keys: []SSHHostKey{{Key: []byte("hk1")}, {Key: []byte("ca"), CA: true}}}},
 			{From: SSHHop{Host: "bastion", Keys: []SSHHostKey{{Key: []byte("hk2")}}}, To: SSHHop{Host: "db", Keys: []SSHHostKey{{Key: []byte("hk3")}}}},

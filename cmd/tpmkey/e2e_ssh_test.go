@@ -580,3 +580,51 @@ func testSSHAddImport(t *testing.T, e *sshEnv) []string {
 	}
 	return aliases
 }
+
+// TestSSHAddConfirmOpenSSH: with ssh_askpass configured, a key added with
+// the real ssh-add -c signs (ssh-keygen -Y sign) only while the askpass
+// program, a shell script here, says yes (exit 0).
+func TestSSHAddConfirmOpenSSH(t *testing.T) {
+	for _, tool := range []string{"ssh-add", "ssh-keygen"} {
+		swtpmtest.RequireTool(t, tool)
+	}
+	dir := shortTempDir(t)
+	sock := filepath.Join(dir, "ssh-agent.sock")
+	allow := filepath.Join(dir, "allow")
+	askpass := filepath.Join(dir, "askpass")
+	script := "#!/bin/sh\n[ \"$SSH_ASKPASS_PROMPT\" = confirm ] || exit 3\ntest -e " + allow + "\n"
+	if err := os.WriteFile(askpass, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "tpmkeyd.toml")
+	if err := os.WriteFile(cfg, []byte("ssh_askpass = \""+askpass+"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, _, b := startStack(t, "--ssh-socket", sock, "--config", cfg)
+	e := &sshEnv{t: t, s: s, b: b, sock: sock, dir: dir}
+	key := filepath.Join(dir, "confirm-key")
+	if r := e.run(nil, nil, "ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", key); r.code != 0 {
+		t.Fatalf("ssh-keygen = %d %q", r.code, r.stderr)
+	}
+	if r := e.run(nil, nil, "ssh-add", "-c", key); r.code != 0 {
+		t.Fatalf("ssh-add -c with ssh_askpass = %d %q, want 0", r.code, r.stderr)
+	}
+	os.Remove(key) // the TPM holds it now
+	msg := e.write("msg", "hello")
+	for _, tc := range []struct {
+		name string
+		yes  bool
+	}{{"askpass-yes", true}, {"askpass-no", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(allow)
+			if tc.yes {
+				os.WriteFile(allow, nil, 0o644)
+			}
+			os.Remove(msg + ".sig")
+			r := e.run(nil, nil, "ssh-keygen", "-Y", "sign", "-f", key+".pub", "-n", "file", msg)
+			if (r.code == 0) != tc.yes {
+				t.Errorf("ssh-keygen -Y sign with askpass saying %v = %d %q, want success %v", tc.yes, r.code, r.stderr, tc.yes)
+			}
+		})
+	}
+}

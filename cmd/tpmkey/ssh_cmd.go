@@ -37,13 +37,14 @@ a while (never on disk).`,
 
 func (c *cli) sshEnableCommand() *cobra.Command {
 	var comment, certFile string
+	var confirm bool
 	var life time.Duration
 	cmd := &cobra.Command{
-		Use:   "enable ALIAS [--comment C] [--for DURATION] [--cert KEY-cert.pub]",
+		Use:   "enable ALIAS [--comment C] [--for DURATION] [--cert KEY-cert.pub] [--confirm]",
 		Short: "Offer a key to ssh clients",
 		Args:  exactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			m := client.SSHMarking{Comment: comment}
+			m := client.SSHMarking{Comment: comment, Confirm: confirm}
 			if life < 0 {
 				return usagef("--for %v: want a positive duration", life)
 			}
@@ -69,6 +70,7 @@ func (c *cli) sshEnableCommand() *cobra.Command {
 	cmd.Flags().StringVar(&comment, "comment", "", "comment ssh-add -l shows (default: the alias)")
 	cmd.Flags().DurationVar(&life, "for", 0, "end the offer after this long (like ssh-add -t)")
 	cmd.Flags().StringVar(&certFile, "cert", "", "an OpenSSH certificate of the key (ssh-keygen -s), offered next to it")
+	cmd.Flags().BoolVar(&confirm, "confirm", false, "confirm each signature with the daemon's ssh_askpass program (like ssh-add -c)")
 	return cmd
 }
 
@@ -117,6 +119,7 @@ type sshKeyJSON struct {
 	Certificate   bool   `json:"certificate"`
 	// Destinations are the ssh-add -h constraints, as ssh-add writes them.
 	Destinations []string `json:"destinations,omitempty"`
+	Confirm      bool     `json:"confirm,omitempty"` // ssh-add -c
 }
 
 func toSSHKeyJSON(k *client.Key) sshKeyJSON {
@@ -132,6 +135,7 @@ func toSSHKeyJSON(k *client.Key) sshKeyJSON {
 			j.UnlockedUntil = m.UnlockedUntil.UTC().Format(time.RFC3339)
 		}
 		j.Certificate = len(m.Certificate) > 0
+		j.Confirm = m.Confirm
 		for _, d := range m.Destinations {
 			j.Destinations = append(j.Destinations, client.SSHDestinationString(d))
 		}
