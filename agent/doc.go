@@ -10,10 +10,12 @@
 // A request, from the socket to its answer, reads straight through the
 // files:
 //
-//  1. agent/native/server.go Serve accepts a connection; core.PeerCredentials
-//     (agent/core/peercred_linux.go) captures the caller from the kernel,
-//     and Core.Connect (agent/core/core.go) admits it: allow lists, the
-//     owner's connection limit (agent/core/limits.go, owner.go).
+//  1. agent/frontend/acceptor.go Serve accepts a connection (the same
+//     acceptor serves every front end; agent/native/server.go makes the
+//     native one); core.PeerCredentials (agent/core/peercred_linux.go)
+//     captures the caller from the kernel, and Core.Connect
+//     (agent/core/core.go) admits it: allow lists, the owner's connection
+//     limit (agent/core/limits.go, owner.go).
 //  2. agent/native/conn.go reads a frame, after taking its memory budget
 //     (Session.HoldFrame, agent/core/budget.go), and makes it a core.Call.
 //  3. Session.Do (agent/core/core.go) runs the call through the core:

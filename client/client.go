@@ -41,15 +41,16 @@ type Client struct {
 	rd   readState
 
 	closeOnce sync.Once
-	frames    sync.Pool // *[]byte request buffers
-	replies   sync.Pool // chan response, buffered 1, known empty
+	bufs      protocol.BufferPool // request and response frames, cleared on return
+	replies   sync.Pool           // chan response, buffered 1, known empty
 }
 
 // response is what the reader hands to a waiting call.
 type response struct {
-	hdr  protocol.ResponseHeader
-	body []byte
-	err  error
+	hdr   protocol.ResponseHeader
+	body  []byte
+	frame *[]byte // the pooled buffer body is in; the call returns it
+	err   error
 }
 
 // Dial connects to the agent at socketPath (empty: $TPMKEY_SOCKET, else
@@ -106,7 +107,6 @@ func newClient(conn *net.UnixConn) *Client {
 		br:      bufio.NewReaderSize(conn, 64<<10),
 	}
 	c.maxFrame.Store(protocol.DefaultMaxFrameSize)
-	c.frames.New = func() any { b := make([]byte, 0, 512); return &b }
 	c.replies.New = func() any { return make(chan response, 1) }
 	return c
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
-// maxPooledFrame keeps the odd huge request buffer out of the pool.
-const maxPooledFrame = 64 << 10
+// reqBufSize is the first buffer of a request whose size is not known
+// before encoding; it grows as needed.
+const reqBufSize = 512
 
 // roundTrip sends req as op and decodes the matching response into resp.
 func (c *Client) roundTrip(ctx context.Context, op protocol.Op, req, resp any) error {
@@ -51,7 +52,12 @@ func (c *Client) roundTrip(ctx context.Context, op protocol.Op, req, resp any) e
 		return err
 	}
 	c.replies.Put(ch)
-	return finish(op, r, resp)
+	aliased, err := finish(op, r, resp)
+	if !aliased && r.frame != nil { // decoding copied what resp keeps; the frame is cleared
+		clear(*r.frame) // the frame was read within its length; past it is what the pool gave
+		c.bufs.PutClean(r.frame)
+	}
+	return err
 }
 
 // await waits for the response in ch, reading the connection itself
@@ -94,7 +100,7 @@ func (c *Client) readUntil(ctx context.Context, ch chan response) (response, boo
 			return r, true
 		default:
 		}
-		payload, err := c.rd.readFrame(c.br, c.maxFrame.Load())
+		frame, err := c.rd.readFrame(c.br, c.maxFrame.Load(), &c.bufs)
 		if errors.Is(err, errInterrupted) {
 			return response{}, false
 		}
@@ -102,8 +108,9 @@ func (c *Client) readUntil(ctx context.Context, ch chan response) (response, boo
 			c.fail(err)
 			continue // ch has its error now
 		}
-		hdr, body, err := protocol.ParseResponse(payload)
+		hdr, body, err := protocol.ParseResponse(*frame)
 		if err != nil {
+			c.bufs.Put(frame)
 			c.fail(fmt.Errorf("protocol.ParseResponse: %w", err))
 			continue
 		}
@@ -112,7 +119,9 @@ func (c *Client) readUntil(ctx context.Context, ch chan response) (response, boo
 		delete(c.pending, hdr.ID)
 		c.pmu.Unlock()
 		if ok { // else the call gave up (cancelled): drop the response
-			dst <- response{hdr: hdr, body: body}
+			dst <- response{hdr: hdr, body: body, frame: frame}
+		} else {
+			c.bufs.Put(frame)
 		}
 	}
 }
@@ -159,7 +168,7 @@ func (s *readState) interrupt(conn *net.UnixConn, gen uint64) {
 	}
 }
 
-func (s *readState) readFrame(br *bufio.Reader, maxFrame uint32) ([]byte, error) {
+func (s *readState) readFrame(br *bufio.Reader, maxFrame uint32, pool *protocol.BufferPool) (*[]byte, error) {
 	_, err := br.Peek(1) // consumes nothing: safe to abandon
 	s.mu.Lock()
 	if s.interrupted {
@@ -171,11 +180,14 @@ func (s *readState) readFrame(br *bufio.Reader, maxFrame uint32) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	payload, err := protocol.ReadFrame(br, maxFrame)
+	// The buffer is taken whole (reserved: the limit): the server passed
+	// the trust check at Dial, and growing a megabyte buffer as the data
+	// arrives costs as much again in copies.
+	frame, err := protocol.ReadFrameBuffer(br, maxFrame, pool, int(maxFrame))
 	s.mu.Lock()
 	s.inFrame = false
 	s.mu.Unlock()
-	return payload, err
+	return frame, err
 }
 
 // forget removes id from the pending calls; it reports whether it was there.
@@ -187,32 +199,46 @@ func (c *Client) forget(id uint32) bool {
 	return ok
 }
 
-// send encodes one request frame, then queues it on the connection.
+// send encodes one request frame into a pooled buffer (of the exact size
+// where it is known), queues it on the connection, and clears it: a
+// request may carry a PIN or a plaintext.
 func (c *Client) send(h protocol.RequestHeader, body any) error {
-	bp := c.frames.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= maxPooledFrame {
-			c.frames.Put(bp)
-		}
-	}()
-	frame, err := protocol.AppendRequest((*bp)[:0], h, body)
-	*bp = frame
+	size := protocol.RequestFrameSize(body)
+	if size == 0 {
+		size = reqBufSize
+	}
+	bp := c.bufs.Get(size)
+	frame, tail, err := protocol.AppendRequestSplit((*bp)[:0], h, body)
 	if err != nil {
+		c.bufs.Put(bp) // a partial encoding may be in it
 		return fmt.Errorf("protocol.AppendRequest: %w", err)
 	}
-	if n := len(frame) - 4; n > int(c.maxFrame.Load()) {
+	defer func() {
+		clear(frame)
+		if cap(frame) > 0 && &frame[:1][0] != &(*bp)[:1][0] { // outgrown
+			c.bufs.Put(bp)
+			bp = &frame
+		}
+		c.bufs.PutClean(bp) // cleared: past len(frame) it holds what the pool gave
+	}()
+	if n := len(frame) + len(tail) - 4; n > int(c.maxFrame.Load()) {
 		return fmt.Errorf("%w: request of %d bytes, server limit %d", ErrFrameTooLarge, n, c.maxFrame.Load())
 	}
-	return c.write(frame)
+	return c.write(frame, tail)
 }
 
 // write copies frame into the buffered writer, and flushes unless another
 // writer is already queued behind this one (it will flush both).
-func (c *Client) write(frame []byte) error {
+// tail, when not empty, is the rest of the frame: a large one goes to the
+// socket straight from the caller's slice (bufio writes it through).
+func (c *Client) write(frame, tail []byte) error {
 	c.waiting.Add(1)
 	c.wmu.Lock()
 	c.waiting.Add(-1)
 	_, err := c.bw.Write(frame)
+	if err == nil && len(tail) > 0 {
+		_, err = c.bw.Write(tail)
+	}
 	if err == nil && c.waiting.Load() == 0 {
 		err = c.bw.Flush()
 	}
@@ -226,23 +252,25 @@ func (c *Client) write(frame []byte) error {
 	return err
 }
 
-// finish turns a response into resp or into the server's error.
-func finish(op protocol.Op, r response, resp any) error {
+// finish turns a response into resp or into the server's error. aliased:
+// resp's data is a slice of r's frame buffer, which now belongs to it.
+func finish(op protocol.Op, r response, resp any) (aliased bool, err error) {
 	if r.err != nil {
-		return fmt.Errorf("%s: %w", op, r.err)
+		return false, fmt.Errorf("%s: %w", op, r.err)
 	}
 	if r.hdr.Op != op {
-		return fmt.Errorf("%w: %s answered with opcode %s", ErrProtocol, op, r.hdr.Op)
+		return false, fmt.Errorf("%w: %s answered with opcode %s", ErrProtocol, op, r.hdr.Op)
 	}
 	if r.hdr.Status != protocol.StatusOK {
-		return protocol.DecodeResponse(r.hdr, r.body, resp)
+		return false, protocol.DecodeResponse(r.hdr, r.body, resp)
 	}
-	if err := protocol.DecodeBody(r.body, resp); err != nil {
+	aliased, err = protocol.DecodeBodyAliased(r.body, resp)
+	if err != nil {
 		var pe *protocol.Error
 		if errors.As(err, &pe) {
-			return fmt.Errorf("%w: %s response: %s", ErrProtocol, op, pe.Message)
+			return aliased, fmt.Errorf("%w: %s response: %s", ErrProtocol, op, pe.Message)
 		}
-		return fmt.Errorf("%w: %s response: %w", ErrProtocol, op, err)
+		return aliased, fmt.Errorf("%w: %s response: %w", ErrProtocol, op, err)
 	}
-	return nil
+	return aliased, nil
 }

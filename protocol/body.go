@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -91,6 +92,8 @@ func AppendErrorResponse(dst []byte, req RequestHeader, e *Error) ([]byte, error
 func finishFrame(dst []byte, start int, body any) ([]byte, error) {
 	if body == nil {
 		dst = append(dst, 0xa0) // empty map
+	} else if fe, ok := body.(fastEncoder); ok {
+		dst = appendCBOR(slices.Grow(dst, fe.cborSize()), fe)
 	} else {
 		buf := bytes.NewBuffer(dst)
 		if err := modes().enc.MarshalToBuffer(body, buf); err != nil {
@@ -106,9 +109,30 @@ func finishFrame(dst []byte, start int, body any) ([]byte, error) {
 	return dst, nil
 }
 
+// RequestFrameSize is the exact length of body's request frame (length
+// prefix included) where it is known without encoding (the AEAD messages),
+// else 0: a caller sizes a pooled buffer by it.
+func RequestFrameSize(body any) int {
+	if fe, ok := body.(fastEncoder); ok {
+		return LengthPrefixSize + RequestHeaderSize + fe.cborSize()
+	}
+	return 0
+}
+
+// ResponseFrameSize is RequestFrameSize for a response body.
+func ResponseFrameSize(body any) int {
+	if fe, ok := body.(fastEncoder); ok {
+		return LengthPrefixSize + ResponseHeaderSize + fe.cborSize()
+	}
+	return 0
+}
+
 // EncodedSize is the length of v's CBOR encoding, as AppendResponse would
 // write it, so that a server can keep a response within its frame limit.
 func EncodedSize(v any) (int, error) {
+	if fe, ok := v.(fastEncoder); ok {
+		return fe.cborSize(), nil
+	}
 	b, err := modes().enc.Marshal(v)
 	if err != nil {
 		return 0, fmt.Errorf("protocol: encode %T: %w", v, err)
@@ -126,6 +150,9 @@ func DecodeBody(body []byte, v any) error {
 		if body[0]>>5 != 5 { // major type 5: map
 			return Errorf(StatusBadRequest, "body is not a CBOR map (initial byte 0x%02x)", body[0])
 		}
+		if fd, ok := v.(fastDecoder); ok && fd.decodeCBOR(body) {
+			goto validate
+		}
 		body, rebuilt := dropNonTextKeys(body)
 		err := modes().dec.Unmarshal(body, v)
 		if rebuilt {
@@ -135,10 +162,52 @@ func DecodeBody(body []byte, v any) error {
 			return decodeError(err)
 		}
 	}
+validate:
 	if val, ok := v.(Validator); ok {
 		return val.Validate()
 	}
 	return nil
+}
+
+// aliasMinBody: DecodeBodyAliased leaves data in smaller bodies copied,
+// so that a small frame buffer goes back to its pool.
+const aliasMinBody = 64 << 10
+
+// DecodeBodyAliased is DecodeBody for a response body of 64 KiB or more
+// whose type lets its data stay in body (the AEAD responses): aliased
+// reports that v's data is a slice of body, which then belongs to v and
+// must not be reused or cleared. Otherwise it is DecodeBody, and aliased
+// is false.
+func DecodeBodyAliased(body []byte, v any) (aliased bool, err error) {
+	if ad, ok := v.(aliasDecoder); ok && len(body) >= aliasMinBody && ad.decodeCBORAliased(body) {
+		if val, ok := v.(Validator); ok {
+			return true, val.Validate()
+		}
+		return true, nil
+	}
+	return false, DecodeBody(body, v)
+}
+
+// AppendRequestSplit is AppendRequest for a body whose encoding ends in a
+// large byte string (the AEAD requests): it appends the frame without that
+// string's data, which it returns as tail, to be written right after it,
+// so that a megabyte plaintext goes to the socket from the caller's slice
+// uncopied. For other bodies tail is nil and frame is whole.
+func AppendRequestSplit(dst []byte, h RequestHeader, body any) (frame, tail []byte, err error) {
+	fe, ok := body.(fastEncoder)
+	if !ok {
+		frame, err = AppendRequest(dst, h, body)
+		return frame, nil, err
+	}
+	start := len(dst)
+	dst = fe.appendCBORHead(appendRequestHeader(dst, h))
+	tail = fe.tail()
+	n := len(dst) - start - LengthPrefixSize + len(tail)
+	if uint64(n) > math.MaxUint32 {
+		return dst[:start], nil, fmt.Errorf("protocol: encode %T: %d bytes: %w", body, n, ErrFrameTooLarge)
+	}
+	binary.BigEndian.PutUint32(dst[start:], uint32(n))
+	return dst, tail, nil
 }
 
 // DecodeRequest decodes and validates the body of a request for op. The

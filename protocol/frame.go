@@ -92,3 +92,53 @@ func WriteFrame(w io.Writer, payload []byte) error {
 	}
 	return nil
 }
+
+// ReadFrameBuffer is ReadFrame into a buffer of pool, for a caller that
+// reads many frames: no frame costs a fresh allocation. When the declared
+// length is at most reserved (memory the caller has already accounted
+// for, as the daemon's budget does) the whole buffer is taken at once;
+// else it grows as data arrives, as ReadFrame's does, each outgrown buffer
+// cleared and returned. The payload is (*bp)[:n]; the caller gives the
+// buffer back with pool.Put (or PutClean once it has cleared it).
+func ReadFrameBuffer(r io.Reader, maxSize uint32, pool *BufferPool, reserved int) (*[]byte, error) {
+	if maxSize == 0 {
+		maxSize = DefaultMaxFrameSize
+	}
+	var prefix [LengthPrefixSize]byte
+	if _, err := io.ReadFull(r, prefix[:]); err != nil {
+		return nil, fmt.Errorf("protocol.ReadFrame: length prefix: %w", err)
+	}
+	n := int(binary.BigEndian.Uint32(prefix[:]))
+	if n == 0 {
+		return nil, fmt.Errorf("protocol.ReadFrame: %w",
+			&Error{Status: StatusBadRequest, Message: "zero-length frame", cause: ErrEmptyFrame})
+	}
+	if uint32(n) > maxSize {
+		return nil, fmt.Errorf("protocol.ReadFrame: %w",
+			Errorf(StatusFrameTooLarge, "frame length %d exceeds the limit %d", n, maxSize))
+	}
+	first := n
+	if n > reserved {
+		first = min(n, firstChunk)
+	}
+	bp := pool.Get(first)
+	got := 0
+	for {
+		m, err := io.ReadFull(r, (*bp)[got:])
+		got += m
+		if err != nil {
+			pool.Put(bp)
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("protocol.ReadFrame: payload (%d of %d bytes): %w", got, n, err)
+		}
+		if got == n {
+			return bp, nil
+		}
+		grown := pool.Get(min(n, 2*len(*bp)))
+		copy(*grown, *bp)
+		pool.Put(bp)
+		bp = grown
+	}
+}

@@ -74,7 +74,7 @@ func (tc *tpmCore) do(t *testing.T, op protocol.Op, req any) any {
 	t.Helper()
 	call := &Call{Op: op, Req: req}
 	res := tc.sess.Do(t.Context(), call)
-	defer call.Finish()
+	t.Cleanup(call.Finish) // the response is valid until Finish (pooled buffers)
 	if res.Status != protocol.StatusOK {
 		t.Fatalf("%v(%+v) = %v (%s)", op, req, res.Status, res.Message)
 	}

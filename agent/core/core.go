@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/time/rate"
 
@@ -185,6 +186,12 @@ type Call struct {
 	// Sensitive is set when the response holds a secret: the front end
 	// clears its encoding after writing it.
 	Sensitive bool
+	// Frame, when set with an OK result, is a buffer the response's frame
+	// may be encoded into (AppendResponse with (*Frame)[:0]): the core put
+	// the response's data where the encoding puts it (protocol/inplace.go).
+	// The core owns it, and clears (if it held a secret) and reuses it in
+	// Finish; the front end does neither.
+	Frame *[]byte
 
 	caller *Caller
 	st     *Settings
@@ -194,6 +201,7 @@ type Call struct {
 	target bool          // ns was resolved (it names whose keys the call acts on)
 	ns     uint32        // namespace the key is in
 	wipes  [][]byte      // cleared by Finish
+	done   []func()      // run by Finish, after the wipes (pooled buffers going back)
 	// version and auditContext are the key version and the encryption
 	// context (rendered by noteContext) of an AEAD call, for its audit
 	// record.
@@ -249,16 +257,34 @@ func (s *Session) Do(ctx context.Context, call *Call) Result {
 
 // Finish writes the call's audit record and clears the secrets it held
 // (PINs, plaintexts). A front end calls it once the response is written,
-// so that writing the record is not on the caller's wait.
+// so that writing the record is not on the caller's wait. The result's
+// Resp may hold pooled buffers (an AEAD ciphertext or plaintext) that
+// Finish clears and reuses: it is not to be used after Finish.
 func (call *Call) Finish() {
 	if call.record != nil {
 		call.st.audit.record(call.record)
 		call.record = nil
 	}
 	for _, b := range call.wipes {
-		clear(b)
+		if !within(b, call.Body) { // Body is cleared whole below: once is enough
+			clear(b)
+		}
 	}
 	clear(call.Body)
+	for _, f := range call.done {
+		f()
+	}
+	call.done, call.Frame = nil, nil
+}
+
+// within reports whether b lies inside outer's bytes (a request's byte
+// string decoded in place).
+func within(b, outer []byte) bool {
+	if len(b) == 0 || len(outer) == 0 {
+		return len(b) == 0
+	}
+	start, lo := uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&outer[0]))
+	return start >= lo && start+uintptr(len(b)) <= lo+uintptr(len(outer))
 }
 
 // wipe registers secrets to clear in Finish.

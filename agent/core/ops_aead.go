@@ -43,6 +43,10 @@ const (
 // aeadState is the core's AEAD state: the working-key cache, the key-id
 // index, the message counts and the clock.
 type aeadState struct {
+	// bufs holds the sealed and opened messages until their response is
+	// written (Call.Finish), so that a megabyte message costs no fresh
+	// allocation; an opened one is cleared on its way back.
+	bufs  protocol.BufferPool
 	keys  *workingKeys
 	ids   *keyIndex
 	msgs  *msgCounts
@@ -104,7 +108,15 @@ func (c *Core) aeadEncrypt(ctx context.Context, call *Call, m *protocol.AEADEncr
 			len(m.Plaintext), max)
 	}
 	call.noteContext(m.Context)
-	ct, v, err := c.aeadSeal(ctx, call, call.key, call.auth(m.PIN), m.Plaintext, m.Context)
+	// The ciphertext is sealed straight into the response's frame.
+	inFrame := func(version uint32, n int) []byte {
+		size, off := protocol.AEADEncryptResponseLayout(version, n)
+		bp := c.aead.bufs.Get(size)
+		call.Frame = bp
+		call.done = append(call.done, func() { c.aead.bufs.PutClean(bp) }) // no secret in it
+		return (*bp)[off:off]
+	}
+	ct, v, err := c.aeadSeal(ctx, call, call.key, call.auth(m.PIN), m.Plaintext, m.Context, inFrame)
 	if err != nil {
 		return nil, err
 	}
@@ -113,12 +125,21 @@ func (c *Core) aeadEncrypt(ctx context.Context, call *Call, m *protocol.AEADEncr
 
 func (c *Core) aeadDecrypt(ctx context.Context, call *Call, m *protocol.AEADDecryptRequest) (*protocol.AEADDecryptResponse, error) {
 	call.noteContext(m.Context)
-	pt, v, err := c.aeadOpen(ctx, call, call.key, call.auth(m.PIN), m.Ciphertext, m.Context)
+	// The plaintext is opened straight into the response's frame: one
+	// buffer holds it, cleared once in Finish.
+	alias := call.key.Alias
+	inFrame := func(version uint32, n int) []byte {
+		size, off := protocol.AEADDecryptResponseLayout(alias, version, n)
+		bp := c.aead.bufs.Get(size)
+		call.Frame = bp
+		call.done = append(call.done, func() { clearPut(&c.aead.bufs, bp) })
+		return (*bp)[off:off]
+	}
+	pt, v, err := c.aeadOpen(ctx, call, call.key, call.auth(m.PIN), m.Ciphertext, m.Context, inFrame)
 	if err != nil {
 		return nil, err
 	}
-	call.Sensitive = true
-	call.wipe(pt)
+	call.Sensitive = true // pt is cleared by Finish (aeadOpen)
 	return &protocol.AEADDecryptResponse{Plaintext: pt, Alias: call.key.Alias, Version: v}, nil
 }
 
@@ -129,7 +150,7 @@ func (c *Core) generateDataKey(ctx context.Context, call *Call, m *protocol.Gene
 	if _, err := rand.Read(dk); err != nil { // the daemon's CSPRNG (getrandom), not the TPM's
 		return nil, fmt.Errorf("rand.Read: %w", err)
 	}
-	ct, v, err := c.aeadSeal(ctx, call, call.key, call.auth(m.PIN), dk, m.Context)
+	ct, v, err := c.aeadSeal(ctx, call, call.key, call.auth(m.PIN), dk, m.Context, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +167,7 @@ func (c *Core) generateDataKey(ctx context.Context, call *Call, m *protocol.Gene
 // daemon and is wiped.
 func (c *Core) reEncrypt(ctx context.Context, call *Call, m *protocol.ReEncryptRequest) (*protocol.ReEncryptResponse, error) {
 	call.noteContext(m.FromContext)
-	pt, fromVersion, err := c.aeadOpen(ctx, call, call.key, call.auth(m.PIN), m.Ciphertext, m.FromContext)
+	pt, fromVersion, err := c.aeadOpen(ctx, call, call.key, call.auth(m.PIN), m.Ciphertext, m.FromContext, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +190,7 @@ func (c *Core) reEncrypt(ctx context.Context, call *Call, m *protocol.ReEncryptR
 	var v uint32
 	seal := func() error {
 		var err error
-		ct, v, err = c.aeadSeal(ctx, call, to, toAuth, pt, m.ToContext)
+		ct, v, err = c.aeadSeal(ctx, call, to, toAuth, pt, m.ToContext, nil)
 		return err
 	}
 	switch {
@@ -205,9 +226,14 @@ func checkAEADKey(rec *store.Record) error {
 	return checkPurpose(rec, protocol.PurposeEncrypt)
 }
 
+// place returns the empty slice, of capacity n at least, that the n bytes
+// of a sealed (or opened) message of key version v go into, owned by the
+// call until Finish. nil means a pooled buffer of the core's own.
+type place func(v uint32, n int) []byte
+
 // aeadSeal encrypts pt under rec's newest enabled version, rotating first when
 // the rotation period or the message bound says so.
-func (c *Core) aeadSeal(ctx context.Context, call *Call, rec *store.Record, auth tpm.Auth, pt []byte, encCtx map[string]string) ([]byte, uint32, error) {
+func (c *Core) aeadSeal(ctx context.Context, call *Call, rec *store.Record, auth tpm.Auth, pt []byte, encCtx map[string]string, dst place) ([]byte, uint32, error) {
 	rec, v, err := c.encryptingVersion(ctx, call, rec, auth)
 	if err != nil {
 		return nil, 0, err
@@ -223,7 +249,15 @@ func (c *Core) aeadSeal(ctx context.Context, call *Call, rec *store.Record, auth
 		return nil, 0, err
 	}
 	defer mk.Wipe()
-	ct, err := mk.Seal(pt, encCtx)
+	if dst == nil {
+		dst = func(_ uint32, n int) []byte {
+			bp := c.aead.bufs.Get(n)
+			// A ciphertext is no secret: back to the pool uncleared.
+			call.done = append(call.done, func() { c.aead.bufs.PutClean(bp) })
+			return (*bp)[:0]
+		}
+	}
+	ct, err := mk.SealTo(dst(v.Number, aeadfmt.Overhead+len(pt)), pt, encCtx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -232,7 +266,7 @@ func (c *Core) aeadSeal(ctx context.Context, call *Call, rec *store.Record, auth
 
 // aeadOpen decrypts ct, a ciphertext of rec (the lookup step matched its key
 // id), with the version its header names.
-func (c *Core) aeadOpen(ctx context.Context, call *Call, rec *store.Record, auth tpm.Auth, ct []byte, encCtx map[string]string) ([]byte, uint32, error) {
+func (c *Core) aeadOpen(ctx context.Context, call *Call, rec *store.Record, auth tpm.Auth, ct []byte, encCtx map[string]string, dst place) ([]byte, uint32, error) {
 	h, err := aeadfmt.ParseHeader(ct)
 	if err != nil {
 		return nil, 0, ErrDecryptFailed
@@ -252,11 +286,28 @@ func (c *Core) aeadOpen(ctx context.Context, call *Call, rec *store.Record, auth
 		return nil, 0, err
 	}
 	defer mk.Wipe()
-	pt, err := mk.Open(ct, encCtx)
-	if err != nil {
+	if len(ct) < aeadfmt.Overhead {
 		return nil, 0, ErrDecryptFailed
 	}
+	if dst == nil {
+		dst = func(_ uint32, n int) []byte {
+			bp := c.aead.bufs.Get(n)
+			call.done = append(call.done, func() { clearPut(&c.aead.bufs, bp) })
+			return (*bp)[:0]
+		}
+	}
+	pt, err := mk.OpenTo(dst(v.Number, len(ct)-aeadfmt.Overhead), ct, encCtx)
+	if err != nil {
+		return nil, 0, ErrDecryptFailed // the buffer is cleared in Finish all the same
+	}
 	return pt, v.Number, nil
+}
+
+// clearPut clears a buffer that held a secret within its length (nothing
+// was written past it; what the pool gave is no secret) and returns it.
+func clearPut(p *protocol.BufferPool, bp *[]byte) {
+	clear(*bp)
+	p.PutClean(bp)
 }
 
 // cacheable reports whether rec's working keys may be cached: not with a

@@ -14,9 +14,9 @@ import (
 	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
-// maxPooledBuf caps the response buffers kept for reuse, so one large
-// response does not pin its memory for ever.
-const maxPooledBuf = 64 << 10
+// respBufSize is the first buffer of a response whose size is not known
+// before encoding; it grows as needed.
+const respBufSize = 4096
 
 // conn is one client connection, served by a small pool of goroutines of
 // which exactly one, the reader, reads frames. A reader that gets a request
@@ -26,7 +26,9 @@ const maxPooledBuf = 64 << 10
 // and a goroutine keeps its grown stack from one request to the next
 // (with a goroutine per request, runtime.newstack was 7 % of the daemon's
 // CPU). At most MaxInflightPerConn requests run at once; responses are
-// written as they complete, in any order, each as one write under wmu.
+// written as they complete, in any order, each whole; those that complete
+// while another is being written go out together with the next write
+// (writer.go).
 type conn struct {
 	s  *Server
 	nc *net.UnixConn
@@ -53,30 +55,36 @@ type conn struct {
 	inflight  sync.WaitGroup
 	inflightN atomic.Int32
 	stopping  atomic.Bool
-	wmu       sync.Mutex
+	w         *frameWriter
 }
 
-func newConn(s *Server, nc *net.UnixConn, sess *core.Session) *conn {
-	ctx, cancel := context.WithCancel(s.reqCtx)
-	reqCtx, reqCancel := context.WithCancel(s.reqCtx)
-	return &conn{
+func newConn(s *Server, base context.Context, nc *net.UnixConn, sess *core.Session) *conn {
+	ctx, cancel := context.WithCancel(base)
+	reqCtx, reqCancel := context.WithCancel(base)
+	c := &conn{
 		s: s, nc: nc, ctx: ctx, cancel: cancel, reqCtx: reqCtx, reqCancel: reqCancel,
 		br: newWipeReader(nc, 4096), sess: sess,
 		sem:  make(chan struct{}, max(1, s.core.Limits().MaxInflightPerConn)),
 		role: make(chan struct{}),
 	}
+	// A peer that does not read its responses loses its connection, and
+	// its requests still waiting stop waiting.
+	c.w = newFrameWriter(nc, func() time.Duration { return s.core.Limits().ReadTimeout.Duration },
+		func() { c.reqCancel(); c.nc.Close() })
+	return c
 }
 
 // job is one request, read by the reader, to run on a worker.
 type job struct {
 	h       protocol.RequestHeader
 	body    []byte
-	release func() // the frame's memory budget
+	frame   *[]byte // the pooled buffer holding the frame
+	release func()  // the frame's memory budget
 }
 
-// serve runs the connection until the peer leaves, a frame is bad, or the
+// Serve runs the connection until the peer leaves, a frame is bad, or the
 // daemon stops; then it waits for the connection's requests and closes it.
-func (c *conn) serve() {
+func (c *conn) Serve() {
 	c.workers = 1
 	c.worker(true)
 	c.finish()
@@ -107,12 +115,12 @@ func (c *conn) worker(reader bool) {
 // the connection must end.
 func (c *conn) readJob() (j job, ok bool) {
 	for {
-		payload, release, err := c.readFrame(c.s.core.Limits())
+		frame, release, err := c.readFrame(c.s.core.Limits())
 		if err != nil {
 			c.readFailed(err)
 			return job{}, false
 		}
-		j, isJob, keep := c.handleFrame(payload, release)
+		j, isJob, keep := c.handleFrame(frame, release)
 		if !keep || isJob {
 			return j, keep
 		}
@@ -146,8 +154,10 @@ func (c *conn) finish() {
 // readFrame waits up to IdleTimeout for a frame to start (longer while
 // requests are in flight), takes the memory budget for the length it
 // declares (waiting, unread, while the owner or everyone holds too much),
-// then gives the whole frame ReadTimeout. release returns the budget.
-func (c *conn) readFrame(lim core.Limits) (payload []byte, release func(), err error) {
+// then gives the whole frame ReadTimeout. release returns the budget. The
+// frame is read into a pooled buffer at once, its length being within the
+// budget held.
+func (c *conn) readFrame(lim core.Limits) (frame *[]byte, release func(), err error) {
 	for {
 		c.nc.SetReadDeadline(deadline(lim.IdleTimeout.Duration))
 		if c.stopping.Load() {
@@ -164,8 +174,10 @@ func (c *conn) readFrame(lim core.Limits) (payload []byte, release func(), err e
 	}
 	c.nc.SetReadDeadline(deadline(lim.ReadTimeout.Duration))
 	release = func() {}
+	held := 0
 	if prefix, err := c.br.Peek(protocol.LengthPrefixSize); err == nil {
 		if n := binary.BigEndian.Uint32(prefix); n > 0 && n <= lim.MaxFrameSize {
+			held = int(n)
 			var waited bool
 			if release, waited, err = c.sess.HoldFrame(c.ctx, int(n)); err != nil {
 				return nil, nil, errStopping
@@ -175,13 +187,13 @@ func (c *conn) readFrame(lim core.Limits) (payload []byte, release func(), err e
 			}
 		}
 	}
-	payload, err = protocol.ReadFrame(c.br, lim.MaxFrameSize)
-	c.br.Wipe() // the frame is in payload now, cleared after its answer
+	frame, err = protocol.ReadFrameBuffer(c.br, lim.MaxFrameSize, &c.s.pool, held)
+	c.br.Wipe() // the frame is in its buffer now, cleared after its answer
 	if err != nil {
 		release()
 		return nil, nil, err
 	}
-	return payload, release, nil
+	return frame, release, nil
 }
 
 // readFailed answers a frame that cannot be read (zero or oversized
@@ -203,10 +215,12 @@ func (c *conn) readFailed(err error) {
 // here; keep is false when the connection must close. Hello, and
 // anything before it, runs here so that the next frame sees the
 // negotiated state.
-func (c *conn) handleFrame(payload []byte, release func()) (j job, isJob, keep bool) {
+func (c *conn) handleFrame(frame *[]byte, release func()) (j job, isJob, keep bool) {
+	payload := *frame
 	h, body, err := protocol.ParseRequest(payload)
 	if len(payload) < protocol.RequestHeaderSize {
 		release()
+		c.s.pool.Put(frame)
 		c.respond(h, protocol.StatusBadRequest, &protocol.ErrorBody{Message: "frame shorter than a header"}, false)
 		return job{}, false, false
 	}
@@ -216,7 +230,7 @@ func (c *conn) handleFrame(payload []byte, release func()) (j job, isJob, keep b
 	if err != nil || h.Op == protocol.OpHello {
 		// A well-framed request with a bad header (unknown op, version)
 		// gets its answer; the connection stays.
-		st, keep := c.run(h, body, err)
+		st, keep := c.run(h, body, frame, err)
 		release()
 		if h.Op == protocol.OpHello && st == protocol.StatusOK {
 			c.hello = true
@@ -226,8 +240,7 @@ func (c *conn) handleFrame(payload []byte, release func()) (j job, isJob, keep b
 	c.sem <- struct{}{} // blocks reading while the connection is full
 	c.inflight.Add(1)
 	c.inflightN.Add(1)
-	c.s.handlers.Add(1)
-	return job{h: h, body: body, release: release}, true, true
+	return job{h: h, body: body, frame: frame, release: release}, true, true
 }
 
 func (c *conn) runJob(j job) {
@@ -235,10 +248,9 @@ func (c *conn) runJob(j job) {
 		<-c.sem
 		c.inflightN.Add(-1)
 		c.inflight.Done()
-		c.s.handlers.Done()
 	}()
 	defer j.release()
-	if _, keep := c.run(j.h, j.body, nil); !keep {
+	if _, keep := c.run(j.h, j.body, j.frame, nil); !keep {
 		c.stopReading()
 	}
 }
@@ -246,27 +258,39 @@ func (c *conn) runJob(j job) {
 // run translates one frame into a Call, has the core serve it, and
 // writes the answer. refused is the front end's own verdict on the frame
 // (a bad header, a request before Hello), which the core answers and
-// audits like any request.
-func (c *conn) run(h protocol.RequestHeader, body []byte, refused error) (st protocol.Status, keep bool) {
+// audits like any request. frame, the buffer body is in, goes back to the
+// pool once Finish has cleared body: the header left in it is no secret.
+func (c *conn) run(h protocol.RequestHeader, body []byte, frame *[]byte, refused error) (st protocol.Status, keep bool) {
 	call := &core.Call{Op: h.Op, Body: body, Refused: refused}
 	res := c.sess.Do(c.reqCtx, call)
 	resp := res.Resp
 	if res.Status != protocol.StatusOK {
 		resp = &protocol.ErrorBody{Message: res.Message}
 	}
-	c.respond(h, res.Status, resp, call.Sensitive)
+	if res.Status == protocol.StatusOK && call.Frame != nil {
+		c.respondIn(call.Frame, h, resp, call.Sensitive)
+	} else {
+		c.respond(h, res.Status, resp, call.Sensitive)
+	}
 	call.Finish()
+	c.s.pool.PutClean(frame)
 	return res.Status, !res.Close
 }
 
-// respond encodes outside any lock, then writes the frame in one call.
+// respond encodes outside any lock, into a pooled buffer of the exact size
+// where it is known, then writes the frame in one call. A sensitive
+// response is cleared once written.
 func (c *conn) respond(h protocol.RequestHeader, status protocol.Status, body any, sensitive bool) {
-	bp := c.s.bufs.Get().(*[]byte)
+	size := protocol.ResponseFrameSize(body)
+	if size == 0 {
+		size = respBufSize
+	}
+	bp := c.s.pool.Get(size)
 	rh := protocol.ResponseHeader{Version: protocol.Version1, Op: h.Op, ID: h.ID, Status: status}
 	out, err := protocol.AppendResponse((*bp)[:0], rh, body)
 	if err != nil {
 		c.s.log.Error("encoding response", "op", h.Op, "err", err)
-		clear(out)
+		clear((*bp)[:cap(*bp)]) // a partial encoding may be in it
 		rh.Status = protocol.StatusInternal
 		out, err = protocol.AppendResponse(out[:0], rh, &protocol.ErrorBody{Message: "internal error"})
 	}
@@ -284,26 +308,45 @@ func (c *conn) respond(h protocol.RequestHeader, status protocol.Status, body an
 	if err == nil {
 		c.write(out)
 	}
+	c.putResponse(bp, out, sensitive)
+}
+
+// respondIn is respond for an OK response whose data the core already put
+// in its frame, frame (Call.Frame): encoded around it, and written. The
+// core clears and reuses frame; should the encoding not fit in it after
+// all, respond's own buffer serves.
+func (c *conn) respondIn(frame *[]byte, h protocol.RequestHeader, body any, sensitive bool) {
+	rh := protocol.ResponseHeader{Version: protocol.Version1, Op: h.Op, ID: h.ID, Status: protocol.StatusOK}
+	out, err := protocol.AppendResponse((*frame)[:0], rh, body)
+	limit := int(c.s.core.Limits().MaxFrameSize)
+	if err != nil || len(out)-protocol.LengthPrefixSize > limit || cap(out) == 0 || &out[:1][0] != &(*frame)[:1][0] {
+		if err == nil && cap(out) > 0 && &out[:1][0] != &(*frame)[:1][0] && sensitive {
+			clear(out) // outgrown into a new array, which the core does not clear
+		}
+		c.respond(h, protocol.StatusOK, body, sensitive)
+		return
+	}
+	c.write(out)
+}
+
+// putResponse returns a response's buffer to the pool, cleared when the
+// response held a secret (once: past len(out) the buffer holds what the
+// pool gave, no secret). out is the encoding, which may have outgrown bp
+// into a new array; the old array of a sensitive one is cleared too.
+func (c *conn) putResponse(bp *[]byte, out []byte, sensitive bool) {
+	if cap(out) > 0 && cap(*bp) > 0 && &out[:1][0] != &(*bp)[:1][0] {
+		if sensitive {
+			clear((*bp)[:cap(*bp)])
+		}
+		*bp = out
+	}
 	if sensitive {
 		clear(out)
 	}
-	if cap(out) <= maxPooledBuf {
-		*bp = out[:0]
-		c.s.bufs.Put(bp)
-	}
+	c.s.pool.PutClean(bp)
 }
 
-func (c *conn) write(frame []byte) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.nc.SetWriteDeadline(deadline(c.s.core.Limits().ReadTimeout.Duration))
-	if _, err := c.nc.Write(frame); err != nil {
-		// A peer that does not read its responses loses its connection,
-		// and its requests still waiting stop waiting.
-		c.reqCancel()
-		c.nc.Close()
-	}
-}
+func (c *conn) write(frame []byte) { c.w.write(frame) }
 
 // refuse answers a connection the core did not admit, then closes it.
 func (c *conn) refuse(status protocol.Status, msg string) {
@@ -314,6 +357,8 @@ func (c *conn) refuse(status protocol.Status, msg string) {
 // stopReading makes the reader return at once; requests in flight finish.
 // stopping is set before the deadline, and the reader checks it after
 // setting its own, so the reader cannot miss it.
+func (c *conn) StopReading() { c.stopReading() }
+
 func (c *conn) stopReading() {
 	c.cancel()
 	c.stopping.Store(true)

@@ -9,8 +9,6 @@ package aeadfmt
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
@@ -148,14 +146,13 @@ func DeriveMessageKey(workingKey []byte, h Header) (*MessageKey, error) {
 	}
 	k := &MessageKey{}
 	h.Append(k.header[:0])
-	info := append([]byte(SubkeyInfo), k.header[:]...)
-	okm, err := hkdf.Key(sha256.New, workingKey, h.Salt[:], string(info), WorkingKeySize+CommitmentSize)
-	if err != nil {
+	var okm [WorkingKeySize + CommitmentSize]byte
+	if err := deriveHKDF(okm[:], workingKey, h.Salt[:], SubkeyInfo+string(k.header[:])); err != nil {
 		return nil, fmt.Errorf("hkdf.Key: %w", err)
 	}
-	copy(k.subkey[:], okm)
+	copy(k.subkey[:], okm[:])
 	copy(k.commitment[:], okm[WorkingKeySize:])
-	clear(okm)
+	clear(okm[:])
 	return k, nil
 }
 
@@ -181,12 +178,16 @@ func aad(header []byte, ctx map[string]string) []byte {
 // Seal encrypts plaintext, binding ctx, and returns
 // header || commitment || ciphertext || tag.
 func (k *MessageKey) Seal(plaintext []byte, ctx map[string]string) ([]byte, error) {
+	return k.SealTo(make([]byte, 0, Overhead+len(plaintext)), plaintext, ctx)
+}
+
+// SealTo is Seal appending to dst, which must not overlap plaintext.
+func (k *MessageKey) SealTo(dst, plaintext []byte, ctx map[string]string) ([]byte, error) {
 	aead, err := k.gcm()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, Overhead+len(plaintext))
-	out = append(out, k.header[:]...)
+	out := append(dst, k.header[:]...)
 	out = append(out, k.commitment[:]...)
 	nonce := k.header[HeaderSize-NonceSize:]
 	return aead.Seal(out, nonce, plaintext, aad(k.header[:], ctx)), nil
@@ -197,6 +198,12 @@ func (k *MessageKey) Seal(plaintext []byte, ctx map[string]string) ([]byte, erro
 // compared in constant time before the tag is checked. Every failure is
 // ErrDecrypt, or ErrFormat for a ciphertext too short to be one.
 func (k *MessageKey) Open(ciphertext []byte, ctx map[string]string) ([]byte, error) {
+	return k.OpenTo(nil, ciphertext, ctx)
+}
+
+// OpenTo is Open appending the plaintext to dst, which must not overlap
+// ciphertext. On failure dst's spare capacity holds nothing of it.
+func (k *MessageKey) OpenTo(dst, ciphertext []byte, ctx map[string]string) ([]byte, error) {
 	if len(ciphertext) < Overhead || ciphertext[0] != FormatV1 {
 		return nil, ErrFormat
 	}
@@ -209,7 +216,7 @@ func (k *MessageKey) Open(ciphertext []byte, ctx map[string]string) ([]byte, err
 		return nil, err
 	}
 	nonce := k.header[HeaderSize-NonceSize:]
-	pt, err := aead.Open(nil, nonce, ciphertext[HeaderSize+CommitmentSize:], aad(k.header[:], ctx))
+	pt, err := aead.Open(dst, nonce, ciphertext[HeaderSize+CommitmentSize:], aad(k.header[:], ctx))
 	if err != nil {
 		return nil, ErrDecrypt
 	}
