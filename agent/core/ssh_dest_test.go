@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/tpmkeyd/tpmkeyd/agent/store"
+	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
 func TestSSHMatchPattern(t *testing.T) {
@@ -90,5 +93,49 @@ func TestParseSSHUserauth(t *testing.T) {
 	}
 	if _, ok := parseSSHUserauth(msg("sid", 50, "ssh-connection", "publickey", 1, other.Type(), other), pub); ok {
 		t.Error("parseSSHUserauth(another key's request) ok = true, want false")
+	}
+}
+
+// BenchmarkSSHDestinationCheck is the core's work for one signature by a
+// destination-constrained key on a connection bound through two hosts:
+// parsing the bindings and the userauth request, and walking the path.
+func BenchmarkSSHDestinationCheck(b *testing.B) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, _ := ssh.NewPublicKey(&k.PublicKey)
+	hosts := make([]ssh.PublicKey, 2)
+	for i := range hosts {
+		hk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		hosts[i], _ = ssh.NewPublicKey(&hk.PublicKey)
+	}
+	ds := []store.SSHDestination{
+		{To: store.SSHHop{Host: "a", Keys: []store.SSHHostKey{{Key: hosts[0].Marshal()}}}},
+		{From: store.SSHHop{Host: "a", Keys: []store.SSHHostKey{{Key: hosts[0].Marshal()}}},
+			To: store.SSHHop{User: "git", Host: "b", Keys: []store.SSHHostKey{{Key: hosts[1].Marshal()}}}},
+	}
+	wire := &protocol.SSHConnection{Binds: []protocol.SSHBind{
+		{HostKey: hosts[0].Marshal(), SessionID: []byte("s1"), Forwarded: true},
+		{HostKey: hosts[1].Marshal(), SessionID: []byte("s2")}}}
+	str := func(s []byte) []byte { return ssh.Marshal(struct{ S []byte }{s}) }
+	data := append(str([]byte("s2")), 50)
+	for _, f := range [][]byte{[]byte("git"), []byte("ssh-connection"), []byte("publickey-hostbound-v00@openssh.com")} {
+		data = append(data, str(f)...)
+	}
+	data = append(data, 1)
+	data = append(data, str([]byte(pub.Type()))...)
+	data = append(data, str(pub.Marshal())...)
+	data = append(data, str(hosts[1].Marshal())...)
+	b.ReportAllocs()
+	for b.Loop() {
+		conn, err := parseSSHConn(wire)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ua, ok := parseSSHUserauth(data, pub)
+		if !ok {
+			b.Fatal("userauth")
+		}
+		if err := sshPermitted(ds, conn, &ua.user); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
