@@ -273,6 +273,10 @@ func (a *sshAgent) Extension(extensionType string, contents []byte) ([]byte, err
 	if extensionType != extSessionBind {
 		return nil, agent.ErrExtensionUnsupported
 	}
+	// A binding refused by the lock counts as a failed one, as any other.
+	a.mu.Lock()
+	a.bindTried = true
+	a.mu.Unlock()
 	if _, err := a.do(protocol.OpSSHAgent, &protocol.SSHAgentRequest{Action: protocol.SSHAgentCheck}); err != nil {
 		return nil, err
 	}
