@@ -220,6 +220,41 @@ func TestSSHAgentDestinations(t *testing.T) {
 		})
 	}
 
+	t.Run("host-certificate-ca", func(t *testing.T) {
+		ca := newTestHost(t, "ca")
+		certHost := func(principal string) testHost {
+			h := newTestHost(t, principal)
+			cert := &ssh.Certificate{Key: h.signer.PublicKey(), CertType: ssh.HostCert, KeyId: principal,
+				ValidPrincipals: []string{principal}, ValidBefore: ssh.CertTimeInfinity}
+			if err := cert.SignCert(rand.Reader, ca.signer); err != nil {
+				t.Fatal(err)
+			}
+			cs, err := ssh.NewCertSigner(cert, h.signer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return testHost{name: principal, signer: cs}
+		}
+		// to host "certhost" by its CA: keyspec is-ca = 1.
+		to := append(append(wstr(nil), wstr([]byte("certhost"))...), wstr(nil)...)
+		to = append(append(to, wstr(ca.signer.PublicKey().Marshal())...), 1)
+		origin := append(append(wstr(nil), wstr(nil)...), wstr(nil)...)
+		byCA := add("by-ca", restrict(wstr(append(append(wstr(origin), wstr(to)...), wstr(nil)...))))
+		for _, tc := range []struct {
+			host testHost
+			want bool
+		}{{certHost("certhost"), true}, {certHost("otherhost"), false}, {newTestHost(t, "certhost"), false}} {
+			ag := dialAgent(t, sshSock)
+			if err := bind(ag, tc.host, []byte("sid"), false); err != nil {
+				t.Fatalf("bind(%s) = %v", tc.host.name, err)
+			}
+			h := tc.host
+			_, err := ag.Sign(byCA, userauth([]byte("sid"), "root", byCA, &h))
+			if (err == nil) != tc.want {
+				t.Errorf("Sign(by-ca) bound to %s (%s) = %v, want ok %v", tc.host.name, tc.host.signer.PublicKey().Type(), err, tc.want)
+			}
+		}
+	})
 	t.Run("failed-bind-hides-constrained-keys", func(t *testing.T) {
 		ag := dialAgent(t, sshSock)
 		sig, _ := other.signer.Sign(rand.Reader, []byte("x"))
