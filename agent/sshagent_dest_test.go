@@ -37,11 +37,7 @@ func wstr(b []byte) []byte { return ssh.Marshal(struct{ S []byte }{b}) }
 
 // hop is a restrict-destination-v00 hop: user, host, reserved, keys.
 func hop(user string, h *testHost) []byte {
-	b := append(wstr([]byte(user)), wstr(nil)...)
-	if h == nil {
-		return append(wstr(nil), b[4:]...) // no host: user "", host "", reserved
-	}
-	b = append(wstr([]byte(user)), wstr([]byte(h.name))...)
+	b := append(wstr([]byte(user)), wstr([]byte(h.name))...)
 	b = append(b, wstr(nil)...)
 	b = append(b, wstr(h.signer.PublicKey().Marshal())...)
 	return append(b, 0)
