@@ -71,11 +71,12 @@ func (c *Client) sshKey(ctx context.Context, req *protocol.SSHKeyRequest) (*Key,
 	return keyFromWire(&resp.Key)
 }
 
-// SSHEnable marks alias for ssh, with m's comment, end and certificate
-// (UnlockedUntil is ignored); a marking already there is replaced.
+// SSHEnable marks alias for ssh, with m's comment, end, certificate,
+// destinations and confirmation (UnlockedUntil is ignored); a marking
+// already there is replaced.
 func (c *Client) SSHEnable(ctx context.Context, alias string, m SSHMarking) (*Key, error) {
 	req := &protocol.SSHKeyRequest{Alias: alias, Action: protocol.SSHEnable, Comment: m.Comment, Certificate: m.Certificate,
-		Confirm: m.Confirm}
+		Confirm: m.Confirm, Destinations: m.Destinations}
 	if !m.NotAfter.IsZero() {
 		req.NotAfter = m.NotAfter.Unix()
 	}

@@ -459,6 +459,43 @@ func testSSHDestinations(t *testing.T, e *sshEnv, port int, knownHosts, hostPub,
 			}
 		})
 	}
+	// A key made in the TPM gets the same constraints from tpmkey ssh
+	// enable --dest, its host keys from a hashed known_hosts file.
+	t.Run("tpmkey-ssh-enable-dest", func(t *testing.T) {
+		e.tpmkey(nil, "keygen", "destkey", "--alg", "ec-p256")
+		line := strings.TrimSpace(e.tpmkey(nil, "ssh", "pubkey", "destkey"))
+		pubFile := e.write("destkey.pub", line+"\n")
+		f, err := os.OpenFile(authKeys, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(line + "\n")
+		f.Close()
+		hashed := e.write("hashed_known_hosts", "tpmhost "+keyField(hostPub)+"\nelsewhere "+keyField(e.tpmkey(nil, "ssh", "pubkey", "tls"))+"\n")
+		if r := e.run(nil, nil, "ssh-keygen", "-q", "-H", "-f", hashed); r.code != 0 {
+			t.Fatalf("ssh-keygen -H = %d %q", r.code, r.stderr)
+		}
+		if b, _ := os.ReadFile(hashed); strings.Contains(string(b), "tpmhost") {
+			t.Fatalf("ssh-keygen -H left the names in %q", b)
+		}
+		for _, tc := range []struct {
+			dest  string
+			login bool
+		}{{"root@tpmhost", true}, {"elsewhere", false}} {
+			e.tpmkey(nil, "ssh", "enable", "destkey", "--dest", tc.dest, "--known-hosts", hashed)
+			r := e.run(nil, nil, "ssh", "-F", "/dev/null", "-o", "IdentityAgent="+e.sock, "-o", "IdentitiesOnly=yes",
+				"-i", pubFile, "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile="+knownHosts,
+				"-o", "HostKeyAlgorithms=ecdsa-sha2-nistp256", "-o", "BatchMode=yes",
+				"-p", strconv.Itoa(port), "root@127.0.0.1", "echo", "logged-in")
+			if got := r.code == 0 && strings.TrimSpace(r.stdout) == "logged-in"; got != tc.login {
+				t.Errorf("ssh with a TPM key enabled --dest %s: logged in = %v (%d %q), want %v", tc.dest, got, r.code, r.stderr, tc.login)
+			}
+		}
+		if r := runCLI(t, e.b, e.s, nil, nil, "ssh", "enable", "destkey", "--dest", "nowhere", "--known-hosts", hashed); r.code == 0 {
+			t.Errorf("tpmkey ssh enable --dest of a host without keys = 0, want an error")
+		}
+		e.tpmkey(nil, "ssh", "disable", "destkey")
+	})
 	// The key is used for ssh-keygen -Y sign (no session binding): refused
 	// while constrained, as OpenSSH refuses it.
 	msg := e.write("dest-msg", "hello")

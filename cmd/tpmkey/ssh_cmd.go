@@ -38,9 +38,10 @@ a while (never on disk).`,
 func (c *cli) sshEnableCommand() *cobra.Command {
 	var comment, certFile string
 	var confirm bool
+	var dests, knownHosts []string
 	var life time.Duration
 	cmd := &cobra.Command{
-		Use:   "enable ALIAS [--comment C] [--for DURATION] [--cert KEY-cert.pub] [--confirm]",
+		Use:   "enable ALIAS [--comment C] [--for DURATION] [--cert KEY-cert.pub] [--confirm] [--dest [from>][user@]host]... [--known-hosts FILE]...",
 		Short: "Offer a key to ssh clients",
 		Args:  exactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
@@ -58,6 +59,10 @@ func (c *cli) sshEnableCommand() *cobra.Command {
 			if life > 0 {
 				m.NotAfter = time.Now().Add(life)
 			}
+			var err error
+			if m.Destinations, err = sshDestinations(dests, knownHosts); err != nil {
+				return err
+			}
 			return c.withClient(cmd, func(ctx context.Context, cl *client.Client) error {
 				k, err := cl.SSHEnable(ctx, args[0], m)
 				if err != nil {
@@ -71,6 +76,8 @@ func (c *cli) sshEnableCommand() *cobra.Command {
 	cmd.Flags().DurationVar(&life, "for", 0, "end the offer after this long (like ssh-add -t)")
 	cmd.Flags().StringVar(&certFile, "cert", "", "an OpenSSH certificate of the key (ssh-keygen -s), offered next to it")
 	cmd.Flags().BoolVar(&confirm, "confirm", false, "confirm each signature with the daemon's ssh_askpass program (like ssh-add -c)")
+	cmd.Flags().StringArrayVar(&dests, "dest", nil, "use the key only for ssh to this host, [user@]host, or on from a host, from>[user@]host (like ssh-add -h; repeatable)")
+	cmd.Flags().StringArrayVar(&knownHosts, "known-hosts", nil, "known_hosts file with the hosts' keys (like ssh-add -H; default ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts)")
 	return cmd
 }
 
