@@ -25,13 +25,35 @@ type SSHMarking struct {
 	// UnlockedUntil is when the PIN authorization cached by SSHUnlock
 	// ends (zero: none cached). Filled by SSHKeys and the SSH calls only.
 	UnlockedUntil time.Time
+	// Destinations are the key's destination constraints (ssh-add -h);
+	// none: unconstrained. Set by ssh-add -h through the ssh-agent socket.
+	Destinations []SSHDestination
+	// Confirm: each signature is confirmed first by the daemon's
+	// ssh_askpass program (ssh-add -c); SSHEnable fails without one.
+	Confirm bool
+}
+
+// SSHDestination is one permitted hop of a destination-constrained key
+// (docs/PROTOCOL.md §6.29).
+type SSHDestination = protocol.SSHDestination
+
+// SSHDestinationString is d as ssh-add -h writes it: [from>][user@]to.
+func SSHDestinationString(d SSHDestination) string {
+	s := d.ToHost
+	if d.ToUser != "" {
+		s = d.ToUser + "@" + s
+	}
+	if d.FromHost != "" {
+		s = d.FromHost + ">" + s
+	}
+	return s
 }
 
 func sshFromWire(si *protocol.SSHInfo) *SSHMarking {
 	if si == nil {
 		return nil
 	}
-	m := &SSHMarking{Comment: si.Comment, Certificate: si.Certificate}
+	m := &SSHMarking{Comment: si.Comment, Certificate: si.Certificate, Destinations: si.Destinations, Confirm: si.Confirm}
 	if si.NotAfter != 0 {
 		m.NotAfter = time.Unix(si.NotAfter, 0)
 	}
@@ -49,10 +71,12 @@ func (c *Client) sshKey(ctx context.Context, req *protocol.SSHKeyRequest) (*Key,
 	return keyFromWire(&resp.Key)
 }
 
-// SSHEnable marks alias for ssh, with m's comment, end and certificate
-// (UnlockedUntil is ignored); a marking already there is replaced.
+// SSHEnable marks alias for ssh, with m's comment, end, certificate,
+// destinations and confirmation (UnlockedUntil is ignored); a marking
+// already there is replaced.
 func (c *Client) SSHEnable(ctx context.Context, alias string, m SSHMarking) (*Key, error) {
-	req := &protocol.SSHKeyRequest{Alias: alias, Action: protocol.SSHEnable, Comment: m.Comment, Certificate: m.Certificate}
+	req := &protocol.SSHKeyRequest{Alias: alias, Action: protocol.SSHEnable, Comment: m.Comment, Certificate: m.Certificate,
+		Confirm: m.Confirm, Destinations: m.Destinations}
 	if !m.NotAfter.IsZero() {
 		req.NotAfter = m.NotAfter.Unix()
 	}

@@ -24,6 +24,8 @@ func mustHex(s string) []byte {
 const (
 	sampleSPKI = "3059301306072a8648ce3d020106082a8648ce3d030107034200048becf69f09511c9c741d91dd19622e92aea02020c7f10e2228475c694e51b41efe8e4c1cbee63d5dc62144ac6f72e4bf93bfe33b29d2f00262ed5c71b4755489"
 	sampleSig  = "304502203d54919bd3cc3bf6ae3f4e5bc427b7f65982826048561da46e55a73b7c1b611e022100b83e3fd6543db54b62f11318c25dc9cef2f237e1a8839eddff90059c6e1d8306"
+	// An ssh-ed25519 public key in SSH wire format (RFC 8709).
+	sampleHostKey = "0000000b7373682d6564323535313900000020d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
 	// sha256("hello")
 	sampleDigest = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 )
@@ -193,6 +195,12 @@ func vectors() []vector {
 		{"ssh-list", OpSSHList, 49, &SSHListRequest{}, &SSHListResponse{Keys: []KeyInfo{sampleSSHKey()}}},
 		{"ssh-sign", OpSSHSign, 50, &SSHSignRequest{Alias: "web", Algorithm: SSHAlgECDSAP256, Data: []byte("hello"),
 			KeyID: mustHex("00112233445566778899aabbccddeeff")}, &SSHSignResponse{Signature: mustHex(sampleSig)}},
+		{"ssh-key-destinations", OpSSHKey, 48, &SSHKeyRequest{Alias: "web", Action: SSHEnable,
+			Destinations: []SSHDestination{{ToUser: "git", ToHost: "example.org", ToKeys: [][]byte{mustHex(sampleHostKey)}}}},
+			&SSHKeyResponse{Key: sampleSSHKey()}},
+		{"ssh-sign-bound", OpSSHSign, 50, &SSHSignRequest{Alias: "web", Algorithm: SSHAlgECDSAP256, Data: []byte("hello"),
+			Connection: &SSHConnection{Binds: []SSHBind{{HostKey: mustHex(sampleHostKey), SessionID: mustHex(sampleDigest)}}}},
+			&SSHSignResponse{Signature: mustHex(sampleSig)}},
 		{"ssh-agent", OpSSHAgent, 51, &SSHAgentRequest{Action: SSHAgentLock, Passphrase: []byte("hunter2")},
 			&SSHAgentResponse{Locked: true}},
 		{"put-certificate", OpPutCertificate, 52, &PutCertificateRequest{Alias: "web", Certificate: mustHex("3003020101")},

@@ -43,6 +43,45 @@ type SSHInfo struct {
 	// UnlockedUntil is when the cached PIN authorization ends (SSHList
 	// and SSHKey only; 0: none cached).
 	UnlockedUntil int64 `cbor:"unlocked_until,omitempty"`
+	// Destinations are the key's destination constraints (ssh-add -h);
+	// none: the key is unconstrained.
+	Destinations []SSHDestination `cbor:"destinations,omitempty"`
+	// Confirm: every signature is confirmed first (ssh-add -c).
+	Confirm bool `cbor:"confirm,omitempty"`
+}
+
+// SSHDestination is one permitted hop of a destination-constrained key
+// (OpenSSH's restrict-destination-v00@openssh.com): from a host (no host
+// and no keys: the origin, the machine the agent runs on) to a host, as a
+// user. A host is named by its host keys (SSH wire format) and by CA keys
+// whose host certificates for the host's name are accepted.
+type SSHDestination struct {
+	FromHost   string   `cbor:"from_host,omitempty"`
+	FromKeys   [][]byte `cbor:"from_keys,omitempty"`
+	FromCAKeys [][]byte `cbor:"from_ca_keys,omitempty"`
+	// ToUser is a pattern (* and ?) of the remote user; "": any.
+	ToUser   string   `cbor:"to_user,omitempty"`
+	ToHost   string   `cbor:"to_host"`
+	ToKeys   [][]byte `cbor:"to_keys,omitempty"`
+	ToCAKeys [][]byte `cbor:"to_ca_keys,omitempty"`
+}
+
+// SSHBind is one verified session-bind@openssh.com of the ssh-agent
+// connection a request comes through, in the order they came: the host
+// key (SSH wire format) that signed the session id, and whether the
+// binding is for agent forwarding.
+type SSHBind struct {
+	HostKey   []byte `cbor:"host_key"`
+	SessionID []byte `cbor:"session_id"`
+	Forwarded bool   `cbor:"forwarded,omitempty"`
+}
+
+// SSHConnection is what an ssh-agent front end knows of its connection:
+// the bindings it verified, and whether a binding was tried and failed.
+// Destination-constrained keys are listed and used by it alone.
+type SSHConnection struct {
+	Binds      []SSHBind `cbor:"binds,omitempty"`
+	BindFailed bool      `cbor:"bind_failed,omitempty"`
 }
 
 // SSHKeyRequest changes a key's ssh state: Action is one of SSHEnable,
@@ -55,6 +94,11 @@ type SSHKeyRequest struct {
 	Certificate []byte `cbor:"certificate,omitempty"` // enable
 	PIN         []byte `cbor:"pin,omitempty"`         // unlock
 	Seconds     uint32 `cbor:"seconds,omitempty"`     // unlock: how long; 0: 15 minutes
+	// Destinations constrain where the key is used (enable); none: anywhere.
+	Destinations []SSHDestination `cbor:"destinations,omitempty"`
+	// Confirm asks for a confirmation of each signature (enable; ssh-add
+	// -c), by the server's ssh_askpass program.
+	Confirm bool `cbor:"confirm,omitempty"`
 }
 
 type SSHKeyResponse struct {
@@ -66,6 +110,9 @@ type SSHKeyResponse struct {
 type SSHListRequest struct {
 	Cursor string `cbor:"cursor,omitempty"`
 	Limit  uint32 `cbor:"limit,omitempty"`
+	// Connection is the ssh-agent connection listed through; absent: a
+	// connection with no bindings.
+	Connection *SSHConnection `cbor:"connection,omitempty"`
 }
 
 type SSHListResponse struct {
@@ -84,6 +131,9 @@ type SSHSignRequest struct {
 	// KeyID, when given, must be the key's id: a front end that found the
 	// alias by its public key never signs with another key under it.
 	KeyID []byte `cbor:"key_id,omitempty"`
+	// Connection is the ssh-agent connection the request came through;
+	// absent: a connection with no bindings.
+	Connection *SSHConnection `cbor:"connection,omitempty"`
 }
 
 type SSHSignResponse struct {
@@ -95,6 +145,9 @@ type SSHSignResponse struct {
 type SSHAgentRequest struct {
 	Action     string `cbor:"action"`
 	Passphrase []byte `cbor:"passphrase,omitempty"`
+	// Confirm (check): fail too when the server cannot confirm signatures
+	// (no ssh_askpass), before a key is imported for ssh-add -c.
+	Confirm bool `cbor:"confirm,omitempty"`
 }
 
 type SSHAgentResponse struct {

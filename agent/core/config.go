@@ -31,6 +31,9 @@ type Config struct {
 	// SSHAllowSHA1 lets the ssh-agent socket sign ssh-rsa (RSA with SHA-1)
 	// for servers that know nothing newer; default false: refused.
 	SSHAllowSHA1 bool `toml:"ssh_allow_sha1"`
+	// SSHAskpass is the program that confirms each use of a key added
+	// with ssh-add -c (ssh_confirm.go); "": ssh-add -c is refused.
+	SSHAskpass string `toml:"ssh_askpass"`
 	// PKCS11AllowSHA1 lets Sign take hash "sha1" for RSA PKCS #1 v1.5
 	// (the PKCS#11 token's CKM_RSA_PKCS over a SHA-1 DigestInfo, which
 	// pkcs11-tool --test and old TLS clients send); default false: refused.
@@ -176,6 +179,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AEADKeyCacheTTL.Duration < 0 {
 		return fieldError("aead_key_cache_ttl", "must be >= 0")
+	}
+	if c.SSHAskpass != "" && !strings.HasPrefix(c.SSHAskpass, "/") {
+		return fieldError("ssh_askpass", "must be an absolute path")
 	}
 	ids, err := resolveAccess(c.AdminGroup, c.AllowUsers, c.AllowGroups)
 	if err != nil {

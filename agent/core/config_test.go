@@ -122,6 +122,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"unknown-admin-group", `admin_group = "no-such-group-tpmkeyd"`, "admin_group:"},
 		{"unknown-user", `allow_users = ["root", "no-such-user-tpmkeyd"]`, "allow_users[1]:"},
 		{"unknown-group", `allow_groups = ["no-such-group-tpmkeyd"]`, "allow_groups[0]:"},
+		{"relative-askpass", `ssh_askpass = "confirm.sh"`, "ssh_askpass: must be an absolute path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := LoadConfig(writeConfig(t, tc.body))

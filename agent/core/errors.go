@@ -32,6 +32,9 @@ var (
 	ErrSSHExpired          = errors.New("the key's ssh marking has expired")
 	ErrSSHPINLocked        = errors.New("key has a PIN and is not unlocked for ssh (tpmkey ssh unlock)")
 	ErrSSHSHA1             = errors.New("ssh-rsa signatures (SHA-1) are refused (ssh_allow_sha1); use rsa-sha2-256 or rsa-sha2-512")
+	ErrSSHDestination      = errors.New("the key's destination constraints (ssh-add -h) do not permit this use")
+	ErrSSHNoAskpass        = errors.New("ssh-add -c needs a confirmation program (ssh_askpass in the daemon's configuration); add the key without -c")
+	ErrSSHNotConfirmed     = errors.New("the use of the key was not confirmed (ssh-add -c)")
 	ErrSignSHA1            = errors.New("SHA-1 signatures are refused (pkcs11_allow_sha1); sign a SHA-256, -384 or -512 digest")
 )
 
@@ -98,6 +101,9 @@ var statusTable = []struct {
 	{ErrSSHExpired, protocol.StatusPermissionDenied},
 	{ErrSSHPINLocked, protocol.StatusPermissionDenied},
 	{ErrSSHSHA1, protocol.StatusUnsupportedAlgorithm},
+	{ErrSSHDestination, protocol.StatusPermissionDenied},
+	{ErrSSHNoAskpass, protocol.StatusPermissionDenied},
+	{ErrSSHNotConfirmed, protocol.StatusPermissionDenied},
 	{ErrSignSHA1, protocol.StatusUnsupportedAlgorithm},
 	{context.Canceled, protocol.StatusTPMUnavailable},
 	{context.DeadlineExceeded, protocol.StatusTPMUnavailable},

@@ -43,6 +43,9 @@ func (c *Core) sshKey(ctx context.Context, call *Call, m *protocol.SSHKeyRequest
 	}
 	switch m.Action {
 	case protocol.SSHEnable:
+		if m.Confirm && call.st.cfg.SSHAskpass == "" {
+			return nil, ErrSSHNoAskpass
+		}
 		mark, err := sshMarking(rec, m)
 		if err != nil {
 			return nil, err
@@ -71,7 +74,7 @@ func (c *Core) sshKey(ctx context.Context, call *Call, m *protocol.SSHKeyRequest
 // sshMarking checks an enable request: a comment of at most 256 bytes, an
 // end in the future, and a certificate of this very key.
 func sshMarking(rec *store.Record, m *protocol.SSHKeyRequest) (*store.SSHMarking, error) {
-	mark := &store.SSHMarking{Comment: m.Comment}
+	mark := &store.SSHMarking{Comment: m.Comment, Confirm: m.Confirm}
 	if len(m.Comment) > 256 {
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "comment longer than 256 bytes")
 	}
@@ -87,6 +90,11 @@ func sshMarking(rec *store.Record, m *protocol.SSHKeyRequest) (*store.SSHMarking
 		}
 		mark.Certificate = bytes.Clone(m.Certificate)
 	}
+	ds, err := sshDestinations(m.Destinations)
+	if err != nil {
+		return nil, err
+	}
+	mark.Destinations = ds
 	return mark, nil
 }
 
@@ -179,7 +187,8 @@ func sshInfo(rec *store.Record) *protocol.SSHInfo {
 	if rec.SSH == nil {
 		return nil
 	}
-	si := &protocol.SSHInfo{Comment: rec.SSH.Comment, Certificate: rec.SSH.Certificate}
+	si := &protocol.SSHInfo{Comment: rec.SSH.Comment, Certificate: rec.SSH.Certificate,
+		Destinations: protocolDestinations(rec.SSH.Destinations), Confirm: rec.SSH.Confirm}
 	if !rec.SSH.NotAfter.IsZero() {
 		si.NotAfter = rec.SSH.NotAfter.Unix()
 	}
@@ -192,6 +201,10 @@ func (c *Core) sshList(_ context.Context, call *Call, m *protocol.SSHListRequest
 	if c.ssh.locked(uid) {
 		return nil, ErrAgentLocked
 	}
+	conn, err := parseSSHConn(m.Connection)
+	if err != nil {
+		return nil, err
+	}
 	limit := int(min(m.Limit, maxListLimit))
 	recs, next, err := c.store.List(uid, m.Cursor, limit)
 	if err != nil {
@@ -200,7 +213,10 @@ func (c *Core) sshList(_ context.Context, call *Call, m *protocol.SSHListRequest
 	page := &protocol.ListKeysResponse{Keys: []protocol.KeyInfo{}, NextCursor: next}
 	now := time.Now()
 	for _, rec := range recs {
-		if rec.SSH != nil && !rec.SSH.Expired(now) && rec.Kind() == store.KindKey {
+		// A destination-constrained key this connection may not use is
+		// not shown to it, as OpenSSH's agent hides it.
+		if rec.SSH != nil && !rec.SSH.Expired(now) && rec.Kind() == store.KindKey &&
+			sshPermitted(rec.SSH.Destinations, conn, nil) == nil {
 			page.Keys = append(page.Keys, c.sshKeyInfo(uid, rec))
 		}
 	}
@@ -266,6 +282,17 @@ func (c *Core) sshSign(ctx context.Context, call *Call, m *protocol.SSHSignReque
 	if err != nil {
 		return nil, err
 	}
+	conn, err := parseSSHConn(m.Connection)
+	if err != nil {
+		return nil, err
+	}
+	if err := sshSignPermitted(rec, conn, m.Data); err != nil {
+		if ok, _ := c.failLog.allow(call.caller.Owner); ok {
+			c.log.Info("ssh signature refused by the key's destination constraints",
+				"op", call.Op.String(), "uid", uid, "alias", rec.Alias, "err", err)
+		}
+		return nil, fmt.Errorf("key %q: %w", rec.Alias, err)
+	}
 	a := call.auth(nil)
 	if rec.HasPIN {
 		pin, _, ok := c.ssh.cachedPIN(uid, rec.KeyID)
@@ -278,6 +305,11 @@ func (c *Core) sshSign(ctx context.Context, call *Call, m *protocol.SSHSignReque
 		}
 		call.wipe(pin)
 		a.PIN = pin
+	}
+	if rec.SSH.Confirm {
+		if err := c.sshConfirm(ctx, call, rec, call.st.cfg.SSHAskpass); err != nil {
+			return nil, err
+		}
 	}
 	var digest []byte
 	switch h {
@@ -321,6 +353,9 @@ func (c *Core) sshAgent(_ context.Context, call *Call, m *protocol.SSHAgentReque
 	case protocol.SSHAgentCheck:
 		if c.ssh.locked(uid) {
 			return nil, ErrAgentLocked
+		}
+		if m.Confirm && call.st.cfg.SSHAskpass == "" {
+			return nil, ErrSSHNoAskpass
 		}
 		return &protocol.SSHAgentResponse{}, nil
 	}

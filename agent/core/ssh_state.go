@@ -15,9 +15,13 @@ import (
 // uid's cached authorizations; an expiry clears its own; Core.Close clears
 // them all.
 type sshState struct {
-	mu    sync.Mutex               // guards locks and pins
+	mu    sync.Mutex               // guards locks, pins, confirms and nconfirms
 	locks map[uint32]*agentLock    // by uid
 	pins  map[pinCacheKey]*pinAuth // by uid and key id
+	// confirms counts the ssh-add -c prompts running, by owner
+	// (ssh_confirm.go); nconfirms is their sum.
+	confirms  map[uint32]int
+	nconfirms int
 }
 
 // agentLock is a locked agent: the passphrase is kept as a salted SHA-256,
@@ -55,7 +59,7 @@ const (
 )
 
 func newSSHState() *sshState {
-	return &sshState{locks: map[uint32]*agentLock{}, pins: map[pinCacheKey]*pinAuth{}}
+	return &sshState{locks: map[uint32]*agentLock{}, pins: map[pinCacheKey]*pinAuth{}, confirms: map[uint32]int{}}
 }
 
 func lockHash(salt []byte, pass []byte) [32]byte {

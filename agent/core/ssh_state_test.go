@@ -61,3 +61,38 @@ func TestSSHStatePINCache(t *testing.T) {
 		t.Errorf("clear left %d entries", len(s.pins))
 	}
 }
+
+// TestSSHConfirmSlots: one confirmation at a time per owner, 16 in all.
+func TestSSHConfirmSlots(t *testing.T) {
+	s := newSSHState()
+	rel, err := s.startConfirm(1000)
+	if err != nil {
+		t.Fatalf("startConfirm(1000) = %v", err)
+	}
+	if _, err := s.startConfirm(1000); !errors.Is(err, ErrBusy) {
+		t.Errorf("startConfirm(1000) again = %v, want %v", err, ErrBusy)
+	}
+	var rels []func()
+	for uid := uint32(1); uid < maxConfirms; uid++ {
+		r, err := s.startConfirm(uid)
+		if err != nil {
+			t.Fatalf("startConfirm(%d) = %v, want a slot (%d in all)", uid, err, maxConfirms)
+		}
+		rels = append(rels, r)
+	}
+	if _, err := s.startConfirm(5000); !errors.Is(err, ErrBusy) {
+		t.Errorf("startConfirm past %d = %v, want %v", maxConfirms, err, ErrBusy)
+	}
+	rel()
+	if r, err := s.startConfirm(1000); err != nil {
+		t.Errorf("startConfirm(1000) after release = %v, want a slot", err)
+	} else {
+		r()
+	}
+	for _, r := range rels {
+		r()
+	}
+	if s.nconfirms != 0 || len(s.confirms) != 0 {
+		t.Errorf("after every release: %d running, %d owners, want 0, 0", s.nconfirms, len(s.confirms))
+	}
+}

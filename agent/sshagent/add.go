@@ -15,15 +15,24 @@ import (
 // Add is ssh-add KEYFILE: the private key is imported into the TPM under
 // the SRK (the core's Import), then marked for ssh with the key's comment,
 // -t as the marking's end, and its certificate if one came with it. The
-// plaintext is never stored. -c, -h and every other constraint are refused.
+// plaintext is never stored. -h (restrict-destination-v00@openssh.com)
+// becomes the marking's destinations, -c its confirmation (which the core
+// refuses, before anything is imported, unless ssh_askpass is set); every
+// other constraint is refused, never ignored.
 func (a *sshAgent) Add(key agent.AddedKey) error {
-	switch {
-	case key.ConfirmBeforeUse:
-		return ErrConfirmUnsupported
-	case len(key.ConstraintExtensions) > 0:
-		return fmt.Errorf("%w: %s", ErrConstraint, key.ConstraintExtensions[0].ExtensionName)
+	var dests []protocol.SSHDestination
+	seen := false
+	for _, ext := range key.ConstraintExtensions {
+		if ext.ExtensionName != extRestrictDestination || seen {
+			return fmt.Errorf("%w: %s", ErrConstraint, ext.ExtensionName)
+		}
+		seen = true
+		var err error
+		if dests, err = parseDestinations(ext.ExtensionDetails); err != nil {
+			return err
+		}
 	}
-	if _, err := a.do(protocol.OpSSHAgent, &protocol.SSHAgentRequest{Action: protocol.SSHAgentCheck}); err != nil {
+	if _, err := a.do(protocol.OpSSHAgent, &protocol.SSHAgentRequest{Action: protocol.SSHAgentCheck, Confirm: key.ConfirmBeforeUse}); err != nil {
 		return err
 	}
 	signer, err := ssh.NewSignerFromKey(key.PrivateKey)
@@ -35,7 +44,8 @@ func (a *sshAgent) Add(key agent.AddedKey) error {
 	if err := a.importKey(alias, key.PrivateKey); err != nil {
 		return err
 	}
-	req := &protocol.SSHKeyRequest{Alias: alias, Action: protocol.SSHEnable, Comment: key.Comment}
+	req := &protocol.SSHKeyRequest{Alias: alias, Action: protocol.SSHEnable, Comment: key.Comment, Destinations: dests,
+		Confirm: key.ConfirmBeforeUse}
 	if len(req.Comment) > 256 {
 		req.Comment = req.Comment[:256]
 	}

@@ -36,9 +36,12 @@ type sshAgent struct {
 	// closeAsked is set when the core asks for the connection to close.
 	closeAsked func()
 
-	mu    sync.Mutex        // guards keys and bound
-	keys  map[string]keyRef // public key (or certificate) blob → key, from the last listing
-	bound []ssh.PublicKey   // host keys of session-bind@openssh.com, in order
+	mu   sync.Mutex        // guards keys, binds and bindTried
+	keys map[string]keyRef // public key (or certificate) blob → key, from the last listing
+	// binds are the verified session-bind@openssh.com of this connection,
+	// in order (dest.go); bindTried is set by the first one tried.
+	binds     []protocol.SSHBind
+	bindTried bool
 }
 
 // keyRef is a listed key: the alias and id it is stored under.
@@ -77,7 +80,7 @@ func (a *sshAgent) list() ([]entry, error) {
 	var out []entry
 	cursor := ""
 	for range maxListPages {
-		resp, err := a.do(protocol.OpSSHList, &protocol.SSHListRequest{Cursor: cursor})
+		resp, err := a.do(protocol.OpSSHList, &protocol.SSHListRequest{Cursor: cursor, Connection: a.connection()})
 		if err != nil {
 			return nil, err
 		}
@@ -179,7 +182,8 @@ func (a *sshAgent) SignWithFlags(key ssh.PublicKey, data []byte, flags agent.Sig
 		return nil, err
 	}
 	alg := sshAlgorithm(ref.pub.Type(), flags)
-	resp, err := a.do(protocol.OpSSHSign, &protocol.SSHSignRequest{Alias: ref.alias, Algorithm: alg, Data: data, KeyID: ref.keyID})
+	resp, err := a.do(protocol.OpSSHSign, &protocol.SSHSignRequest{Alias: ref.alias, Algorithm: alg, Data: data, KeyID: ref.keyID,
+		Connection: a.connection()})
 	if err != nil {
 		a.forget(key.Marshal())
 		return nil, err
@@ -266,43 +270,15 @@ func (a *sshAgent) Signers() ([]ssh.Signer, error) { return nil, ErrSigners }
 // that a locked agent refuses it like everything else; every other
 // extension is unsupported.
 func (a *sshAgent) Extension(extensionType string, contents []byte) ([]byte, error) {
-	if extensionType != "session-bind@openssh.com" {
+	if extensionType != extSessionBind {
 		return nil, agent.ErrExtensionUnsupported
 	}
+	// A binding refused by the lock counts as a failed one, as any other.
+	a.mu.Lock()
+	a.bindTried = true
+	a.mu.Unlock()
 	if _, err := a.do(protocol.OpSSHAgent, &protocol.SSHAgentRequest{Action: protocol.SSHAgentCheck}); err != nil {
 		return nil, err
 	}
 	return nil, a.sessionBind(contents)
-}
-
-// sessionBind checks the host's signature over the session id and records
-// the host key for the connection, as OpenSSH's agent does. Keys with
-// destination constraints are refused at Add, so nothing signs by it yet.
-func (a *sshAgent) sessionBind(contents []byte) error {
-	var msg struct {
-		HostKey    []byte
-		SessionID  []byte
-		Signature  []byte
-		Forwarding bool
-	}
-	if err := ssh.Unmarshal(contents, &msg); err != nil {
-		return fmt.Errorf("session-bind@openssh.com: %w", err)
-	}
-	hk, err := ssh.ParsePublicKey(msg.HostKey)
-	if err != nil {
-		return fmt.Errorf("session-bind@openssh.com: host key: %w", err)
-	}
-	var sig ssh.Signature
-	if err := ssh.Unmarshal(msg.Signature, &sig); err != nil {
-		return fmt.Errorf("session-bind@openssh.com: signature: %w", err)
-	}
-	if err := hk.Verify(msg.SessionID, &sig); err != nil {
-		return ErrBadSessionBind
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.bound) < 16 { // OpenSSH keeps at most 16 bindings per connection
-		a.bound = append(a.bound, hk)
-	}
-	return nil
 }

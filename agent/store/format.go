@@ -243,7 +243,11 @@ func (c recordCodec) decodeBody(body []byte) (*Record, error) {
 		return nil, fmt.Errorf("record rotation_period %d out of range", b.RotationPeriod)
 	}
 	r.RotationPeriod = time.Duration(b.RotationPeriod) * time.Second
-	r.SSH = sshMarkingOf(b.SSH)
+	ssh, err := sshMarkingOf(b.SSH)
+	if err != nil {
+		return nil, err
+	}
+	r.SSH = ssh
 	if b.Versions != nil {
 		r.Versions = make([]KeyVersion, len(b.Versions))
 		for i, v := range b.Versions {

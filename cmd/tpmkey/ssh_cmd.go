@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -36,13 +37,15 @@ a while (never on disk).`,
 
 func (c *cli) sshEnableCommand() *cobra.Command {
 	var comment, certFile string
+	var confirm bool
+	var dests, knownHosts []string
 	var life time.Duration
 	cmd := &cobra.Command{
-		Use:   "enable ALIAS [--comment C] [--for DURATION] [--cert KEY-cert.pub]",
+		Use:   "enable ALIAS [--comment C] [--for DURATION] [--cert KEY-cert.pub] [--confirm] [--dest [from>][user@]host]... [--known-hosts FILE]...",
 		Short: "Offer a key to ssh clients",
 		Args:  exactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			m := client.SSHMarking{Comment: comment}
+			m := client.SSHMarking{Comment: comment, Confirm: confirm}
 			if life < 0 {
 				return usagef("--for %v: want a positive duration", life)
 			}
@@ -56,6 +59,10 @@ func (c *cli) sshEnableCommand() *cobra.Command {
 			if life > 0 {
 				m.NotAfter = time.Now().Add(life)
 			}
+			var err error
+			if m.Destinations, err = sshDestinations(dests, knownHosts); err != nil {
+				return err
+			}
 			return c.withClient(cmd, func(ctx context.Context, cl *client.Client) error {
 				k, err := cl.SSHEnable(ctx, args[0], m)
 				if err != nil {
@@ -68,6 +75,9 @@ func (c *cli) sshEnableCommand() *cobra.Command {
 	cmd.Flags().StringVar(&comment, "comment", "", "comment ssh-add -l shows (default: the alias)")
 	cmd.Flags().DurationVar(&life, "for", 0, "end the offer after this long (like ssh-add -t)")
 	cmd.Flags().StringVar(&certFile, "cert", "", "an OpenSSH certificate of the key (ssh-keygen -s), offered next to it")
+	cmd.Flags().BoolVar(&confirm, "confirm", false, "confirm each signature with the daemon's ssh_askpass program (like ssh-add -c)")
+	cmd.Flags().StringArrayVar(&dests, "dest", nil, "use the key only for ssh to this host, [user@]host, or on from a host, from>[user@]host (like ssh-add -h; repeatable)")
+	cmd.Flags().StringArrayVar(&knownHosts, "known-hosts", nil, "known_hosts file with the hosts' keys (like ssh-add -H; default ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts)")
 	return cmd
 }
 
@@ -114,6 +124,9 @@ type sshKeyJSON struct {
 	HasPIN        bool   `json:"has_pin"`                  // needs tpmkey ssh unlock
 	UnlockedUntil string `json:"unlocked_until,omitempty"` // RFC 3339, UTC
 	Certificate   bool   `json:"certificate"`
+	// Destinations are the ssh-add -h constraints, as ssh-add writes them.
+	Destinations []string `json:"destinations,omitempty"`
+	Confirm      bool     `json:"confirm,omitempty"` // ssh-add -c
 }
 
 func toSSHKeyJSON(k *client.Key) sshKeyJSON {
@@ -129,6 +142,10 @@ func toSSHKeyJSON(k *client.Key) sshKeyJSON {
 			j.UnlockedUntil = m.UnlockedUntil.UTC().Format(time.RFC3339)
 		}
 		j.Certificate = len(m.Certificate) > 0
+		j.Confirm = m.Confirm
+		for _, d := range m.Destinations {
+			j.Destinations = append(j.Destinations, client.SSHDestinationString(d))
+		}
 	}
 	j.AuthorizedKey, _ = client.SSHAuthorizedKey(k, j.Comment)
 	return j
@@ -155,7 +172,7 @@ func (c *cli) sshListCommand() *cobra.Command {
 					return writeJSON(c.out, out)
 				}
 				tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ALIAS\tALGORITHM\tCOMMENT\tUNTIL\tPIN")
+				fmt.Fprintln(tw, "ALIAS\tALGORITHM\tCOMMENT\tUNTIL\tPIN\tDESTINATIONS")
 				for _, j := range out.Keys {
 					until, pin := orDash(j.NotAfter), "-"
 					if j.HasPIN {
@@ -164,7 +181,11 @@ func (c *cli) sshListCommand() *cobra.Command {
 							pin = "unlocked until " + j.UnlockedUntil
 						}
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.Alias, j.Algorithm, j.Comment, until, pin)
+					dests := "-"
+					if len(j.Destinations) > 0 {
+						dests = strings.Join(j.Destinations, ",")
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.Alias, j.Algorithm, j.Comment, until, pin, dests)
 				}
 				return tw.Flush()
 			})
