@@ -184,6 +184,14 @@ func TestWriteResponseFuzzCorpus(t *testing.T) {
 		}
 		write("FuzzSignResponse", tc.name)
 	}
+	mac, _, err := tt.CreateKey(ctx(), KeySpec{Algorithm: HMACSHA256, Purposes: PurposeMAC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tt.HMAC(ctx(), mac, Auth{}, make([]byte, 32)); err != nil {
+		t.Fatal(err)
+	}
+	write("FuzzHMACResponse", "hmac-sha256-32-bytes")
 	tt.inTurn(t, func() {
 		if err := tt.probeLocked(); err != nil {
 			t.Fatal(err)
@@ -194,4 +202,27 @@ func TestWriteResponseFuzzCorpus(t *testing.T) {
 	write("FuzzTestResultResponse", "flush-bad-handle")
 	write("FuzzSignResponse", "flush-bad-handle")
 	write("FuzzLoadResponse", "flush-bad-handle")
+	write("FuzzHMACResponse", "flush-bad-handle")
+}
+
+// FuzzHMACResponse: the response header parsing of sendRaw, then
+// parseHMACRsp, whose tag must be a copy of exactly 32 bytes.
+func FuzzHMACResponse(f *testing.F) {
+	f.Add([]byte{0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x09, 0x22}) // TPM_RC_RETRY
+	f.Add([]byte{0x80, 0x02, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 2, 0, 32})
+	f.Fuzz(func(t *testing.T, rsp []byte) {
+		_, params, err := parseSessionsRsp(rsp, 0)
+		if err != nil {
+			checkRspErr(t, "parseSessionsRsp", err)
+			return
+		}
+		tag, err := parseHMACRsp(params)
+		if err != nil {
+			checkRspErr(t, "parseHMACRsp", err)
+			return
+		}
+		if len(tag) != 32 || within(rsp, tag) || !bytes.Equal(tag, params[2:]) {
+			t.Fatalf("parseHMACRsp(%x) = %x, want a copy of its 32 bytes", params, tag)
+		}
+	})
 }

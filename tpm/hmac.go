@@ -62,6 +62,10 @@ func (t *TPM) DeriveKey(ctx context.Context, b *Blob, a Auth, label []byte) ([]b
 
 // hmacOnce is one TPM2_HMAC; encOut asks for its result to be encrypted.
 func (t *TPM) hmacOnce(ctx context.Context, p *parsedBlob, a Auth, data []byte, encOut bool) ([]byte, error) {
+	if !encOut && !p.hasPIN && !p.hasPolicy {
+		// Encoded here, before the TPM's turn: only the exchange waits.
+		return t.hmacPassword(ctx, p, appendHMACCmd(make([]byte, 0, hmacCmdSize(len(data))), data))
+	}
 	var out []byte
 	err := t.withKey(ctx, "tpm2.HMAC", p, a, encOut, false, func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error {
 		rsp, err := tpm2.Hmac{Handle: ah, Buffer: tpm2.TPM2BMaxBuffer{Buffer: data}, HashAlg: tpm2.TPMAlgSHA256}.Execute(tr, extra...)
@@ -71,6 +75,30 @@ func (t *TPM) hmacOnce(ctx context.Context, p *parsedBlob, a Auth, data []byte, 
 		return err
 	})
 	return out, err
+}
+
+// hmacPassword is the hot path: a key authorized by the empty password,
+// with a TPM2_HMAC encoded before the TPM's turn; the turn covers only the
+// (cached) load and the one exchange with the TPM.
+func (t *TPM) hmacPassword(ctx context.Context, p *parsedBlob, cmd []byte) ([]byte, error) {
+	var params []byte
+	err := t.do(ctx, "tpm2.HMAC", func(tr transport.TPM) error {
+		k, err := t.loadLocked(tr, p)
+		if err != nil {
+			return err
+		}
+		setHMACKey(cmd, k.handle)
+		_, params, err = sendRaw(tr, cmd, 0)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	tag, err := parseHMACRsp(params)
+	if err != nil {
+		return nil, fmt.Errorf("tpm.HMAC: %w", err)
+	}
+	return tag, nil
 }
 
 // hmacSequenceLocked runs one HMAC sequence over data, in chunks of at most
