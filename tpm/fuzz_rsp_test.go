@@ -226,3 +226,21 @@ func FuzzHMACResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHMACSessionResponse: parseHMACSessionRsp on whatever comes back,
+// with a fixed session: a 32-byte tag in a buffer of its own, or an error.
+func FuzzHMACSessionResponse(f *testing.F) {
+	pin := []byte("1234")
+	f.Add(hmacSessionRsp(fakeSession(), pin, make([]byte, 32), make([]byte, nonceSize), attrContinue))
+	f.Add([]byte{0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x09, 0x8e}) // TPM_RC_AUTH_FAIL, session 1
+	f.Fuzz(func(t *testing.T, rsp []byte) {
+		tag, err := parseHMACSessionRsp(rsp, fakeSession(), pin)
+		if err != nil {
+			checkRspErr(t, "parseHMACSessionRsp", err)
+			return
+		}
+		if len(tag) != 32 || within(rsp, tag) {
+			t.Fatalf("parseHMACSessionRsp(%x) = %x, want a copy of 32 bytes", rsp, tag)
+		}
+	})
+}

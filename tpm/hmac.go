@@ -2,6 +2,7 @@ package tpm
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
@@ -66,6 +67,9 @@ func (t *TPM) hmacOnce(ctx context.Context, p *parsedBlob, a Auth, data []byte, 
 		// Encoded here, before the TPM's turn: only the exchange waits.
 		return t.hmacPassword(ctx, p, appendHMACCmd(make([]byte, 0, hmacCmdSize(len(data))), data))
 	}
+	if !encOut && p.hasPIN && !p.hasPolicy {
+		return t.hmacPIN(ctx, p, a.PIN, data)
+	}
 	var out []byte
 	err := t.withKey(ctx, "tpm2.HMAC", p, a, encOut, false, func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error {
 		rsp, err := tpm2.Hmac{Handle: ah, Buffer: tpm2.TPM2BMaxBuffer{Buffer: data}, HashAlg: tpm2.TPMAlgSHA256}.Execute(tr, extra...)
@@ -99,6 +103,32 @@ func (t *TPM) hmacPassword(ctx context.Context, p *parsedBlob, cmd []byte) ([]by
 		return nil, fmt.Errorf("tpm.HMAC: %w", err)
 	}
 	return tag, nil
+}
+
+// hmacPIN is one TPM2_HMAC of a key with a PIN, hand-encoded, through the
+// kept salted session with the PIN as its HMAC auth.
+func (t *TPM) hmacPIN(ctx context.Context, p *parsedBlob, pin, data []byte) ([]byte, error) {
+	var tag []byte
+	err := t.do(ctx, "tpm2.HMAC", func(tr transport.TPM) error {
+		k, err := t.loadLocked(tr, p)
+		if err != nil {
+			return err
+		}
+		s, err := t.sessionLocked()
+		if err != nil {
+			return err
+		}
+		if _, err := rand.Read(s.nonceCaller); err != nil {
+			return err
+		}
+		rsp, err := tr.Send(appendHMACSessionCmd(make([]byte, 0, hmacSessionCmdSize(len(data))), s, pin, k, data))
+		if err != nil {
+			return err
+		}
+		tag, err = parseHMACSessionRsp(rsp, s, pin)
+		return err
+	})
+	return tag, err
 }
 
 // hmacSequenceLocked runs one HMAC sequence over data, in chunks of at most

@@ -1,0 +1,236 @@
+package tpm
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-tpm/tpm2"
+
+	"github.com/tpmkeyd/tpmkeyd/internal/swtpmtest"
+)
+
+// fakeSession is a salted session as startSaltedSession leaves it, with
+// fixed bytes instead of a TPM's.
+func fakeSession() *saltedSession {
+	return &saltedSession{
+		handle:      0x02000000,
+		sessionKey:  bytes.Repeat([]byte{0x3c}, 32),
+		nonceCaller: bytes.Repeat([]byte{0x11}, nonceSize),
+		nonceTPM:    bytes.Repeat([]byte{0x22}, nonceSize),
+	}
+}
+
+var testKey = &loadedKey{handle: 0x80000002, name: tpm2.TPM2BName{Buffer: append([]byte{0, 0xb}, bytes.Repeat([]byte{0x7e}, 32)...)}}
+
+// TestHMACSessionCmdMatchesGoTPM: the hand-encoded TPM2_HMAC through the
+// salted session is byte for byte what go-tpm sends for the same command
+// through the same session (session.go's sessionUse), PIN as HMAC auth.
+func TestHMACSessionCmdMatchesGoTPM(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pin  []byte
+		n    int
+	}{
+		{"pin-32-bytes", []byte("1234"), 32},
+		{"pin-empty-data", []byte("1234"), 0},
+		{"pin-1024-bytes", []byte("a longer PIN of some length"), 1024},
+		{"pin-trailing-zeros", []byte("12\x00\x00"), 32},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := fakeSession()
+			data := bytes.Repeat([]byte{0xa7}, tc.n)
+			ct := &cannedTransport{rsp: failRsp}
+			_, _ = tpm2.Hmac{
+				Handle:  tpm2.AuthHandle{Handle: testKey.handle, Name: testKey.name, Auth: s.use(tc.pin, false, false)},
+				Buffer:  tpm2.TPM2BMaxBuffer{Buffer: data},
+				HashAlg: tpm2.TPMAlgSHA256,
+			}.Execute(ct)
+			// go-tpm rolled nonceCaller before encoding: s holds the nonce it used.
+			got := appendHMACSessionCmd(nil, s, tc.pin, testKey, data)
+			if !bytes.Equal(got, ct.cmd) {
+				t.Errorf("appendHMACSessionCmd() = %x, want %x (go-tpm)", got, ct.cmd)
+			}
+			if len(got) != hmacSessionCmdSize(tc.n) {
+				t.Errorf("hmacSessionCmdSize(%d) = %d, want %d", tc.n, hmacSessionCmdSize(tc.n), len(got))
+			}
+		})
+	}
+}
+
+// answerFunc is a transport that answers each command with f(command).
+type answerFunc func(cmd []byte) []byte
+
+func (f answerFunc) Send(cmd []byte) ([]byte, error) { return f(cmd), nil }
+
+// hmacSessionRsp builds the TPM's successful answer to a TPM2_HMAC through
+// s with pin: tag, a new nonceTPM, attrs and the response HMAC.
+func hmacSessionRsp(s *saltedSession, pin, tag, newNonce []byte, attrs byte) []byte {
+	params := tpm2.Marshal(tpm2.TPM2BDigest{Buffer: tag})
+	h := sha256.New()
+	h.Write(make([]byte, 4))
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(tpm2.TPMCCHMAC)))
+	h.Write(params)
+	mac := sessionHMAC(sessionHMACKey(s, pin), h.Sum(nil), newNonce, s.nonceCaller, nil, attrs)
+	b := binary.BigEndian.AppendUint16(nil, uint16(tpm2.TPMSTSessions))
+	b = binary.BigEndian.AppendUint32(b, 0)
+	b = binary.BigEndian.AppendUint32(b, 0)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(params)))
+	b = append(b, params...)
+	b = append2B(b, newNonce)
+	b = append(b, attrs)
+	b = append2B(b, mac)
+	binary.BigEndian.PutUint32(b[2:], uint32(len(b)))
+	return b
+}
+
+// TestHMACSessionRspMatchesGoTPM: go-tpm (validating through sessionUse)
+// and the hand parser accept the same answer, give the same tag and leave
+// the session with the same nonceTPM; a session the TPM ended is dropped.
+func TestHMACSessionRspMatchesGoTPM(t *testing.T) {
+	pin := []byte("1234")
+	tag := bytes.Repeat([]byte{0x5d}, 32)
+	newNonce := bytes.Repeat([]byte{0x9a}, nonceSize)
+	for _, tc := range []struct {
+		name  string
+		attrs byte
+	}{{"continue", attrContinue}, {"session-ended", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			goS, ourS := fakeSession(), fakeSession()
+			var rsp []byte // answered once go-tpm has rolled its nonceCaller
+			want, err := tpm2.Hmac{Handle: tpm2.AuthHandle{Handle: testKey.handle, Name: testKey.name,
+				Auth: goS.use(pin, false, false)}}.Execute(answerFunc(func([]byte) []byte {
+				rsp = hmacSessionRsp(goS, pin, tag, newNonce, tc.attrs)
+				return rsp
+			}))
+			if err != nil {
+				t.Fatalf("go-tpm Hmac.Execute = %v", err)
+			}
+			ourS.nonceCaller = bytes.Clone(goS.nonceCaller)
+			got, err := parseHMACSessionRsp(rsp, ourS, pin)
+			if err != nil || !bytes.Equal(got, want.OutHMAC.Buffer) {
+				t.Fatalf("parseHMACSessionRsp() = %x, %v, want %x (go-tpm)", got, err, want.OutHMAC.Buffer)
+			}
+			if !bytes.Equal(ourS.nonceTPM, goS.nonceTPM) || ourS.handle != goS.handle {
+				t.Errorf("session after parseHMACSessionRsp = nonceTPM %x handle %#x, want %x %#x (go-tpm)",
+					ourS.nonceTPM, uint32(ourS.handle), goS.nonceTPM, uint32(goS.handle))
+			}
+		})
+	}
+}
+
+// TestHMACSessionRspTampered: an answer with any byte changed, cut short
+// or answered with a TPM error is refused, never accepted or a panic; a
+// TPM error leaves the session's nonces as they were.
+func TestHMACSessionRspTampered(t *testing.T) {
+	pin := []byte("1234")
+	good := hmacSessionRsp(fakeSession(), pin, bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, nonceSize), attrContinue)
+	for i := range good {
+		bad := bytes.Clone(good)
+		bad[i] ^= 0x40
+		if tag, err := parseHMACSessionRsp(bad, fakeSession(), pin); err == nil {
+			t.Errorf("parseHMACSessionRsp(byte %d flipped) = %x, nil error, want an error", i, tag)
+		}
+	}
+	for n := 0; n < len(good); n++ {
+		cut := bytes.Clone(good[:n])
+		if n >= 6 {
+			binary.BigEndian.PutUint32(cut[2:], uint32(n))
+		}
+		if tag, err := parseHMACSessionRsp(cut, fakeSession(), pin); err == nil {
+			t.Errorf("parseHMACSessionRsp(cut to %d bytes) = %x, nil error, want an error", n, tag)
+		}
+	}
+	if _, err := parseHMACSessionRsp(good, fakeSession(), []byte("4321")); !errors.Is(err, errMalformed) {
+		t.Errorf("parseHMACSessionRsp(other PIN) = %v, want errMalformed (response HMAC)", err)
+	}
+	for _, rc := range []tpm2.TPMRC{tpm2.TPMRC(0x98e), tpm2.TPMRCRetry, tpm2.TPMRCLockout} {
+		t.Run(fmt.Sprintf("rc-%#x", uint32(rc)), func(t *testing.T) {
+			s := fakeSession()
+			_, err := parseHMACSessionRsp(rcResponse(rc), s, pin)
+			if !errors.Is(err, rc) {
+				t.Errorf("parseHMACSessionRsp(%v) = %v, want it", rc, err)
+			}
+			if want := fakeSession(); !bytes.Equal(s.nonceTPM, want.nonceTPM) || s.handle != want.handle {
+				t.Errorf("session after %v = nonceTPM %x handle %#x, want unchanged", rc, s.nonceTPM, uint32(s.handle))
+			}
+		})
+	}
+}
+
+// TestHMACPINSessionRestart: when the TPM no longer knows the kept salted
+// session, a PIN MAC starts a new one and succeeds.
+func TestHMACPINSessionRestart(t *testing.T) {
+	tt := openTest(t)
+	key, pin := randomBytes(t, 32), []byte("1234")
+	b := knownHMACKey(t, tt.TPM, key, pin)
+	data := []byte("data")
+	if _, err := tt.HMAC(ctx(), b, Auth{PIN: pin}, data); err != nil {
+		t.Fatalf("HMAC(warm) = %v", err)
+	}
+	var old tpm2.TPMHandle
+	tt.inTurn(t, func() {
+		old = tt.sess.handle
+		if err := sendFlush(tt.wire, old); err != nil {
+			t.Fatalf("FlushContext(session) = %v", err)
+		}
+	})
+	got, err := tt.HMAC(ctx(), b, Auth{PIN: pin}, data)
+	if want := goHMAC(key, data); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("HMAC(after the session was flushed) = %x, %v, want %x", got, err, want)
+	}
+	tt.inTurn(t, func() {
+		if tt.sess == nil || tt.sess.handle == 0 {
+			t.Errorf("salted session after restart = none, want a new one")
+		}
+	})
+}
+
+// TestBusProbeMAC: on the TPM bus, a MAC with a PIN shows its data and its
+// tag (neither is secret: the control that the probe sees the MAC) but
+// never the PIN; DeriveKey's result never crosses in the clear.
+func TestBusProbeMAC(t *testing.T) {
+	sw := swtpmtest.Start(t)
+	tap := sw.StartTap()
+	tp, err := OpenSpec(ctx(), tap.Spec(), Options{StateDir: t.TempDir(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", tap.Spec(), err)
+	}
+	pin := []byte("mac-pin-4e1b7d20-on-the-bus?")
+	data := []byte("mac-data-9f03c6e1-not-secret")
+	secrets := [][]byte{pin}
+	var tags [][]byte
+	for _, a := range []Auth{{PIN: pin}, {}} {
+		b, _, err := tp.CreateKey(ctx(), KeySpec{Algorithm: HMACSHA256, Purposes: PurposeMAC, PIN: a.PIN})
+		if err != nil {
+			t.Fatalf("CreateKey(hmac-sha256, PIN=%v) = %v", len(a.PIN) > 0, err)
+		}
+		tag, err := tp.HMAC(ctx(), b, a, data)
+		if err != nil {
+			t.Fatalf("HMAC(PIN=%v) = %v", len(a.PIN) > 0, err)
+		}
+		tags = append(tags, tag)
+		wk, err := tp.DeriveKey(ctx(), b, a, []byte("label"))
+		if err != nil {
+			t.Fatalf("DeriveKey(PIN=%v) = %v", len(a.PIN) > 0, err)
+		}
+		secrets = append(secrets, wk)
+	}
+	if err := tp.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	for _, s := range secrets {
+		if tap.Seen(s) {
+			t.Errorf("secret %x crossed the TPM bus in the clear", s)
+		}
+	}
+	for _, s := range append(tags, data) {
+		if !tap.Seen(s) {
+			t.Errorf("tap.Seen(%x) = false, want true: the probe does not see the MAC traffic", s)
+		}
+	}
+	sw.AssertNoTransients()
+}
