@@ -17,7 +17,9 @@ import (
 //
 // Neither data nor the tag is treated as secret: both cross the bus in the
 // clear. A key with a PIN is authorized through the salted session, so the
-// PIN does not.
+// PIN does not. Once the key is loaded, one TPM2_HMAC is the only command:
+// hand-encoded for a key without PIN or policy (rawcmd_hmac.go) and for a
+// PIN key (rawcmd_session.go); a PCR-bound key goes through go-tpm.
 func (t *TPM) HMAC(ctx context.Context, b *Blob, a Auth, data []byte) ([]byte, error) {
 	p, err := t.use(b, a, PurposeMAC)
 	if err != nil {
