@@ -234,3 +234,50 @@ func TestBusProbeMAC(t *testing.T) {
 	}
 	sw.AssertNoTransients()
 }
+
+// TestHMACFaults: a hand-encoded MAC, with and without PIN, survives RETRY
+// answers (retried, with a new caller nonce) and a connection dropped
+// before its answer (reconnected, the salted session started again), and
+// still gives the right tag.
+func TestHMACFaults(t *testing.T) {
+	tt, in := openFaulty(t)
+	key, pin := randomBytes(t, 32), []byte("1234")
+	data := []byte("data")
+	keys := []struct {
+		name string
+		b    *Blob
+		a    Auth
+	}{
+		{"no-pin", knownHMACKey(t, tt.TPM, key, nil), Auth{}},
+		{"pin", knownHMACKey(t, tt.TPM, key, pin), Auth{PIN: pin}},
+	}
+	for _, f := range []struct {
+		name      string
+		hook      func() faultHook // a new one per key: a hook counts down
+		wantHMACs int
+		wantDials int
+	}{
+		{"retry-twice", func() faultHook { return answerRC(tpm2.TPMCCHMAC, tpm2.TPMRCRetry, 2) }, 3, 0},
+		{"dropped-response", func() faultHook { return dropResponse(tpm2.TPMCCHMAC, 1) }, 2, 1},
+	} {
+		for _, k := range keys {
+			t.Run(f.name+"-"+k.name, func(t *testing.T) {
+				if _, err := tt.HMAC(ctx(), k.b, k.a, data); err != nil { // loaded, session started
+					t.Fatalf("HMAC(warm) = %v", err)
+				}
+				in.resetCounts()
+				in.set(f.hook())
+				got, err := tt.HMAC(ctx(), k.b, k.a, data)
+				in.set(nil)
+				if want := goHMAC(key, data); err != nil || !bytes.Equal(got, want) {
+					t.Fatalf("HMAC(%s) = %x, %v, want %x", f.name, got, err, want)
+				}
+				dials, seen := in.counts()
+				if seen[tpm2.TPMCCHMAC] != f.wantHMACs || dials != f.wantDials {
+					t.Errorf("HMAC(%s) sent TPM2_HMAC %d times over %d redials, want %d over %d",
+						f.name, seen[tpm2.TPMCCHMAC], dials, f.wantHMACs, f.wantDials)
+				}
+			})
+		}
+	}
+}
