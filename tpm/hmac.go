@@ -69,8 +69,8 @@ func (t *TPM) hmacOnce(ctx context.Context, p *parsedBlob, a Auth, data []byte, 
 		// Encoded here, before the TPM's turn: only the exchange waits.
 		return t.hmacPassword(ctx, p, appendHMACCmd(make([]byte, 0, hmacCmdSize(len(data))), data))
 	}
-	if !encOut && p.hasPIN && !p.hasPolicy {
-		return t.hmacPIN(ctx, p, a.PIN, data)
+	if p.hasPIN && !p.hasPolicy {
+		return t.hmacPIN(ctx, p, a.PIN, data, encOut)
 	}
 	var out []byte
 	err := t.withKey(ctx, "tpm2.HMAC", p, a, encOut, false, func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error {
@@ -108,8 +108,13 @@ func (t *TPM) hmacPassword(ctx context.Context, p *parsedBlob, cmd []byte) ([]by
 }
 
 // hmacPIN is one TPM2_HMAC of a key with a PIN, hand-encoded, through the
-// kept salted session with the PIN as its HMAC auth.
-func (t *TPM) hmacPIN(ctx context.Context, p *parsedBlob, pin, data []byte) ([]byte, error) {
+// kept salted session with the PIN as its HMAC auth; encOut has the TPM
+// encrypt the result (DeriveKey).
+func (t *TPM) hmacPIN(ctx context.Context, p *parsedBlob, pin, data []byte, encOut bool) ([]byte, error) {
+	attrs := byte(attrContinue)
+	if encOut {
+		attrs |= attrEncrypt
+	}
 	var tag []byte
 	err := t.do(ctx, "tpm2.HMAC", func(tr transport.TPM) error {
 		k, err := t.loadLocked(tr, p)
@@ -123,11 +128,11 @@ func (t *TPM) hmacPIN(ctx context.Context, p *parsedBlob, pin, data []byte) ([]b
 		if _, err := rand.Read(s.nonceCaller); err != nil {
 			return err
 		}
-		rsp, err := tr.Send(appendHMACSessionCmd(make([]byte, 0, hmacSessionCmdSize(len(data))), s, pin, k, data))
+		rsp, err := tr.Send(appendHMACSessionCmd(make([]byte, 0, hmacSessionCmdSize(len(data))), s, pin, k, data, attrs))
 		if err != nil {
 			return err
 		}
-		tag, err = parseHMACSessionRsp(rsp, s, pin)
+		tag, err = parseHMACSessionRsp(rsp, s, pin, encOut)
 		return err
 	})
 	return tag, err

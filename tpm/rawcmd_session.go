@@ -1,6 +1,8 @@
 package tpm
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -11,26 +13,34 @@ import (
 
 // Hand-encoded TPM2_HMAC authorized by the kept salted session (session.go)
 // with the key's PIN as its HMAC auth (TPM 2.0 Part 1 §19.6: cpHash, rpHash
-// and the session HMAC): the MAC path of a key with a PIN. The PIN never
-// crosses the bus; it is only part of the HMAC key. No parameter is
-// encrypted: neither the data nor the tag is secret. The tests check the
-// bytes against go-tpm's encoding of the same command through the same
-// session.
+// and the session HMAC): the MAC and DeriveKey path of a key with a PIN.
+// The PIN never crosses the bus; it is only part of the HMAC key. For a MAC
+// no parameter is encrypted: neither the data nor the tag is secret. For
+// DeriveKey the session's encrypt attribute is set, so the result crosses
+// AES-128-CFB-encrypted (Part 1 §21.3) and is decrypted here. The tests
+// check the bytes against go-tpm's encoding of the same command through
+// the same session.
 
 // sessionAuthSize is the authorization area of one HMAC session after its
 // size field: handle, a 2B nonce, attributes, a 2B SHA-256 HMAC.
 const sessionAuthSize = 4 + 2 + nonceSize + 1 + 2 + sha256.Size
 
-// attrContinue is TPMA_SESSION with only continueSession set.
-const attrContinue = 0x01
+// TPMA_SESSION bits (Part 2 §8.4): continueSession, and encrypt (the TPM
+// encrypts the first response parameter).
+const (
+	attrContinue = 0x01
+	attrEncrypt  = 0x40
+)
 
 // hmacSessionCmdSize is the size of such a TPM2_HMAC over n bytes of data.
 func hmacSessionCmdSize(n int) int { return cmdHeaderSize + 4 + 4 + sessionAuthSize + 2 + n + 2 }
 
 // appendHMACSessionCmd encodes TPM2_HMAC of data with SHA-256 on the
-// loaded key k, authorized by s with the auth value pin. It uses the
-// session's nonces as they stand: the caller rolls nonceCaller first.
-func appendHMACSessionCmd(b []byte, s *saltedSession, pin []byte, k *loadedKey, data []byte) []byte {
+// loaded key k, authorized by s with the auth value pin, with session
+// attributes attrs (attrContinue, or with attrEncrypt for a secret result).
+// It uses the session's nonces as they stand: the caller rolls nonceCaller
+// first.
+func appendHMACSessionCmd(b []byte, s *saltedSession, pin []byte, k *loadedKey, data []byte, attrs byte) []byte {
 	b = appendCmdHeader(b, tpm2.TPMCCHMAC)
 	b = binary.BigEndian.AppendUint32(b, uint32(k.handle))
 	b = binary.BigEndian.AppendUint32(b, sessionAuthSize)
@@ -44,12 +54,12 @@ func appendHMACSessionCmd(b []byte, s *saltedSession, pin []byte, k *loadedKey, 
 	h.Write(binary.BigEndian.AppendUint32(nil, uint32(tpm2.TPMCCHMAC)))
 	h.Write(k.name.Buffer)
 	h.Write(b[params:])
-	mac := sessionHMAC(sessionHMACKey(s, pin), h.Sum(nil), s.nonceCaller, s.nonceTPM, nil, attrContinue)
+	mac := sessionHMAC(sessionHMACKey(s, pin), h.Sum(nil), s.nonceCaller, s.nonceTPM, nil, attrs)
 
 	var area [sessionAuthSize]byte
 	a := binary.BigEndian.AppendUint32(area[:0], uint32(s.handle))
 	a = append2B(a, s.nonceCaller) // nonceSize bytes
-	a = append(a, attrContinue)
+	a = append(a, attrs)
 	copy(b[auth:params], append2B(a, mac))
 	return finishCmd(b)
 }
@@ -62,10 +72,11 @@ func sessionHMACKey(s *saltedSession, pin []byte) []byte {
 
 // parseHMACSessionRsp checks a TPM2_HMAC response authorized by s with
 // pin: it takes the TPM's new nonce into s (and forgets the session if the
-// TPM ended it), checks the response HMAC, and returns a copy of the tag.
-// A TPM error comes back as a tpm2.TPMRC, as go-tpm does; the session's
-// nonces are then unchanged, as the TPM leaves them.
-func parseHMACSessionRsp(rsp []byte, s *saltedSession, pin []byte) ([]byte, error) {
+// TPM ended it), checks the response HMAC, and returns a copy of the tag,
+// decrypted when the command asked for encryption (encrypted). A TPM error
+// comes back as a tpm2.TPMRC, as go-tpm does; the session's nonces are
+// then unchanged, as the TPM leaves them.
+func parseHMACSessionRsp(rsp []byte, s *saltedSession, pin []byte, encrypted bool) ([]byte, error) {
 	tag, rest, err := splitRsp(rsp)
 	if err != nil {
 		return nil, err
@@ -95,9 +106,31 @@ func parseHMACSessionRsp(rsp []byte, s *saltedSession, pin []byte) ([]byte, erro
 	h.Write(make([]byte, 4)) // TPM_RC_SUCCESS
 	h.Write(binary.BigEndian.AppendUint32(nil, uint32(tpm2.TPMCCHMAC)))
 	h.Write(params)
-	want := sessionHMAC(sessionHMACKey(s, pin), h.Sum(nil), s.nonceTPM, s.nonceCaller, nil, attrs)
+	key := sessionHMACKey(s, pin)
+	want := sessionHMAC(key, h.Sum(nil), s.nonceTPM, s.nonceCaller, nil, attrs)
 	if !hmac.Equal(got, want) {
 		return nil, fmt.Errorf("%w: TPM2_HMAC response HMAC mismatch", errMalformed)
 	}
-	return parseHMACRsp(params)
+	out, err := parseHMACRsp(params)
+	if err != nil || !encrypted {
+		return out, err
+	}
+	if err := cfbDecrypt(key, s.nonceTPM, s.nonceCaller, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// cfbDecrypt decrypts p in place: the first response parameter's buffer,
+// with the key and IV from KDFa(hmacKey, "CFB", nonceTPM, nonceCaller)
+// (Part 1 §21.3), as the session's Decrypt does for go-tpm.
+func cfbDecrypt(hmacKey, nonceTPM, nonceCaller, p []byte) error {
+	keyIV := tpm2.KDFa(sessionCrypt, hmacKey, "CFB", nonceTPM, nonceCaller, (aesKeyBytes+cfbIVBytes)*8)
+	block, err := aes.NewCipher(keyIV[:aesKeyBytes])
+	if err != nil {
+		return err
+	}
+	cipher.NewCFBDecrypter(block, keyIV[aesKeyBytes:]).XORKeyStream(p, p)
+	clear(keyIV)
+	return nil
 }

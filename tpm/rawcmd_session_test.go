@@ -2,6 +2,9 @@ package tpm
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -31,26 +34,32 @@ var testKey = &loadedKey{handle: 0x80000002, name: tpm2.TPM2BName{Buffer: append
 // through the same session (session.go's sessionUse), PIN as HMAC auth.
 func TestHMACSessionCmdMatchesGoTPM(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		pin  []byte
-		n    int
+		name   string
+		pin    []byte
+		n      int
+		encOut bool
 	}{
-		{"pin-32-bytes", []byte("1234"), 32},
-		{"pin-empty-data", []byte("1234"), 0},
-		{"pin-1024-bytes", []byte("a longer PIN of some length"), 1024},
-		{"pin-trailing-zeros", []byte("12\x00\x00"), 32},
+		{"pin-32-bytes", []byte("1234"), 32, false},
+		{"pin-empty-data", []byte("1234"), 0, false},
+		{"pin-1024-bytes", []byte("a longer PIN of some length"), 1024, false},
+		{"pin-trailing-zeros", []byte("12\x00\x00"), 32, false},
+		{"derive-key-encrypted-result", []byte("1234"), 34, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := fakeSession()
 			data := bytes.Repeat([]byte{0xa7}, tc.n)
 			ct := &cannedTransport{rsp: failRsp}
 			_, _ = tpm2.Hmac{
-				Handle:  tpm2.AuthHandle{Handle: testKey.handle, Name: testKey.name, Auth: s.use(tc.pin, false, false)},
+				Handle:  tpm2.AuthHandle{Handle: testKey.handle, Name: testKey.name, Auth: s.use(tc.pin, tc.encOut, false)},
 				Buffer:  tpm2.TPM2BMaxBuffer{Buffer: data},
 				HashAlg: tpm2.TPMAlgSHA256,
 			}.Execute(ct)
 			// go-tpm rolled nonceCaller before encoding: s holds the nonce it used.
-			got := appendHMACSessionCmd(nil, s, tc.pin, testKey, data)
+			attrs := byte(attrContinue)
+			if tc.encOut {
+				attrs |= attrEncrypt
+			}
+			got := appendHMACSessionCmd(nil, s, tc.pin, testKey, data, attrs)
 			if !bytes.Equal(got, ct.cmd) {
 				t.Errorf("appendHMACSessionCmd() = %x, want %x (go-tpm)", got, ct.cmd)
 			}
@@ -69,6 +78,12 @@ func (f answerFunc) Send(cmd []byte) ([]byte, error) { return f(cmd), nil }
 // hmacSessionRsp builds the TPM's successful answer to a TPM2_HMAC through
 // s with pin: tag, a new nonceTPM, attrs and the response HMAC.
 func hmacSessionRsp(s *saltedSession, pin, tag, newNonce []byte, attrs byte) []byte {
+	tag = bytes.Clone(tag)
+	if attrs&attrEncrypt != 0 { // as the TPM does: CFB, then the HMAC over the ciphertext
+		keyIV := tpm2.KDFa(crypto.SHA256, append(bytes.Clone(s.sessionKey), pin...), "CFB", newNonce, s.nonceCaller, 256)
+		block, _ := aes.NewCipher(keyIV[:16])
+		cipher.NewCFBEncrypter(block, keyIV[16:]).XORKeyStream(tag, tag)
+	}
 	params := tpm2.Marshal(tpm2.TPM2BDigest{Buffer: tag})
 	h := sha256.New()
 	h.Write(make([]byte, 4))
@@ -97,12 +112,12 @@ func TestHMACSessionRspMatchesGoTPM(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		attrs byte
-	}{{"continue", attrContinue}, {"session-ended", 0}} {
+	}{{"continue", attrContinue}, {"session-ended", 0}, {"encrypted-result", attrContinue | attrEncrypt}} {
 		t.Run(tc.name, func(t *testing.T) {
 			goS, ourS := fakeSession(), fakeSession()
 			var rsp []byte // answered once go-tpm has rolled its nonceCaller
 			want, err := tpm2.Hmac{Handle: tpm2.AuthHandle{Handle: testKey.handle, Name: testKey.name,
-				Auth: goS.use(pin, false, false)}}.Execute(answerFunc(func([]byte) []byte {
+				Auth: goS.use(pin, tc.attrs&attrEncrypt != 0, false)}}.Execute(answerFunc(func([]byte) []byte {
 				rsp = hmacSessionRsp(goS, pin, tag, newNonce, tc.attrs)
 				return rsp
 			}))
@@ -110,8 +125,8 @@ func TestHMACSessionRspMatchesGoTPM(t *testing.T) {
 				t.Fatalf("go-tpm Hmac.Execute = %v", err)
 			}
 			ourS.nonceCaller = bytes.Clone(goS.nonceCaller)
-			got, err := parseHMACSessionRsp(rsp, ourS, pin)
-			if err != nil || !bytes.Equal(got, want.OutHMAC.Buffer) {
+			got, err := parseHMACSessionRsp(rsp, ourS, pin, tc.attrs&attrEncrypt != 0)
+			if err != nil || !bytes.Equal(got, want.OutHMAC.Buffer) || !bytes.Equal(got, tag) {
 				t.Fatalf("parseHMACSessionRsp() = %x, %v, want %x (go-tpm)", got, err, want.OutHMAC.Buffer)
 			}
 			if !bytes.Equal(ourS.nonceTPM, goS.nonceTPM) || ourS.handle != goS.handle {
@@ -131,7 +146,7 @@ func TestHMACSessionRspTampered(t *testing.T) {
 	for i := range good {
 		bad := bytes.Clone(good)
 		bad[i] ^= 0x40
-		if tag, err := parseHMACSessionRsp(bad, fakeSession(), pin); err == nil {
+		if tag, err := parseHMACSessionRsp(bad, fakeSession(), pin, false); err == nil {
 			t.Errorf("parseHMACSessionRsp(byte %d flipped) = %x, nil error, want an error", i, tag)
 		}
 	}
@@ -140,17 +155,17 @@ func TestHMACSessionRspTampered(t *testing.T) {
 		if n >= 6 {
 			binary.BigEndian.PutUint32(cut[2:], uint32(n))
 		}
-		if tag, err := parseHMACSessionRsp(cut, fakeSession(), pin); err == nil {
+		if tag, err := parseHMACSessionRsp(cut, fakeSession(), pin, false); err == nil {
 			t.Errorf("parseHMACSessionRsp(cut to %d bytes) = %x, nil error, want an error", n, tag)
 		}
 	}
-	if _, err := parseHMACSessionRsp(good, fakeSession(), []byte("4321")); !errors.Is(err, errMalformed) {
+	if _, err := parseHMACSessionRsp(good, fakeSession(), []byte("4321"), false); !errors.Is(err, errMalformed) {
 		t.Errorf("parseHMACSessionRsp(other PIN) = %v, want errMalformed (response HMAC)", err)
 	}
 	for _, rc := range []tpm2.TPMRC{tpm2.TPMRC(0x98e), tpm2.TPMRCRetry, tpm2.TPMRCLockout} {
 		t.Run(fmt.Sprintf("rc-%#x", uint32(rc)), func(t *testing.T) {
 			s := fakeSession()
-			_, err := parseHMACSessionRsp(rcResponse(rc), s, pin)
+			_, err := parseHMACSessionRsp(rcResponse(rc), s, pin, true)
 			if !errors.Is(err, rc) {
 				t.Errorf("parseHMACSessionRsp(%v) = %v, want it", rc, err)
 			}
