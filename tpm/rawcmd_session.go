@@ -54,7 +54,9 @@ func appendHMACSessionCmd(b []byte, s *saltedSession, pin []byte, k *loadedKey, 
 	h.Write(binary.BigEndian.AppendUint32(nil, uint32(tpm2.TPMCCHMAC)))
 	h.Write(k.name.Buffer)
 	h.Write(b[params:])
-	mac := sessionHMAC(sessionHMACKey(s, pin), h.Sum(nil), s.nonceCaller, s.nonceTPM, nil, attrs)
+	key := sessionHMACKey(s, pin)
+	mac := sessionHMAC(key, h.Sum(nil), s.nonceCaller, s.nonceTPM, nil, attrs)
+	clear(key) // it holds the PIN
 
 	var area [sessionAuthSize]byte
 	a := binary.BigEndian.AppendUint32(area[:0], uint32(s.handle))
@@ -107,6 +109,7 @@ func parseHMACSessionRsp(rsp []byte, s *saltedSession, pin []byte, encrypted boo
 	h.Write(binary.BigEndian.AppendUint32(nil, uint32(tpm2.TPMCCHMAC)))
 	h.Write(params)
 	key := sessionHMACKey(s, pin)
+	defer clear(key) // it holds the PIN
 	want := sessionHMAC(key, h.Sum(nil), s.nonceTPM, s.nonceCaller, nil, attrs)
 	if !hmac.Equal(got, want) {
 		return nil, fmt.Errorf("%w: TPM2_HMAC response HMAC mismatch", errMalformed)
