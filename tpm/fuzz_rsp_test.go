@@ -184,6 +184,14 @@ func TestWriteResponseFuzzCorpus(t *testing.T) {
 		}
 		write("FuzzSignResponse", tc.name)
 	}
+	mac, _, err := tt.CreateKey(ctx(), KeySpec{Algorithm: HMACSHA256, Purposes: PurposeMAC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tt.HMAC(ctx(), mac, Auth{}, make([]byte, 32)); err != nil {
+		t.Fatal(err)
+	}
+	write("FuzzHMACResponse", "hmac-sha256-32-bytes")
 	tt.inTurn(t, func() {
 		if err := tt.probeLocked(); err != nil {
 			t.Fatal(err)
@@ -194,4 +202,45 @@ func TestWriteResponseFuzzCorpus(t *testing.T) {
 	write("FuzzTestResultResponse", "flush-bad-handle")
 	write("FuzzSignResponse", "flush-bad-handle")
 	write("FuzzLoadResponse", "flush-bad-handle")
+	write("FuzzHMACResponse", "flush-bad-handle")
+}
+
+// FuzzHMACResponse: the response header parsing of sendRaw, then
+// parseHMACRsp, whose tag must be a copy of exactly 32 bytes.
+func FuzzHMACResponse(f *testing.F) {
+	f.Add([]byte{0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x09, 0x22}) // TPM_RC_RETRY
+	f.Add([]byte{0x80, 0x02, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 2, 0, 32})
+	f.Fuzz(func(t *testing.T, rsp []byte) {
+		_, params, err := parseSessionsRsp(rsp, 0)
+		if err != nil {
+			checkRspErr(t, "parseSessionsRsp", err)
+			return
+		}
+		tag, err := parseHMACRsp(params)
+		if err != nil {
+			checkRspErr(t, "parseHMACRsp", err)
+			return
+		}
+		if len(tag) != 32 || within(rsp, tag) || !bytes.Equal(tag, params[2:]) {
+			t.Fatalf("parseHMACRsp(%x) = %x, want a copy of its 32 bytes", params, tag)
+		}
+	})
+}
+
+// FuzzHMACSessionResponse: parseHMACSessionRsp on whatever comes back,
+// with a fixed session: a 32-byte tag in a buffer of its own, or an error.
+func FuzzHMACSessionResponse(f *testing.F) {
+	pin := []byte("1234")
+	f.Add(hmacSessionRsp(fakeSession(), pin, make([]byte, 32), make([]byte, nonceSize), attrContinue))
+	f.Add([]byte{0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x09, 0x8e}) // TPM_RC_AUTH_FAIL, session 1
+	f.Fuzz(func(t *testing.T, rsp []byte) {
+		tag, err := parseHMACSessionRsp(rsp, fakeSession(), pin, len(rsp)%2 == 1) // both ways
+		if err != nil {
+			checkRspErr(t, "parseHMACSessionRsp", err)
+			return
+		}
+		if len(tag) != 32 || within(rsp, tag) {
+			t.Fatalf("parseHMACSessionRsp(%x) = %x, want a copy of 32 bytes", rsp, tag)
+		}
+	})
 }

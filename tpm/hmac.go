@@ -2,6 +2,7 @@ package tpm
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
@@ -16,7 +17,9 @@ import (
 //
 // Neither data nor the tag is treated as secret: both cross the bus in the
 // clear. A key with a PIN is authorized through the salted session, so the
-// PIN does not.
+// PIN does not. Once the key is loaded, one TPM2_HMAC is the only command:
+// hand-encoded for a key without PIN or policy (rawcmd_hmac.go) and for a
+// PIN key (rawcmd_session.go); a PCR-bound key goes through go-tpm.
 func (t *TPM) HMAC(ctx context.Context, b *Blob, a Auth, data []byte) ([]byte, error) {
 	p, err := t.use(b, a, PurposeMAC)
 	if err != nil {
@@ -62,6 +65,13 @@ func (t *TPM) DeriveKey(ctx context.Context, b *Blob, a Auth, label []byte) ([]b
 
 // hmacOnce is one TPM2_HMAC; encOut asks for its result to be encrypted.
 func (t *TPM) hmacOnce(ctx context.Context, p *parsedBlob, a Auth, data []byte, encOut bool) ([]byte, error) {
+	if !encOut && !p.hasPIN && !p.hasPolicy {
+		// Encoded here, before the TPM's turn: only the exchange waits.
+		return t.hmacPassword(ctx, p, appendHMACCmd(make([]byte, 0, hmacCmdSize(len(data))), data))
+	}
+	if p.hasPIN && !p.hasPolicy {
+		return t.hmacPIN(ctx, p, a.PIN, data, encOut)
+	}
 	var out []byte
 	err := t.withKey(ctx, "tpm2.HMAC", p, a, encOut, false, func(tr transport.TPM, ah tpm2.AuthHandle, extra []tpm2.Session) error {
 		rsp, err := tpm2.Hmac{Handle: ah, Buffer: tpm2.TPM2BMaxBuffer{Buffer: data}, HashAlg: tpm2.TPMAlgSHA256}.Execute(tr, extra...)
@@ -71,6 +81,61 @@ func (t *TPM) hmacOnce(ctx context.Context, p *parsedBlob, a Auth, data []byte, 
 		return err
 	})
 	return out, err
+}
+
+// hmacPassword is the hot path: a key authorized by the empty password,
+// with a TPM2_HMAC encoded before the TPM's turn; the turn covers only the
+// (cached) load and the one exchange with the TPM.
+func (t *TPM) hmacPassword(ctx context.Context, p *parsedBlob, cmd []byte) ([]byte, error) {
+	var params []byte
+	err := t.do(ctx, "tpm2.HMAC", func(tr transport.TPM) error {
+		k, err := t.loadLocked(tr, p)
+		if err != nil {
+			return err
+		}
+		setHMACKey(cmd, k.handle)
+		_, params, err = sendRaw(tr, cmd, 0)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	tag, err := parseHMACRsp(params)
+	if err != nil {
+		return nil, fmt.Errorf("tpm.HMAC: %w", err)
+	}
+	return tag, nil
+}
+
+// hmacPIN is one TPM2_HMAC of a key with a PIN, hand-encoded, through the
+// kept salted session with the PIN as its HMAC auth; encOut has the TPM
+// encrypt the result (DeriveKey).
+func (t *TPM) hmacPIN(ctx context.Context, p *parsedBlob, pin, data []byte, encOut bool) ([]byte, error) {
+	attrs := byte(attrContinue)
+	if encOut {
+		attrs |= attrEncrypt
+	}
+	var tag []byte
+	err := t.do(ctx, "tpm2.HMAC", func(tr transport.TPM) error {
+		k, err := t.loadLocked(tr, p)
+		if err != nil {
+			return err
+		}
+		s, err := t.sessionLocked()
+		if err != nil {
+			return err
+		}
+		if _, err := rand.Read(s.nonceCaller); err != nil {
+			return err
+		}
+		rsp, err := tr.Send(appendHMACSessionCmd(make([]byte, 0, hmacSessionCmdSize(len(data))), s, pin, k, data, attrs))
+		if err != nil {
+			return err
+		}
+		tag, err = parseHMACSessionRsp(rsp, s, pin, encOut)
+		return err
+	})
+	return tag, err
 }
 
 // hmacSequenceLocked runs one HMAC sequence over data, in chunks of at most

@@ -40,7 +40,7 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("json.Unmarshal(report) = %v; output:\n%s", err, stdout.String())
 	}
 	wantCases := []string{"hot-1-client", "hot-8-goroutines", "hot-64-goroutines", "hot-64-connections",
-		"round-robin-64-keys", "rsa-2048-pss", "mac-32-bytes", "mac-8-goroutines", "ecc-keygen",
+		"round-robin-64-keys", "rsa-2048-pss", "mac-32-bytes", "mac-8-goroutines", "verify-mac-32-bytes", "ecc-keygen",
 		"aead-encrypt-1mib", "aead-decrypt-1mib", "aead-encrypt-1kib-8-goroutines", "aead-decrypt-1kib-8-goroutines",
 		"ssh-agent-1-connection", "ssh-agent-8-connections"}
 	if _, err := os.Stat("/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so"); err == nil && cgoBuild {

@@ -156,6 +156,7 @@ func (e *agentEnv) cases() []agentCase {
 			}},
 		{"mac-32-bytes", "HMAC-SHA256 of 32 bytes in the TPM (MAC), 1 key, 1 client, serial", RawHMAC, 1, 0.90, mac},
 		{"mac-8-goroutines", "HMAC-SHA256 of 32 bytes in the TPM (MAC), 1 key, 8 goroutines on one client", RawHMAC, 8, 0, mac},
+		{"verify-mac-32-bytes", "VerifyMAC of a 32-byte message's tag in the TPM (TPM2_HMAC + compare), 1 key, 1 client, serial", RawHMAC, 1, 0, e.verifyMAC()},
 		{"ecc-keygen", "ECC P-256 GenerateKey (TPM2_Create + stored record), 1 client", RawECCCreate, 1, 0,
 			func(ctx context.Context, _, _ int) error {
 				alias := "bench-gen-" + strconv.FormatInt(e.gen.Add(1), 10)
