@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tpmkeyd/tpmkeyd/internal/syncbuf"
+	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
 // ErrDaemonExited means tpmkeyd exited when it should have been running.
@@ -68,14 +69,16 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 	return d, nil
 }
 
-// waitReady polls the socket with a growing interval until it accepts.
+// waitReady polls the socket with a growing interval until a Hello is
+// answered. Accepting alone is not enough: the socket listens before the
+// TPM is open and before the other front ends' sockets exist, and the
+// daemon serves its first answer only when all of them are up.
 func (d *Daemon) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	delay := time.Millisecond
 	for {
-		if c, err := net.Dial("unix", d.cfg.Socket); err == nil {
-			c.Close()
+		if helloAnswered(ctx, d.cfg.Socket) {
 			return nil
 		}
 		select {
@@ -164,4 +167,27 @@ func RSS(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("e2e: no VmRSS in /proc/%d/status", pid)
+}
+
+// helloAnswered reports whether the daemon at sock answers a Hello.
+func helloAnswered(ctx context.Context, sock string) bool {
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	frame, err := protocol.AppendRequest(nil, protocol.RequestHeader{Op: protocol.OpHello, ID: 1},
+		&protocol.HelloRequest{Versions: []uint{1}})
+	if err != nil {
+		return false
+	}
+	if _, err := c.Write(frame); err != nil {
+		return false
+	}
+	_, err = protocol.ReadFrame(c, protocol.DefaultMaxFrameSize)
+	return err == nil
 }
