@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -168,23 +169,64 @@ func (r *run) measureStream(ctx context.Context, socket, tpmkey, work string) (*
 }
 
 // runTimed runs one tpmkey command and returns its wall time and peak RSS
-// (wait4's ru_maxrss, KiB on Linux).
+// in MiB: the process's own high-water mark (VmHWM in /proc/PID/status,
+// polled while it runs). wait4's ru_maxrss is not used when the poll saw
+// the process: Linux carries the parent's RSS into a child's ru_maxrss at
+// exec, so a large bench process would be counted as the child's peak.
 func runTimed(ctx context.Context, env []string, bin string, args ...string) (time.Duration, float64, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
 	var stderr limitedBuffer
 	cmd.Stderr = &stderr
 	start := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, fmt.Errorf("tpmkey %s: %w", args[0], err)
+	}
+	done := make(chan struct{})
+	hwm := make(chan float64, 1)
+	go func() { hwm <- pollHWM(cmd.Process.Pid, done) }()
+	err := cmd.Wait()
 	d := time.Since(start)
+	close(done)
+	peak := <-hwm
 	if err != nil {
 		return 0, 0, fmt.Errorf("tpmkey %s: %w: %s", args[0], err, stderr.b)
+	}
+	if peak > 0 {
+		return d, peak, nil
 	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return 0, 0, errors.New("no rusage for the tpmkey process")
 	}
 	return d, float64(ru.Maxrss) / 1024, nil
+}
+
+// pollHWM reads pid's VmHWM (MiB) every 10 ms until done is closed, and
+// returns the largest value read; 0 if none was. VmHWM only grows, so the
+// last read before the process exits is at most 10 ms behind its peak.
+func pollHWM(pid int, done <-chan struct{}) float64 {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	var peak float64
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					var kib float64
+					if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kib); err == nil {
+						peak = max(peak, kib/1024)
+					}
+				}
+			}
+		}
+		select {
+		case <-done:
+			return peak
+		case <-t.C:
+		}
+	}
 }
 
 type limitedBuffer struct{ b []byte }
