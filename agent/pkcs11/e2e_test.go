@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tpmkeyd/tpmkeyd/client"
 )
@@ -284,7 +285,10 @@ func TestPKCS11Tool(t *testing.T) {
 		if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "CKR_DATA_INVALID") {
 			t.Errorf("pkcs11-tool --test (default config) = exit %d\n%s%s\nwant a failure with CKR_DATA_INVALID", r.code, r.stdout, r.stderr)
 		}
-		if log := s.Daemon.Log(); !strings.Contains(log, "op=Sign") || !strings.Contains(log, "status=UNSUPPORTED_ALGORITHM") {
+		// The audit record is written after the answer: wait for it.
+		if log, ok := s.Daemon.WaitLog(5*time.Second, func(line string) bool {
+			return strings.Contains(line, "op=Sign") && strings.Contains(line, "status=UNSUPPORTED_ALGORITHM")
+		}); !ok {
 			t.Errorf("daemon log after the refused SHA-1 sign = no Sign with status=UNSUPPORTED_ALGORITHM\n%s", log)
 		}
 	})

@@ -42,44 +42,28 @@ func (t *task) findObjectsInit() uint64 {
 func (t *task) findObjects() uint64 {
 	h := t.in.Ulong()
 	max := t.in.UlongBuffer()
-	if !t.done() {
-		return ckrDeviceError
-	}
-	k := &t.c.tok
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	s, rv := k.sessionLocked(h)
-	if rv != ckrOK {
-		return rv
-	}
-	if !s.finding {
-		return ckrOperationNotInitialized
-	}
-	n := min(int(max), len(s.find))
-	out := make([]uint64, n)
-	copy(out, s.find)
-	s.find = s.find[n:]
-	t.out.UlongArray(out)
-	return ckrOK
+	return t.withSessionLocked(h, func(k *token, s *session) uint64 {
+		if !s.finding {
+			return ckrOperationNotInitialized
+		}
+		n := min(int(max), len(s.find))
+		out := make([]uint64, n)
+		copy(out, s.find)
+		s.find = s.find[n:]
+		t.out.UlongArray(out)
+		return ckrOK
+	})
 }
 
 func (t *task) findObjectsFinal() uint64 {
 	h := t.in.Ulong()
-	if !t.done() {
-		return ckrDeviceError
-	}
-	k := &t.c.tok
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	s, rv := k.sessionLocked(h)
-	if rv != ckrOK {
-		return rv
-	}
-	if !s.finding {
-		return ckrOperationNotInitialized
-	}
-	s.find, s.finding = nil, false
-	return ckrOK
+	return t.withSessionLocked(h, func(k *token, s *session) uint64 {
+		if !s.finding {
+			return ckrOperationNotInitialized
+		}
+		s.find, s.finding = nil, false
+		return ckrOK
+	})
 }
 
 // getAttributeValue answers every attribute asked for; the call's result

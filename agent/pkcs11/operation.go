@@ -63,39 +63,31 @@ func (t *task) startOp(kind int, want uint64, check func(*mechInfo, rpc.Mechanis
 	h := t.in.Ulong()
 	m := t.in.Mechanism()
 	kh := t.in.Ulong()
-	if !t.done() {
-		return ckrDeviceError
-	}
-	k := &t.c.tok
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	s, rv := k.sessionLocked(h)
-	if rv != ckrOK {
-		return rv
-	}
-	if s.op != nil {
-		return ckrOperationActive
-	}
-	mi, ok := lookupMech(uint64(m.Type))
-	if !ok || mi.flags&want == 0 {
-		return ckrMechanismInvalid
-	}
-	o, ok := k.objectLocked(kh, h)
-	if !ok {
-		return ckrKeyHandleInvalid
-	}
-	if (o.class != ckoPrivateKey && (o.class != ckoPublicKey || !takesPublic(kind))) || o.keyType() != mi.keyType {
-		return ckrKeyTypeInconsistent
-	}
-	pssHash, rv := check(mi, m, o)
-	if rv != ckrOK {
-		return rv
-	}
-	s.op = &operation{kind: kind, mech: mi, pssHash: pssHash, key: o}
-	if mi.hash != 0 {
-		s.op.h = mi.hash.New()
-	}
-	return ckrOK
+	return t.withSessionLocked(h, func(k *token, s *session) uint64 {
+		if s.op != nil {
+			return ckrOperationActive
+		}
+		mi, ok := lookupMech(uint64(m.Type))
+		if !ok || mi.flags&want == 0 {
+			return ckrMechanismInvalid
+		}
+		o, ok := k.objectLocked(kh, h)
+		if !ok {
+			return ckrKeyHandleInvalid
+		}
+		if (o.class != ckoPrivateKey && (o.class != ckoPublicKey || !takesPublic(kind))) || o.keyType() != mi.keyType {
+			return ckrKeyTypeInconsistent
+		}
+		pssHash, rv := check(mi, m, o)
+		if rv != ckrOK {
+			return rv
+		}
+		s.op = &operation{kind: kind, mech: mi, pssHash: pssHash, key: o}
+		if mi.hash != 0 {
+			s.op.h = mi.hash.New()
+		}
+		return ckrOK
+	})
 }
 
 // takeOp returns the session's op of kind, marked busy so that a second

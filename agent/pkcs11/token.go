@@ -232,18 +232,10 @@ func (t *task) openSession() uint64 {
 
 func (t *task) closeSession() uint64 {
 	h := t.in.Ulong()
-	if !t.done() {
-		return ckrDeviceError
-	}
-	k := &t.c.tok
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	s, rv := k.sessionLocked(h)
-	if rv != ckrOK {
-		return rv
-	}
-	k.closeSessionLocked(s)
-	return ckrOK
+	return t.withSessionLocked(h, func(k *token, s *session) uint64 {
+		k.closeSessionLocked(s)
+		return ckrOK
+	})
 }
 
 // closeSessionLocked drops s and its session objects; the last session
@@ -282,28 +274,20 @@ func (t *task) closeAllSessions() uint64 {
 
 func (t *task) getSessionInfo() uint64 {
 	h := t.in.Ulong()
-	if !t.done() {
-		return ckrDeviceError
-	}
-	k := &t.c.tok
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	s, rv := k.sessionLocked(h)
-	if rv != ckrOK {
-		return rv
-	}
-	state, flags := uint64(cksROPublicSession), uint64(ckfSerialSession)
-	if s.rw {
-		state, flags = cksRWPublicSession, flags|ckfRWSession
-	}
-	if k.loggedIn {
-		state++ // the *_USER_FUNCTIONS state follows its *_PUBLIC_SESSION
-	}
-	t.out.Ulong(slotID)
-	t.out.Ulong(state)
-	t.out.Ulong(flags)
-	t.out.Ulong(0)
-	return ckrOK
+	return t.withSessionLocked(h, func(k *token, s *session) uint64 {
+		state, flags := uint64(cksROPublicSession), uint64(ckfSerialSession)
+		if s.rw {
+			state, flags = cksRWPublicSession, flags|ckfRWSession
+		}
+		if k.loggedIn {
+			state++ // the *_USER_FUNCTIONS state follows its *_PUBLIC_SESSION
+		}
+		t.out.Ulong(slotID)
+		t.out.Ulong(state)
+		t.out.Ulong(flags)
+		t.out.Ulong(0)
+		return ckrOK
+	})
 }
 
 // login keeps a CKU_USER PIN for the connection's PIN keys, or a
@@ -364,4 +348,20 @@ func (t *task) logout() uint64 {
 	clear(k.userPIN)
 	k.userPIN, k.loggedIn = nil, false
 	return ckrOK
+}
+
+// withSessionLocked checks that the request was read whole, then runs fn
+// with the token locked and h's session; an unknown handle is its CK_RV.
+func (t *task) withSessionLocked(h uint64, fn func(k *token, s *session) uint64) uint64 {
+	if !t.done() {
+		return ckrDeviceError
+	}
+	k := &t.c.tok
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s, rv := k.sessionLocked(h)
+	if rv != ckrOK {
+		return rv
+	}
+	return fn(k, s)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestStreamFiles runs the real CLI on files of several segments against
@@ -35,6 +36,8 @@ func TestStreamFiles(t *testing.T) {
 	if r := runCLI(t, b, s, nil, nil, "encrypt", "k", "--context", "f=pt", "--in", path("pt"), "--out", path("ct")); r.code != 0 {
 		t.Fatalf("encrypt = %d %q", r.code, r.stderr)
 	}
+	// The audit record is written after the answer: wait for it.
+	s.Daemon.WaitLog(5*time.Second, func(string) bool { return dataKeys() > before })
 	if n := dataKeys() - before; n != 1 {
 		t.Errorf("GenerateDataKey requests in the audit log for one encrypt of 49 segments = %d, want 1", n)
 	}

@@ -104,6 +104,25 @@ func (d *Daemon) Config() DaemonConfig { return d.cfg }
 // Log returns what the daemon wrote to stderr so far.
 func (d *Daemon) Log() string { return d.log.String() }
 
+// WaitLog waits up to timeout for a line of the daemon's log that match
+// accepts, such as an audit record, which the daemon writes after it has
+// answered. It returns the log and whether such a line was seen.
+func (d *Daemon) WaitLog(timeout time.Duration, match func(line string) bool) (string, bool) {
+	deadline := time.Now().Add(timeout)
+	for {
+		log := d.Log()
+		for _, line := range strings.Split(log, "\n") {
+			if match(line) {
+				return log, true
+			}
+		}
+		if time.Now().After(deadline) {
+			return log, false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Stop sends SIGTERM and waits for a clean exit, at most timeout.
 func (d *Daemon) Stop(timeout time.Duration) error {
 	select {
