@@ -3,7 +3,6 @@ package core
 import (
 	"bytes"
 	"fmt"
-	"strings"
 
 	"golang.org/x/crypto/ssh"
 
@@ -180,7 +179,7 @@ func sshPermittedHop(ds []store.SSHDestination, from, to ssh.PublicKey, user *st
 		if to != nil && !sshKeyInHop(to, d.To) {
 			continue
 		}
-		if d.To.User != "" && user != nil && !sshMatchPattern(*user, d.To.User) {
+		if d.To.User != "" && user != nil && !protocol.MatchSSHPattern(*user, d.To.User) {
 			continue
 		}
 		return true
@@ -214,36 +213,6 @@ func sshKeyInHop(key ssh.PublicKey, h store.SSHHop) bool {
 		}
 	}
 	return false
-}
-
-// sshMatchPattern is OpenSSH's match_pattern: * matches any run, ? any
-// one character.
-func sshMatchPattern(s, pattern string) bool {
-	for len(pattern) > 0 {
-		switch pattern[0] {
-		case '*':
-			pattern = strings.TrimLeft(pattern, "*")
-			if pattern == "" {
-				return true
-			}
-			for i := 0; i <= len(s); i++ {
-				if sshMatchPattern(s[i:], pattern) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
-		default:
-			if s == "" || s[0] != pattern[0] {
-				return false
-			}
-		}
-		s, pattern = s[1:], pattern[1:]
-	}
-	return s == ""
 }
 
 // sshUserauth is what a constrained key signs: an SSH_MSG_USERAUTH_REQUEST

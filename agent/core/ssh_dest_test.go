@@ -30,8 +30,8 @@ func TestSSHMatchPattern(t *testing.T) {
 		{"a*b", "a[*]b", false}, // no character classes, as OpenSSH
 	}
 	for _, tt := range tests {
-		if got := sshMatchPattern(tt.s, tt.pattern); got != tt.want {
-			t.Errorf("sshMatchPattern(%q, %q) = %v, want %v", tt.s, tt.pattern, got, tt.want)
+		if got := protocol.MatchSSHPattern(tt.s, tt.pattern); got != tt.want {
+			t.Errorf("protocol.MatchSSHPattern(%q, %q) = %v, want %v", tt.s, tt.pattern, got, tt.want)
 		}
 	}
 }

@@ -85,14 +85,7 @@ func (t *task) deleteCert(o *object) uint64 {
 func (t *task) createObject() uint64 {
 	h := t.in.Ulong()
 	tmpl := t.in.Attributes()
-	if !t.done() {
-		return ckrDeviceError
-	}
-	k := &t.c.tok
-	k.mu.Lock()
-	_, rv := k.sessionLocked(h)
-	k.mu.Unlock()
-	if rv != ckrOK {
+	if rv := t.checkSession(h); rv != ckrOK {
 		return rv
 	}
 	class, _ := rpc.Attribute{Value: find(tmpl, ckaClass)}.Ulong()
@@ -120,6 +113,7 @@ func (t *task) createObject() uint64 {
 		return rv
 	}
 	ci := resp.(*protocol.PutCertificateResponse).Certificate
+	k := &t.c.tok
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	o := k.certObjectLocked(ci)

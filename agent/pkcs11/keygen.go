@@ -26,14 +26,7 @@ func (t *task) generateKeyPair() uint64 {
 	m := t.in.Mechanism()
 	pubT := t.in.Attributes()
 	privT := t.in.Attributes()
-	if !t.done() {
-		return ckrDeviceError
-	}
-	k := &t.c.tok
-	k.mu.Lock()
-	_, rv := k.sessionLocked(h)
-	k.mu.Unlock()
-	if rv != ckrOK {
+	if rv := t.checkSession(h); rv != ckrOK {
 		return rv
 	}
 	spec, rv := keygenTemplates(uint64(m.Type), len(m.Params), pubT, privT)
@@ -41,6 +34,7 @@ func (t *task) generateKeyPair() uint64 {
 		return rv
 	}
 	req := &protocol.GenerateKeyRequest{Alias: spec.alias, Algorithm: spec.algorithm, Purposes: spec.purposes}
+	k := &t.c.tok
 	if spec.pin {
 		k.mu.Lock()
 		if !k.loggedIn || len(k.userPIN) == 0 {
@@ -168,14 +162,7 @@ const maxRandom = 64 << 10
 func (t *task) generateRandom() uint64 {
 	h := t.in.Ulong()
 	n := t.in.ByteBuffer()
-	if !t.done() {
-		return ckrDeviceError
-	}
-	k := &t.c.tok
-	k.mu.Lock()
-	_, rv := k.sessionLocked(h)
-	k.mu.Unlock()
-	if rv != ckrOK {
+	if rv := t.checkSession(h); rv != ckrOK {
 		return rv
 	}
 	if n > maxRandom {

@@ -144,3 +144,35 @@ func (t *task) pinFor(op *operation) ([]byte, bool) {
 	}
 	return nil, false
 }
+
+// add feeds data to the operation: hashed as it comes for a hashing
+// mechanism, else kept for the one call to the core.
+func (op *operation) add(data []byte) {
+	if op.h != nil {
+		op.h.Write(data)
+	} else {
+		op.raw = append(op.raw, data...)
+	}
+}
+
+// update is C_SignUpdate and C_VerifyUpdate: a part of the data of the
+// session's operation of that kind. Unhashed data is kept only up to
+// maxRawInput; more ends the operation with CKR_DATA_LEN_RANGE.
+func (t *task) update(kind int) uint64 {
+	h := t.in.Ulong()
+	data, _ := t.in.ByteArray()
+	if !t.done() {
+		return ckrDeviceError
+	}
+	op, rv := t.takeOp(h, kind)
+	if rv != ckrOK {
+		return rv
+	}
+	if op.h == nil && len(op.raw)+len(data) > maxRawInput {
+		t.putOp(h, op, true)
+		return ckrDataLenRange
+	}
+	op.add(data)
+	t.putOp(h, op, false)
+	return ckrOK
+}

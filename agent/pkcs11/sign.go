@@ -65,35 +65,11 @@ func (t *task) sign() uint64 {
 		t.putOp(h, op, false)
 		return ckrOK
 	}
-	if op.h != nil {
-		op.h.Write(data)
-	} else {
-		op.raw = append(op.raw, data...)
-	}
+	op.add(data)
 	return t.finishSign(h, op)
 }
 
-func (t *task) signUpdate() uint64 {
-	h := t.in.Ulong()
-	data, _ := t.in.ByteArray()
-	if !t.done() {
-		return ckrDeviceError
-	}
-	op, rv := t.takeOp(h, opSign)
-	if rv != ckrOK {
-		return rv
-	}
-	if op.h != nil {
-		op.h.Write(data)
-	} else if len(op.raw)+len(data) > maxRawInput {
-		t.putOp(h, op, true)
-		return ckrDataLenRange
-	} else {
-		op.raw = append(op.raw, data...)
-	}
-	t.putOp(h, op, false)
-	return ckrOK
-}
+func (t *task) signUpdate() uint64 { return t.update(opSign) }
 
 func (t *task) signFinal() uint64 {
 	h := t.in.Ulong()

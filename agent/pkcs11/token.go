@@ -365,3 +365,10 @@ func (t *task) withSessionLocked(h uint64, fn func(k *token, s *session) uint64)
 	}
 	return fn(k, s)
 }
+
+// checkSession checks that the request was read whole and that h is an open
+// session, for a call that then works without the token's lock (one that
+// goes to the core).
+func (t *task) checkSession(h uint64) uint64 {
+	return t.withSessionLocked(h, func(*token, *session) uint64 { return ckrOK })
+}

@@ -25,35 +25,11 @@ func (t *task) verify() uint64 {
 	if rv != ckrOK {
 		return rv
 	}
-	if op.h != nil {
-		op.h.Write(data)
-	} else {
-		op.raw = append(op.raw, data...)
-	}
+	op.add(data)
 	return t.finishVerify(h, op, sig)
 }
 
-func (t *task) verifyUpdate() uint64 {
-	h := t.in.Ulong()
-	data, _ := t.in.ByteArray()
-	if !t.done() {
-		return ckrDeviceError
-	}
-	op, rv := t.takeOp(h, opVerify)
-	if rv != ckrOK {
-		return rv
-	}
-	if op.h != nil {
-		op.h.Write(data)
-	} else if len(op.raw)+len(data) > maxRawInput {
-		t.putOp(h, op, true)
-		return ckrDataLenRange
-	} else {
-		op.raw = append(op.raw, data...)
-	}
-	t.putOp(h, op, false)
-	return ckrOK
-}
+func (t *task) verifyUpdate() uint64 { return t.update(opVerify) }
 
 func (t *task) verifyFinal() uint64 {
 	h := t.in.Ulong()

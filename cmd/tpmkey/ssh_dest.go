@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tpmkeyd/tpmkeyd/client"
+	"github.com/tpmkeyd/tpmkeyd/protocol"
 )
 
 // Destination constraints for tpmkey ssh enable --dest, written as ssh-add
@@ -136,7 +137,7 @@ func knownHostsMatch(host string, patterns []string) bool {
 			continue
 		}
 		neg := strings.HasPrefix(p, "!")
-		if wildcardMatch(host, strings.TrimPrefix(p, "!")) {
+		if protocol.MatchSSHPattern(host, strings.TrimPrefix(p, "!")) {
 			if neg {
 				return false
 			}
@@ -159,33 +160,4 @@ func hashedHostMatch(host, entry string) bool {
 	mac := hmac.New(sha1.New, salt)
 	mac.Write([]byte(host))
 	return hmac.Equal(mac.Sum(nil), sum)
-}
-
-// wildcardMatch is OpenSSH's match_pattern: * any run, ? one character.
-func wildcardMatch(s, pattern string) bool {
-	for len(pattern) > 0 {
-		switch pattern[0] {
-		case '*':
-			pattern = strings.TrimLeft(pattern, "*")
-			if pattern == "" {
-				return true
-			}
-			for i := 0; i <= len(s); i++ {
-				if wildcardMatch(s[i:], pattern) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
-		default:
-			if s == "" || s[0] != pattern[0] {
-				return false
-			}
-		}
-		s, pattern = s[1:], pattern[1:]
-	}
-	return s == ""
 }
