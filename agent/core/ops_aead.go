@@ -375,6 +375,10 @@ func (c *Core) rotatedNewest(ctx context.Context, call *Call, rec *store.Record,
 	if rec.RotationPeriod == 0 || c.aead.now().Sub(v.Created) < rec.RotationPeriod {
 		return rec, v, nil
 	}
+	if len(rec.Versions) >= store.MaxKeyVersions {
+		c.logNotRotated(call, rec)
+		return rec, v, nil // encrypts on with its newest version, with no lock or store read per message
+	}
 	rec, err := c.autoRotate(ctx, call, rec, auth, v.Number)
 	if err != nil {
 		return nil, nil, err
@@ -455,8 +459,7 @@ func (c *Core) autoRotate(ctx context.Context, call *Call, rec *store.Record, au
 		return cur, nil // rotated meanwhile
 	}
 	if len(cur.Versions) >= store.MaxKeyVersions {
-		c.log.Warn("key not rotated: it has the most versions a key keeps", "alias", logValue(cur.Alias),
-			"key_id", fmt.Sprintf("%x", cur.KeyID))
+		c.logNotRotated(call, cur)
 		return cur, nil // encrypts on with its newest version
 	}
 	return c.addVersionLocked(ctx, cloneRecord(cur), auth)
@@ -538,4 +541,14 @@ func (call *Call) setAuditContext(v any) {
 		b = append(b[:maxAuditContext], fmt.Sprintf("...+%d", len(b)-maxAuditContext)...)
 	}
 	call.auditContext = string(b)
+}
+
+// logNotRotated says that rec is due a rotation it cannot have, at most at
+// the per-owner rate of failure lines, so that a key at the version limit
+// does not write a journal line per message.
+func (c *Core) logNotRotated(call *Call, rec *store.Record) {
+	if ok, _ := c.failLog.allow(call.caller.Owner); ok {
+		c.log.Warn("key not rotated: it has the most versions a key keeps", "alias", logValue(rec.Alias),
+			"key_id", fmt.Sprintf("%x", rec.KeyID))
+	}
 }
