@@ -169,6 +169,12 @@ func (c *conn) readFrame() (code uint32, msg []byte, release func(), err error) 
 	if err != nil {
 		return 0, nil, nil, err
 	}
+	// Every frame pays the caller's rate cost, also those answered here
+	// without a core call (C_GetInfo, C_SignInit, size queries, finds), so
+	// that no caller can keep the daemon busy for free.
+	if err := c.sess.WaitFrame(c.ctx); err != nil {
+		return 0, nil, nil, errStopping
+	}
 	release, waited, err := c.sess.HoldFrame(c.ctx, int(h.DataLen+h.OptionsLen))
 	if err != nil {
 		return 0, nil, nil, errStopping
