@@ -14,6 +14,12 @@ import (
 // status. The store's failures are the store's own sentinels under the
 // names the core has always used, so that one failure has one sentinel.
 var (
+	// ErrDecryptFailed is every failure to open a ciphertext: a wrong
+	// context, a tampered or truncated ciphertext. It says nothing more.
+	ErrDecryptFailed = errors.New("decryption failed")
+	// ErrKeyVersionDisabled: the ciphertext's key version is disabled or
+	// below the key's min_decryption_version.
+	ErrKeyVersionDisabled  = errors.New("key version disabled")
 	ErrKeyNotFound         = store.ErrKeyNotFound
 	ErrKeyExists           = store.ErrKeyExists
 	ErrKeyInvalidated      = store.ErrKeyInvalidated

@@ -92,15 +92,6 @@ func (mc *msgCounts) get(k verKey, reserved uint64) *msgCount {
 	return n
 }
 
-var (
-	// ErrDecryptFailed is every failure to open a ciphertext: a wrong
-	// context, a tampered or truncated ciphertext. It says nothing more.
-	ErrDecryptFailed = errors.New("decryption failed")
-	// ErrKeyVersionDisabled: the ciphertext's key version is disabled or
-	// below the key's min_decryption_version.
-	ErrKeyVersionDisabled = errors.New("key version disabled")
-)
-
 func (c *Core) aeadEncrypt(ctx context.Context, call *Call, m *protocol.AEADEncryptRequest) (*protocol.AEADEncryptResponse, error) {
 	if max := int(call.limits().MaxFrameSize) - protocol.AEADOverhead - 256; len(m.Plaintext) > max {
 		return nil, protocol.Errorf(protocol.StatusBadRequest,
